@@ -1,0 +1,195 @@
+//! Registration, login, logout and "who am I".
+
+use super::OrgSummary;
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The logged-in person and the organizations they can switch between.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub name: String,
+    pub email: String,
+    pub is_operator: bool,
+    pub current_org: OrgSummary,
+    pub orgs: Vec<OrgSummary>,
+}
+
+/// Creates an account and its personal organization, then logs in.
+#[server(endpoint = "auth/register")]
+pub async fn register(
+    name: String,
+    email: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), AppError> {
+    ssr::register(name, email, password, next).await
+}
+
+#[server(endpoint = "auth/login")]
+pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
+    ssr::login(email, password, next).await
+}
+
+/// Ends the session on the server (not just the cookie) and goes to the login page.
+#[server(endpoint = "auth/logout")]
+pub async fn logout() -> Result<(), AppError> {
+    ssr::logout().await
+}
+
+/// The logged-in person, or None.
+#[server(endpoint = "auth/account")]
+pub async fn current_account() -> Result<Option<Me>, AppError> {
+    ssr::current_account().await
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use super::*;
+    use crate::domain::{EmailAddress, NextPath, OrgName, Password, PersonName, Role};
+    use crate::server::guard::{self, AUTHENTICATED_AT, CURRENT_ORG_ID, USER_ID};
+    use crate::server::{clock, db, ids, password_hash, state::app_state, throttle};
+    use std::net::SocketAddr;
+    use tower_sessions::Session;
+
+    pub async fn register(
+        name: String,
+        email: String,
+        password: String,
+        next: Option<String>,
+    ) -> Result<(), AppError> {
+        let name = PersonName::parse(&name).map_err(|m| AppError::validation("name", m))?;
+        let email = EmailAddress::parse(&email).map_err(|m| AppError::validation("email", m))?;
+        let password =
+            Password::parse(&password).map_err(|m| AppError::validation("password", m))?;
+        let next = NextPath::parse(next.as_deref());
+        let state = app_state()?;
+        let session = guard::session().await?;
+
+        let password_hash = password_hash::hash(password).await;
+        let now = clock::now();
+        let user_id = ids::new_id("usr");
+        let org_id = ids::new_id("org");
+        let org_name = OrgName::parse(&format!("{}'s organization", name.as_str()))
+            .unwrap_or_else(|_| OrgName::parse("My organization").expect("a valid constant"));
+
+        let mut tx = state.db.pool.begin().await?;
+        if let Err(error) = db::users::insert(
+            &mut *tx,
+            &user_id,
+            email.as_str(),
+            name.as_str(),
+            &password_hash,
+            now,
+        )
+        .await
+        {
+            if db::is_unique_violation(&error, "app_user_email_key", "app_user.email") {
+                return Err(AppError::conflict(
+                    "email_taken",
+                    "an account with this email already exists",
+                ));
+            }
+            return Err(error.into());
+        }
+        db::orgs::insert(&mut *tx, &org_id, org_name.as_str(), true, now).await?;
+        db::orgs::add_member(&mut *tx, &org_id, &user_id, Role::Owner, now).await?;
+        tx.commit().await?;
+        tracing::info!(%user_id, %org_id, "account registered");
+
+        start_session(&session, &user_id, &org_id).await?;
+        leptos_axum::redirect(next.as_str());
+        Ok(())
+    }
+
+    pub async fn login(
+        email: String,
+        password: String,
+        next: Option<String>,
+    ) -> Result<(), AppError> {
+        // The email is audited as typed (normalized when it parses) so probing attempts show up too.
+        let email = EmailAddress::parse(&email)
+            .map(|e| e.as_str().to_owned())
+            .unwrap_or_else(|_| email.trim().to_lowercase());
+        if email.is_empty() {
+            return Err(AppError::validation("email", "enter your email address"));
+        }
+        if password.is_empty() {
+            return Err(AppError::validation("password", "enter your password"));
+        }
+        let next = NextPath::parse(next.as_deref());
+        let state = app_state()?;
+        let session = guard::session().await?;
+        let ip = client_ip().await;
+        let now = clock::now();
+
+        throttle::check(&state.db, &email, &ip, now).await?;
+        let credentials = db::users::credentials_by_email(&state.db.pool, &email).await?;
+        let stored_hash = credentials.as_ref().map(|c| c.password_hash.clone());
+        // Unknown email and wrong password take the same path, time and answer.
+        if !password_hash::verify(password, stored_hash).await {
+            throttle::record_failure(&state.db, &email, &ip, now).await?;
+            return Err(AppError::validation(
+                "password",
+                "the email or password is incorrect",
+            ));
+        }
+        let user_id = credentials.expect("verified credentials exist").user_id;
+        let memberships = db::orgs::memberships_of(&state.db.pool, &user_id).await?;
+        let org_id = memberships
+            .first()
+            .map(|m| m.org_id.clone())
+            .unwrap_or_default();
+        start_session(&session, &user_id, &org_id).await?;
+        tracing::info!(%user_id, "logged in");
+        leptos_axum::redirect(next.as_str());
+        Ok(())
+    }
+
+    pub async fn logout() -> Result<(), AppError> {
+        let session = guard::session().await?;
+        session.flush().await?;
+        leptos_axum::redirect("/login");
+        Ok(())
+    }
+
+    pub async fn current_account() -> Result<Option<Me>, AppError> {
+        let state = app_state()?;
+        let session = guard::session().await?;
+        let Some(viewer) = guard::viewer_from_session(&session, &state.db).await? else {
+            return Ok(None);
+        };
+        let (current, memberships) =
+            guard::current_membership(&viewer, &session, &state.db).await?;
+        let summary = |m: db::orgs::Membership| OrgSummary {
+            org_id: m.org_id,
+            name: m.name,
+            role: m.role,
+        };
+        Ok(Some(Me {
+            name: viewer.user.name,
+            email: viewer.user.email,
+            is_operator: viewer.user.is_operator == 1,
+            current_org: summary(current),
+            orgs: memberships.into_iter().map(summary).collect(),
+        }))
+    }
+
+    /// A new session id (so a pre-login id planted by an attacker is useless),
+    /// the user, the login time for the absolute timeout, and the working organization.
+    async fn start_session(session: &Session, user_id: &str, org_id: &str) -> Result<(), AppError> {
+        session.cycle_id().await?;
+        session.insert(USER_ID, user_id).await?;
+        session.insert(AUTHENTICATED_AT, clock::now()).await?;
+        session.insert(CURRENT_ORG_ID, org_id).await?;
+        Ok(())
+    }
+
+    /// The peer address. Behind a reverse proxy this is the proxy; see README "Deploying".
+    async fn client_ip() -> String {
+        leptos_axum::extract::<axum::extract::ConnectInfo<SocketAddr>>()
+            .await
+            .map(|info| info.0.ip().to_string())
+            .unwrap_or_else(|_| "unknown".to_owned())
+    }
+}

@@ -1,0 +1,24 @@
+//! Server functions, one file per resource. Each authorizes first (a guard from
+//! `server::guard`), parses second (domain types), delegates third (`server::db`).
+
+pub mod auth;
+pub mod org;
+
+use crate::domain::Role;
+use serde::{Deserialize, Serialize};
+
+/// An organization as its members see it in the switcher.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgSummary {
+    pub org_id: String,
+    pub name: String,
+    pub role: Role,
+}
+
+#[cfg(feature = "ssr")]
+impl From<leptos::server_fn::error::ServerFnErrorErr> for crate::error::AppError {
+    fn from(error: leptos::server_fn::error::ServerFnErrorErr) -> Self {
+        tracing::error!(error = ?error, "server function plumbing failed");
+        crate::error::AppError::Internal
+    }
+}

@@ -1,0 +1,94 @@
+//! The signed-in layout: header with navigation, organization switcher and user
+//! menu, then the page. It provides the current person (`MeResource`) to pages.
+
+use crate::api::auth::{current_account, Logout, Me};
+use crate::api::org::SwitchOrg;
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, Redirect, A};
+use leptos_router::hooks::use_location;
+
+/// The logged-in person, shared by the layout and the pages inside it.
+#[derive(Clone, Copy)]
+pub struct MeResource(pub Resource<Result<Option<Me>, AppError>>);
+
+#[component]
+pub fn AppLayout() -> impl IntoView {
+    let switch = ServerAction::<SwitchOrg>::new();
+    let logout = ServerAction::<Logout>::new();
+    let me_resource = Resource::new(
+        move || (switch.version().get(), logout.version().get()),
+        |_| current_account(),
+    );
+    provide_context(MeResource(me_resource));
+    let location = use_location();
+
+    view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <header class="app-header">
+            <a class="brand" href="/dialer">"☎ Phonebooth"</a>
+            <nav aria-label="Main">
+                <A href="/dialer">"Dialer"</A>
+                <A href="/wallet">"Wallet"</A>
+                <A href="/calls">"Calls"</A>
+                <A href="/settings">"Settings"</A>
+            </nav>
+            <Transition fallback=|| view! { <span class="header-pending">"Loading…"</span> }>
+                {move || Suspend::new(async move {
+                    match me_resource.await {
+                        Ok(Some(me)) => {
+                            let here = location.pathname.get_untracked();
+                            view! { <AccountControls me switch logout here/> }.into_any()
+                        }
+                        Ok(None) => {
+                            let next = location.pathname.get_untracked();
+                            view! { <Redirect path=format!("/login?next={next}")/> }.into_any()
+                        }
+                        Err(error) => view! { <span class="form-error">{error.to_string()}</span> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </header>
+        <main id="main" class="page">
+            <Outlet/>
+        </main>
+    }
+}
+
+#[component]
+fn AccountControls(
+    me: Me,
+    switch: ServerAction<SwitchOrg>,
+    logout: ServerAction<Logout>,
+    here: String,
+) -> impl IntoView {
+    let current = me.current_org.org_id.clone();
+    let several = me.orgs.len() > 1;
+    view! {
+        <div class="account">
+            <ActionForm action=switch attr:class="org-switcher">
+                <label for="org-switcher">"Organization"</label>
+                <select id="org-switcher" name="org_id" data-testid="org-switcher">
+                    {me.orgs.into_iter().map(|org| {
+                        let selected = org.org_id == current;
+                        view! { <option value=org.org_id selected=selected>{org.name}</option> }
+                    }).collect_view()}
+                </select>
+                <input type="hidden" name="next" value=here/>
+                <button type="submit" class="secondary" disabled=!several title="Switch to the chosen organization">
+                    "Switch"
+                </button>
+            </ActionForm>
+            <details class="user-menu">
+                <summary data-testid="user-menu">{me.name}</summary>
+                <div class="user-menu-panel">
+                    <p class="muted">{me.email}</p>
+                    <p class="muted">"Role: " {me.current_org.role.to_string()}</p>
+                    <ActionForm action=logout>
+                        <button type="submit" data-testid="logout">"Log out"</button>
+                    </ActionForm>
+                </div>
+            </details>
+        </div>
+    }
+}

@@ -1,0 +1,15 @@
+//! Types compiled for both the server and the browser that parse instead of
+//! validate: once you hold an `EmailAddress` or a `Password`, it is valid.
+//! Each has one fallible constructor and its tests beside it.
+
+mod email;
+mod names;
+mod next_path;
+mod password;
+mod role;
+
+pub use email::EmailAddress;
+pub use names::{OrgName, PersonName};
+pub use next_path::NextPath;
+pub use password::Password;
+pub use role::Role;

@@ -1,0 +1,82 @@
+//! Phonebooth's isomorphic application: pages, components and server functions.
+//! Built with `ssr` into the server binary and with `hydrate` into WASM; never both.
+//!
+//! Map: `domain/` (types that parse), `api/` (server functions), `pages/` (one
+//! module per route area), `components/` (layout and form pieces), `server/`
+//! (ssr only: database, guards, sessions). Start reading at `App` below.
+
+pub mod api;
+pub mod components;
+pub mod domain;
+pub mod error;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
+use leptos_router::path;
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // A fresh nonce per page lets our own inline hydration scripts run under a
+    // Content-Security-Policy that allows no other inline script.
+    #[cfg(feature = "ssr")]
+    server_security_headers();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn server_security_headers() {
+    use leptos::nonce::{provide_nonce, use_nonce};
+    provide_nonce();
+    let nonce = use_nonce().map(|n| n.to_string()).unwrap_or_default();
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        let policy = format!(
+            "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+             img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; \
+             form-action 'self'; frame-ancestors 'none'"
+        );
+        if let Ok(value) = http::HeaderValue::from_str(&policy) {
+            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/phonebooth.css"/>
+        <Title formatter=|page: String| if page.is_empty() { "Phonebooth".to_owned() } else { format!("{page} · Phonebooth") }/>
+        <Router>
+            <Routes fallback=pages::not_found::NotFound>
+                <Route path=path!("/") view=|| view! { <Redirect path="/dialer"/> }/>
+                <Route path=path!("/login") view=pages::auth::LoginPage/>
+                <Route path=path!("/register") view=pages::auth::RegisterPage/>
+                <ParentRoute path=path!("") view=components::layout::AppLayout>
+                    <Route path=path!("/dialer") view=pages::dialer::DialerPage/>
+                    <Route path=path!("/wallet") view=pages::wallet::WalletPage/>
+                    <Route path=path!("/calls") view=pages::calls::CallsPage/>
+                    <Route path=path!("/settings") view=pages::settings::SettingsPage/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,8 @@
+//! One module per route area.
+
+pub mod auth;
+pub mod calls;
+pub mod dialer;
+pub mod not_found;
+pub mod settings;
+pub mod wallet;

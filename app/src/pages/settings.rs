@@ -1,0 +1,115 @@
+//! Organization settings: its name (owners and admins), its members, and
+//! creating another organization.
+
+use crate::api::org::{load_org_settings, CreateOrg, OrgSettings, RenameOrg};
+use crate::components::form::{action_error, FieldError, FormError};
+use crate::components::layout::MeResource;
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let MeResource(me) = expect_context::<MeResource>();
+    let rename = ServerAction::<RenameOrg>::new();
+    let create = ServerAction::<CreateOrg>::new();
+    let settings = Resource::new(
+        move || {
+            (
+                rename.version().get(),
+                me.get()
+                    .and_then(|r| r.ok())
+                    .flatten()
+                    .map(|m| m.current_org.org_id),
+            )
+        },
+        |(_, org_id)| async move {
+            match org_id {
+                Some(org_id) => load_org_settings(org_id).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    );
+    // Renaming or creating an organization changes what the header's switcher shows.
+    Effect::new(move || {
+        let succeeded = |v: Option<Result<(), AppError>>| v.is_some_and(|r| r.is_ok());
+        if succeeded(rename.value().get()) || succeeded(create.value().get()) {
+            me.refetch();
+        }
+    });
+    view! {
+        <Title text="Settings"/>
+        <h1>"Settings"</h1>
+        <Transition fallback=|| view! { <p class="muted">"Loading settings…"</p> }>
+            {move || Suspend::new(async move {
+                match settings.await {
+                    Ok(Some(settings)) => view! { <OrgSettingsView settings rename/> }.into_any(),
+                    Ok(None) => ().into_any(),
+                    Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+        <CreateOrgForm create/>
+    }
+}
+
+#[component]
+fn OrgSettingsView(settings: OrgSettings, rename: ServerAction<RenameOrg>) -> impl IntoView {
+    let error: Signal<Option<AppError>> = action_error(rename);
+    let can_manage = settings.org.role.can_manage_org();
+    let saved = move || rename.value().get().is_some_and(|r| r.is_ok());
+    view! {
+        <section class="card">
+            <h2>"Organization"</h2>
+            {if can_manage {
+                view! {
+                    <ActionForm action=rename>
+                        <FormError error fields=&["name"]/>
+                        <input type="hidden" name="org_id" value=settings.org.org_id.clone()/>
+                        <label for="org-name">"Name"</label>
+                        <input id="org-name" name="name" type="text" maxlength="100" required value=settings.org.name.clone()/>
+                        <FieldError error field="name"/>
+                        <button type="submit" disabled=move || rename.pending().get()>
+                            {move || if rename.pending().get() { "Saving…" } else { "Save name" }}
+                        </button>
+                        {move || saved().then(|| view! { <p class="notice" role="status">"Saved."</p> })}
+                    </ActionForm>
+                }.into_any()
+            } else {
+                view! {
+                    <p><strong>{settings.org.name.clone()}</strong></p>
+                    <p class="muted">"Only owners and admins can change the organization's settings."</p>
+                }.into_any()
+            }}
+        </section>
+        <section class="card">
+            <h2>"Members"</h2>
+            <table class="table">
+                <thead><tr><th scope="col">"Name"</th><th scope="col">"Email"</th><th scope="col">"Role"</th></tr></thead>
+                <tbody>
+                    {settings.members.into_iter().map(|m| view! {
+                        <tr><td>{m.name}</td><td>{m.email}</td><td>{m.role.to_string()}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
+#[component]
+fn CreateOrgForm(create: ServerAction<CreateOrg>) -> impl IntoView {
+    let error = action_error(create);
+    view! {
+        <section class="card">
+            <h2>"New organization"</h2>
+            <p class="muted">"Create another organization (for a team or a client); you will be its owner."</p>
+            <ActionForm action=create>
+                <FormError error fields=&["name"]/>
+                <label for="new-org-name">"Name"</label>
+                <input id="new-org-name" name="name" type="text" maxlength="100" required/>
+                <FieldError error field="name"/>
+                <button type="submit" class="secondary" disabled=move || create.pending().get()>"Create organization"</button>
+            </ActionForm>
+        </section>
+    }
+}

@@ -1,0 +1,176 @@
+//! Organizations and who belongs to them. Every read here is scoped by an
+//! organization id that a guard has already checked the caller belongs to.
+
+use crate::domain::Role;
+use sqlx::{Any, Executor, FromRow};
+
+#[derive(Debug, FromRow)]
+struct MembershipRow {
+    org_id: String,
+    name: String,
+    role: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Membership {
+    pub org_id: String,
+    pub name: String,
+    pub role: Role,
+}
+
+#[derive(Debug, FromRow)]
+struct MemberRow {
+    user_id: String,
+    name: String,
+    email: String,
+    role: String,
+    created_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Member {
+    pub user_id: String,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub joined_at: i64,
+}
+
+fn role_from_db(raw: &str) -> Result<Role, sqlx::Error> {
+    // The column has a check constraint, so this only fails if the schema drifted.
+    Role::parse(raw).map_err(|e| sqlx::Error::Decode(e.into()))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn insert<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+    name: &str,
+    is_personal: bool,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("insert into org (org_id, name, is_personal, created_at) values ($1, $2, $3, $4)")
+        .bind(org_id)
+        .bind(name)
+        .bind(i64::from(is_personal))
+        .bind(now)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn add_member<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+    user_id: &str,
+    role: Role,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into membership (org_id, user_id, role, created_at) values ($1, $2, $3, $4)",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .bind(role.as_str())
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The organizations a user belongs to: the personal one first, then by name.
+#[tracing::instrument(skip_all)]
+pub async fn memberships_of<'c>(
+    db: impl Executor<'c, Database = Any>,
+    user_id: &str,
+) -> Result<Vec<Membership>, sqlx::Error> {
+    let rows: Vec<MembershipRow> = sqlx::query_as(
+        "select org.org_id, org.name, membership.role
+           from membership join org on org.org_id = membership.org_id
+          where membership.user_id = $1
+          order by org.is_personal desc, org.name, org.org_id",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(Membership {
+                role: role_from_db(&row.role)?,
+                org_id: row.org_id,
+                name: row.name,
+            })
+        })
+        .collect()
+}
+
+/// The caller's role in an organization, or None when they are not a member
+/// (or the organization does not exist: the two are indistinguishable on purpose).
+#[tracing::instrument(skip_all)]
+pub async fn role_of<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+    user_id: &str,
+) -> Result<Option<Role>, sqlx::Error> {
+    let role: Option<(String,)> =
+        sqlx::query_as("select role from membership where org_id = $1 and user_id = $2")
+            .bind(org_id)
+            .bind(user_id)
+            .fetch_optional(db)
+            .await?;
+    role.map(|(role,)| role_from_db(&role)).transpose()
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn name_of<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let name: Option<(String,)> = sqlx::query_as("select name from org where org_id = $1")
+        .bind(org_id)
+        .fetch_optional(db)
+        .await?;
+    Ok(name.map(|(name,)| name))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn rename<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+    name: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update org set name = $1 where org_id = $2")
+        .bind(name)
+        .bind(org_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn members<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+) -> Result<Vec<Member>, sqlx::Error> {
+    let rows: Vec<MemberRow> = sqlx::query_as(
+        "select app_user.user_id, app_user.name, app_user.email, membership.role, membership.created_at
+           from membership join app_user on app_user.user_id = membership.user_id
+          where membership.org_id = $1
+          order by membership.created_at, app_user.name",
+    )
+    .bind(org_id)
+    .fetch_all(db)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(Member {
+                role: role_from_db(&row.role)?,
+                user_id: row.user_id,
+                name: row.name,
+                email: row.email,
+                joined_at: row.created_at,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,74 @@
+//! Stored browser sessions (see `session_store.rs` for the tower-sessions side).
+
+use sqlx::{Any, Executor};
+
+#[tracing::instrument(skip_all)]
+pub async fn exists<'c>(
+    db: impl Executor<'c, Database = Any>,
+    session_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let row: Option<(String,)> =
+        sqlx::query_as("select session_id from session where session_id = $1")
+            .bind(session_id)
+            .fetch_optional(db)
+            .await?;
+    Ok(row.is_some())
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn upsert<'c>(
+    db: impl Executor<'c, Database = Any>,
+    session_id: &str,
+    data: &[u8],
+    expiry_date: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into session (session_id, data, expiry_date) values ($1, $2, $3)
+         on conflict (session_id) do update set data = excluded.data, expiry_date = excluded.expiry_date",
+    )
+    .bind(session_id)
+    .bind(data)
+    .bind(expiry_date)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn load<'c>(
+    db: impl Executor<'c, Database = Any>,
+    session_id: &str,
+    now: i64,
+) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    let row: Option<(Vec<u8>,)> =
+        sqlx::query_as("select data from session where session_id = $1 and expiry_date > $2")
+            .bind(session_id)
+            .bind(now)
+            .fetch_optional(db)
+            .await?;
+    Ok(row.map(|(data,)| data))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn delete<'c>(
+    db: impl Executor<'c, Database = Any>,
+    session_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from session where session_id = $1")
+        .bind(session_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn delete_expired<'c>(
+    db: impl Executor<'c, Database = Any>,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("delete from session where expiry_date <= $1")
+        .bind(now)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,77 @@
+//! People: accounts, their credentials and the operator flag.
+
+use sqlx::{Any, Executor, FromRow};
+
+#[derive(Clone, Debug, FromRow)]
+pub struct User {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    pub is_operator: i64,
+}
+
+#[derive(Debug, FromRow)]
+pub struct Credentials {
+    pub user_id: String,
+    pub password_hash: String,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn insert<'c>(
+    db: impl Executor<'c, Database = Any>,
+    user_id: &str,
+    email: &str,
+    name: &str,
+    password_hash: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into app_user (user_id, email, name, password_hash, is_operator, created_at)
+         values ($1, $2, $3, $4, 0, $5)",
+    )
+    .bind(user_id)
+    .bind(email)
+    .bind(name)
+    .bind(password_hash)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn credentials_by_email<'c>(
+    db: impl Executor<'c, Database = Any>,
+    email: &str,
+) -> Result<Option<Credentials>, sqlx::Error> {
+    sqlx::query_as("select user_id, password_hash from app_user where email = $1")
+        .bind(email)
+        .fetch_optional(db)
+        .await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn by_id<'c>(
+    db: impl Executor<'c, Database = Any>,
+    user_id: &str,
+) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as("select user_id, email, name, is_operator from app_user where user_id = $1")
+        .bind(user_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Marks (or unmarks) a platform operator; returns false when no such email exists.
+#[tracing::instrument(skip_all)]
+pub async fn set_operator<'c>(
+    db: impl Executor<'c, Database = Any>,
+    email: &str,
+    is_operator: bool,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("update app_user set is_operator = $1 where email = $2")
+        .bind(i64::from(is_operator))
+        .bind(email)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

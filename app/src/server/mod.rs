@@ -1,0 +1,17 @@
+//! Server-only code: the database, password hashing, the login throttle, the
+//! session store and the guards server functions authorize with. Compiled only
+//! with the `ssr` feature, so none of it (nor any secret) reaches the WASM build.
+//!
+//! Start with `state.rs` (what every request can reach) and `guard.rs` (who is
+//! calling); `db/` holds the SQL, one module per aggregate.
+
+pub mod clock;
+pub mod db;
+pub mod guard;
+pub mod ids;
+pub mod password_hash;
+pub mod session_store;
+pub mod state;
+pub mod throttle;
+
+pub use state::AppState;

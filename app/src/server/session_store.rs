@@ -1,0 +1,70 @@
+//! A tower-sessions store on our own database pool, so sessions live in
+//! SQLite or PostgreSQL alike and survive restarts and multiple instances.
+
+use super::db::{self, Db};
+use async_trait::async_trait;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+
+#[derive(Clone, Debug)]
+pub struct DbSessionStore {
+    db: Db,
+}
+
+impl DbSessionStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// Removes expired sessions; the server calls this periodically.
+    pub async fn delete_expired(&self) -> Result<u64, sqlx::Error> {
+        db::sessions::delete_expired(&self.db.pool, super::clock::now()).await
+    }
+}
+
+fn backend(error: sqlx::Error) -> session_store::Error {
+    session_store::Error::Backend(error.to_string())
+}
+
+#[async_trait]
+impl SessionStore for DbSessionStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        // A fresh id must never land on an existing session (vanishingly rare, but cheap to rule out).
+        while db::sessions::exists(&self.db.pool, &record.id.to_string())
+            .await
+            .map_err(backend)?
+        {
+            record.id = Id::default();
+        }
+        self.save(record).await
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let data =
+            serde_json::to_vec(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        db::sessions::upsert(
+            &self.db.pool,
+            &record.id.to_string(),
+            &data,
+            record.expiry_date.unix_timestamp(),
+        )
+        .await
+        .map_err(backend)
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let data = db::sessions::load(&self.db.pool, &id.to_string(), super::clock::now())
+            .await
+            .map_err(backend)?;
+        data.map(|bytes| {
+            serde_json::from_slice(&bytes).map_err(|e| session_store::Error::Decode(e.to_string()))
+        })
+        .transpose()
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        db::sessions::delete(&self.db.pool, &id.to_string())
+            .await
+            .map_err(backend)
+    }
+}

@@ -1,0 +1,244 @@
+//! Typed configuration from the environment (and `.env`), validated at startup.
+//! A missing or malformed value stops the process with a message naming the
+//! variable. Secrets are wrapped in `Secret`, whose `Debug` prints nothing.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use url::Url;
+
+/// A value that must never be logged.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: Secret,
+    pub bind_addr: SocketAddr,
+    pub public_url: Url,
+    pub data_dir: PathBuf,
+    /// None: generate one and keep it in the data folder (SQLite only).
+    pub session_secret: Option<Secret>,
+    pub log_format: LogFormat,
+    /// Where the compiled site (pkg/, assets) lives.
+    pub site_root: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        problem: problem.into(),
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Reads configuration through `lookup`, so tests can supply their own values.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let data_dir = PathBuf::from(lookup("DATA_DIR").unwrap_or_else(|| "data".to_owned()));
+
+        let bind_addr = match lookup("BIND_ADDR") {
+            None => SocketAddr::from(([127, 0, 0, 1], 3000)),
+            Some(raw) => raw.parse().map_err(|_| {
+                invalid(
+                    "BIND_ADDR",
+                    format!("expected address:port such as 127.0.0.1:3000, got {raw:?}"),
+                )
+            })?,
+        };
+
+        let public_url = match lookup("PUBLIC_URL") {
+            None => Url::parse(&format!("http://{bind_addr}"))
+                .expect("a socket address makes a valid URL"),
+            Some(raw) => {
+                let url = Url::parse(raw.trim_end_matches('/'))
+                    .map_err(|e| invalid("PUBLIC_URL", format!("not a URL ({e}): {raw:?}")))?;
+                if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                    return Err(invalid(
+                        "PUBLIC_URL",
+                        format!("must be an http(s) URL with a host, got {raw:?}"),
+                    ));
+                }
+                url
+            }
+        };
+
+        let database_url = match lookup("DATABASE_URL") {
+            None => format!("sqlite://{}/phonebooth.db?mode=rwc", data_dir.display()),
+            Some(raw) => {
+                if app::server::db::Backend::of_url(&raw).is_none() {
+                    return Err(invalid(
+                        "DATABASE_URL",
+                        "must start with sqlite:// or postgres://",
+                    ));
+                }
+                raw
+            }
+        };
+        let on_sqlite = database_url.starts_with("sqlite:");
+
+        let session_secret = match lookup("SESSION_SECRET") {
+            Some(raw) if raw.len() < 32 => {
+                return Err(invalid(
+                    "SESSION_SECRET",
+                    "must be at least 32 characters (try: openssl rand -hex 32)",
+                ))
+            }
+            Some(raw) => Some(Secret::new(raw)),
+            // Several instances share one PostgreSQL and must share the secret too.
+            None if !on_sqlite => {
+                return Err(invalid(
+                    "SESSION_SECRET",
+                    "is required with PostgreSQL (try: openssl rand -hex 32)",
+                ))
+            }
+            None => None,
+        };
+
+        let log_format = match lookup("LOG_FORMAT").as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(invalid(
+                    "LOG_FORMAT",
+                    format!("must be pretty or json, got {other:?}"),
+                ))
+            }
+        };
+
+        Ok(Self {
+            database_url: Secret::new(database_url),
+            bind_addr,
+            public_url,
+            data_dir,
+            session_secret,
+            log_format,
+            site_root: lookup("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_owned()),
+        })
+    }
+
+    /// Cookies get `Secure` and the `__Host-` prefix, and responses HSTS, only over HTTPS.
+    pub fn serves_https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// The origin (scheme://host[:port]) browsers send in `Origin` for our own pages.
+    pub fn public_origin(&self) -> String {
+        self.public_url.origin().ascii_serialization()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn nothing_configured_means_sqlite_in_the_data_folder_on_localhost() {
+        let config = config(&[]).unwrap();
+        assert_eq!(
+            config.database_url.expose(),
+            "sqlite://data/phonebooth.db?mode=rwc"
+        );
+        assert_eq!(config.bind_addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.public_origin(), "http://127.0.0.1:3000");
+        assert!(!config.serves_https());
+    }
+
+    #[test]
+    fn a_malformed_value_names_its_variable() {
+        assert_eq!(
+            config(&[("BIND_ADDR", "localhost")]).unwrap_err().variable,
+            "BIND_ADDR"
+        );
+        assert_eq!(
+            config(&[("PUBLIC_URL", "ftp://x")]).unwrap_err().variable,
+            "PUBLIC_URL"
+        );
+        assert_eq!(
+            config(&[("DATABASE_URL", "mysql://x")])
+                .unwrap_err()
+                .variable,
+            "DATABASE_URL"
+        );
+        assert_eq!(
+            config(&[("LOG_FORMAT", "xml")]).unwrap_err().variable,
+            "LOG_FORMAT"
+        );
+        assert_eq!(
+            config(&[("SESSION_SECRET", "short")]).unwrap_err().variable,
+            "SESSION_SECRET"
+        );
+    }
+
+    #[test]
+    fn postgres_requires_a_shared_session_secret() {
+        let error = config(&[("DATABASE_URL", "postgres://localhost/pb")]).unwrap_err();
+        assert_eq!(error.variable, "SESSION_SECRET");
+        let secret = "s".repeat(40);
+        assert!(config(&[
+            ("DATABASE_URL", "postgres://localhost/pb"),
+            ("SESSION_SECRET", &secret)
+        ])
+        .is_ok());
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let secret = "super-secret-value-that-is-long-enough";
+        let config = config(&[
+            ("SESSION_SECRET", secret),
+            ("DATABASE_URL", "postgres://u:hunter2@db/pb"),
+        ])
+        .unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains(secret) && !printed.contains("hunter2"));
+    }
+
+    #[test]
+    fn an_https_public_url_turns_on_secure_cookies() {
+        let config = config(&[("PUBLIC_URL", "https://calls.example.com/")]).unwrap();
+        assert!(config.serves_https());
+        assert_eq!(config.public_origin(), "https://calls.example.com");
+    }
+}

@@ -1,0 +1,10 @@
+//! The Phonebooth server: configuration, startup, routing and web security
+//! around the `app` crate. `main.rs` is the command line; start at `startup.rs`.
+
+pub mod config;
+pub mod health;
+pub mod page_gate;
+pub mod server_fn_status;
+pub mod startup;
+pub mod telemetry;
+pub mod web_security;

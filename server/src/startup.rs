@@ -1,0 +1,207 @@
+//! Assembling the application: database, sessions, the Leptos routes and
+//! server functions, health checks and the middleware stack. Tests build the
+//! same `Application` on port 0 (see `server/tests/`).
+
+use crate::config::Config;
+use crate::{health, page_gate, server_fn_status, web_security};
+use anyhow::Context;
+use app::server::db::Db;
+use app::server::session_store::DbSessionStore;
+use app::server::AppState;
+use app::{shell, App};
+use axum::routing::get;
+use axum::{middleware, Router};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use rand::RngCore;
+use sha2::{Digest, Sha512};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::map_request_body::MapRequestBodyLayer;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::{time::Duration as CookieDuration, Key, SameSite};
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+/// Larger bodies are refused with 413 before any handler reads them.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+const SESSION_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    db: Db,
+}
+
+impl Application {
+    /// Opens the database, applies migrations and binds the listener.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        if config.database_url.expose().starts_with("sqlite:") {
+            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                format!("creating the data folder {}", config.data_dir.display())
+            })?;
+        }
+        let db = Db::connect(config.database_url.expose())
+            .await
+            .context("opening the database (DATABASE_URL)")?;
+        db.migrate().await.context("applying database migrations")?;
+        let listener = TcpListener::bind(config.bind_addr)
+            .await
+            .with_context(|| format!("listening on {} (BIND_ADDR)", config.bind_addr))?;
+        let key = session_key(config)?;
+        let router = router(config, AppState { db: db.clone() }, key)?;
+        app::server::password_hash::warm_up().await;
+        Ok(Self {
+            listener,
+            router,
+            db,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and finishes in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let store = DbSessionStore::new(self.db.clone());
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(SESSION_SWEEP_EVERY);
+            loop {
+                every.tick().await;
+                match store.delete_expired().await {
+                    Ok(0) => {}
+                    Ok(removed) => tracing::info!(removed, "expired sessions removed"),
+                    Err(error) => tracing::warn!(%error, "expired-session sweep failed"),
+                }
+            }
+        });
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}
+
+fn router(config: &Config, state: AppState, key: Key) -> anyhow::Result<Router> {
+    let mut leptos_options = get_configuration(None)
+        .context("reading the Leptos site settings")?
+        .leptos_options;
+    leptos_options.output_name = "phonebooth".into();
+    leptos_options.site_root = config.site_root.clone().into();
+    leptos_options.site_pkg_dir = "pkg".into();
+    leptos_options.site_addr = config.bind_addr;
+    let routes = generate_route_list(App);
+
+    let provide_state = {
+        let state = state.clone();
+        move || provide_context(state.clone())
+    };
+    let operations = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(state.clone());
+
+    let secure = config.serves_https();
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
+        // `__Host-` makes browsers refuse the cookie unless Secure, Path=/ and no Domain.
+        .with_name(if secure {
+            "__Host-phonebooth_session"
+        } else {
+            "phonebooth_session"
+        })
+        .with_secure(secure)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(CookieDuration::seconds(
+            app::server::guard::IDLE_TIMEOUT_SECS,
+        )))
+        .with_signed(key);
+    let origin_policy = web_security::OriginPolicy {
+        public_origin: config.public_origin(),
+    };
+
+    Ok(Router::new()
+        .leptos_routes_with_context(&leptos_options, routes, provide_state.clone(), {
+            let options = leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context(provide_state, shell))
+        .with_state(leptos_options)
+        .merge(operations)
+        .layer(middleware::from_fn(server_fn_status::error_status))
+        .layer(middleware::from_fn_with_state(state, page_gate::redirect_pages))
+        .layer(sessions)
+        .layer(middleware::from_fn_with_state(origin_policy, web_security::require_same_origin))
+        .layer(middleware::from_fn_with_state(secure, web_security::security_headers))
+        // The limit wraps the body; mapping it back keeps the inner stack on axum's Body.
+        .layer(MapRequestBodyLayer::new(axum::body::Body::new))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            let request_id = request
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+        }))
+        .layer(SetRequestIdLayer::x_request_id(RandomRequestId)))
+}
+
+#[derive(Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let mut bytes = [0u8; 8];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        hex::encode(bytes).parse().ok().map(RequestId::new)
+    }
+}
+
+/// The cookie-signing key: derived from SESSION_SECRET, or for the embedded
+/// SQLite default from a secret generated once and kept in the data folder.
+fn session_key(config: &Config) -> anyhow::Result<Key> {
+    let secret = match &config.session_secret {
+        Some(secret) => secret.expose().to_owned(),
+        None => generated_secret(&config.data_dir.join("session_secret"))?,
+    };
+    Ok(Key::from(&Sha512::digest(secret.as_bytes())))
+}
+
+fn generated_secret(path: &Path) -> anyhow::Result<String> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        if existing.trim().len() >= 32 {
+            return Ok(existing.trim().to_owned());
+        }
+    }
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let secret = hex::encode(bytes);
+    std::fs::write(path, &secret).with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(secret)
+}

@@ -1,0 +1,144 @@
+//! Browser-facing protections that hold for every route:
+//! - state-changing requests must come from our own origin (webhooks are exempt:
+//!   they are checked by signature instead);
+//! - security headers on every response (pages get their nonce-based CSP from
+//!   `app::shell`; everything else a strict default).
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+#[derive(Clone, Debug)]
+pub struct OriginPolicy {
+    /// scheme://host[:port] of PUBLIC_URL.
+    pub public_origin: String,
+}
+
+/// Paths that are authenticated by signature, not by the browser's origin.
+fn is_signature_checked(path: &str) -> bool {
+    path.starts_with("/webhooks/")
+}
+
+/// Decides from the request headers alone whether a state-changing request came from our own pages.
+pub fn is_same_origin(
+    policy: &OriginPolicy,
+    sec_fetch_site: Option<&str>,
+    origin: Option<&str>,
+) -> bool {
+    match (sec_fetch_site, origin) {
+        // Browsers that send Fetch Metadata say it directly.
+        (Some(site), _) => site == "same-origin",
+        // Older browsers, or plain HTTP to a non-local host: compare the Origin.
+        (None, Some(origin)) => origin == policy.public_origin,
+        // Neither header: not a browser we can vouch for.
+        (None, None) => false,
+    }
+}
+
+pub async fn require_same_origin(
+    State(policy): State<OriginPolicy>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let safe_method = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if safe_method || is_signature_checked(request.uri().path()) {
+        return next.run(request).await;
+    }
+    // Owned copies: a borrow of the request (whose body is not Sync) must not live across an await.
+    let (sec_fetch_site, origin) = {
+        let header = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        (header("sec-fetch-site"), header("origin"))
+    };
+    if is_same_origin(&policy, sec_fetch_site.as_deref(), origin.as_deref()) {
+        return next.run(request).await;
+    }
+    tracing::warn!(
+        path = %request.uri().path(),
+        origin = origin.as_deref().unwrap_or("-"),
+        sec_fetch_site = sec_fetch_site.as_deref().unwrap_or("-"),
+        "cross-origin request refused"
+    );
+    (StatusCode::FORBIDDEN, "cross-origin request refused").into_response()
+}
+
+/// Headers every response carries.
+pub async fn security_headers(
+    State(https): State<bool>,
+    request: Request,
+    next: Next,
+) -> Response<Body> {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
+        );
+    }
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        );
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> OriginPolicy {
+        OriginPolicy {
+            public_origin: "https://calls.example.com".into(),
+        }
+    }
+
+    #[test]
+    fn fetch_metadata_decides_when_present() {
+        assert!(is_same_origin(&policy(), Some("same-origin"), None));
+        assert!(!is_same_origin(
+            &policy(),
+            Some("cross-site"),
+            Some("https://calls.example.com")
+        ));
+        assert!(!is_same_origin(&policy(), Some("same-site"), None));
+        assert!(!is_same_origin(&policy(), Some("none"), None));
+    }
+
+    #[test]
+    fn without_fetch_metadata_the_origin_must_be_ours() {
+        assert!(is_same_origin(
+            &policy(),
+            None,
+            Some("https://calls.example.com")
+        ));
+        assert!(!is_same_origin(
+            &policy(),
+            None,
+            Some("https://evil.example")
+        ));
+        assert!(!is_same_origin(&policy(), None, Some("null")));
+        assert!(!is_same_origin(&policy(), None, None));
+    }
+}

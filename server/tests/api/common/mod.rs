@@ -1,0 +1,199 @@
+//! Spawns the real application on port 0 with a fresh database (a temp SQLite
+//! file, or a new PostgreSQL database on the local server) and talks to it
+//! over HTTP like a browser would.
+#![allow(dead_code)]
+
+use app::server::db::Db;
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{redirect, Client, Response};
+use server::config::Config;
+use server::startup::Application;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named test case (an `async fn(TestApp)`) once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(crate::common::TestApp::spawn(crate::common::Backend::Sqlite).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(crate::common::TestApp::spawn(crate::common::Backend::Postgres).await).await;
+                }
+            )*
+        }
+    };
+}
+
+pub const PASSWORD: &str = "a long enough passphrase";
+pub const PUBLIC_URL: &str = "http://phonebooth.test";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub db: Db,
+    pub backend: Backend,
+    pub database_url: String,
+    /// A browser: keeps cookies, does not follow redirects (tests look at them).
+    pub client: Client,
+    _data_dir: tempfile::TempDir,
+}
+
+/// The server the PostgreSQL tests create their databases on.
+fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+async fn fresh_database_url(backend: Backend, data_dir: &std::path::Path) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}/test.db?mode=rwc", data_dir.display()),
+        Backend::Postgres => {
+            let admin = Db::connect(&postgres_admin_url())
+                .await
+                .expect("PostgreSQL answers at TEST_POSTGRES_URL (scripts/test.sh starts it)");
+            let name = app::server::ids::new_id("pb_test");
+            sqlx::query(&format!("create database {name}"))
+                .execute(&admin.pool)
+                .await
+                .unwrap();
+            admin.pool.close().await;
+            let base = postgres_admin_url();
+            let (server, _) = base.rsplit_once('/').unwrap();
+            format!("{server}/{name}")
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
+        if std::env::var_os("TEST_LOG").is_some() {
+            server::telemetry::init(server::config::LogFormat::Pretty);
+        }
+        let data_dir = tempfile::tempdir().unwrap();
+        let database_url = fresh_database_url(backend, data_dir.path()).await;
+        let mut vars: HashMap<String, String> = HashMap::from([
+            ("DATABASE_URL".into(), database_url.clone()),
+            ("BIND_ADDR".into(), "127.0.0.1:0".into()),
+            ("PUBLIC_URL".into(), PUBLIC_URL.into()),
+            (
+                "SESSION_SECRET".into(),
+                "test-session-secret-that-is-long-enough".into(),
+            ),
+            ("DATA_DIR".into(), data_dir.path().display().to_string()),
+            (
+                "LEPTOS_SITE_ROOT".into(),
+                data_dir.path().display().to_string(),
+            ),
+        ]);
+        for (key, value) in extra {
+            vars.insert(key.to_string(), value.to_string());
+        }
+        let config =
+            Config::from_lookup(|name| vars.get(name).cloned()).expect("valid test configuration");
+        let application = Application::build(&config)
+            .await
+            .expect("the application starts");
+        let addr = application.local_addr();
+        let db = application.db().clone();
+        tokio::spawn(application.run_until(std::future::pending()));
+        Self {
+            addr,
+            db,
+            backend,
+            database_url,
+            client: browser(),
+            _data_dir: data_dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A second, independent browser (its own cookies).
+    pub fn new_browser(&self) -> Client {
+        browser()
+    }
+
+    /// Calls a server function the way the hydrated app does: a same-origin form POST asking for JSON.
+    pub async fn call(&self, client: &Client, function: &str, form: &[(&str, &str)]) -> Response {
+        client
+            .post(self.url(&format!("/api/{function}")))
+            .header("sec-fetch-site", "same-origin")
+            .header("accept", "application/json")
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn register(&self, client: &Client, name: &str, email: &str) -> Response {
+        self.call(
+            client,
+            "auth/register",
+            &[("name", name), ("email", email), ("password", PASSWORD)],
+        )
+        .await
+    }
+
+    pub async fn login(&self, client: &Client, email: &str, password: &str) -> Response {
+        self.call(
+            client,
+            "auth/login",
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+
+    pub async fn account(&self, client: &Client) -> serde_json::Value {
+        let response = self.call(client, "auth/account", &[]).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&self.db.pool).await.unwrap();
+        n
+    }
+}
+
+fn browser() -> Client {
+    let mut headers = HeaderMap::new();
+    headers.insert("user-agent", HeaderValue::from_static("phonebooth-tests"));
+    Client::builder()
+        .cookie_store(true)
+        .redirect(redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+/// The value of our session cookie in a response's Set-Cookie, if it set one.
+pub fn session_cookie(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.contains("phonebooth_session="))
+        .map(str::to_owned)
+}

@@ -1,0 +1,10 @@
+//! API tests: the real application on port 0, spoken to over HTTP, each case
+//! on SQLite and on PostgreSQL (see `common::on_both_databases!`).
+
+mod common;
+
+mod accounts;
+mod isolation;
+mod operations;
+mod pages;
+mod web_security;
