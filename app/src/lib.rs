@@ -16,7 +16,7 @@ pub mod server;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -70,7 +70,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=|| view! { <Redirect path="/dialer"/> }/>
                 <Route path=path!("/login") view=pages::auth::LoginPage/>
                 <Route path=path!("/register") view=pages::auth::RegisterPage/>
-                <ParentRoute path=path!("") view=components::layout::AppLayout>
+                // Async: the server waits for the page's data and sends it whole, so
+                // the signed-in pages are complete without JavaScript (no streamed fallbacks).
+                <ParentRoute path=path!("") view=components::layout::AppLayout ssr=SsrMode::Async>
                     <Route path=path!("/dialer") view=pages::dialer::DialerPage/>
                     <Route path=path!("/wallet") view=pages::wallet::WalletPage/>
                     <Route path=path!("/calls") view=pages::calls::CallsPage/>

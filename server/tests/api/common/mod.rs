@@ -25,7 +25,7 @@ macro_rules! on_both_databases {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    super::$case(crate::common::TestApp::spawn(crate::common::Backend::Sqlite).await).await;
+                    super::$case($crate::common::TestApp::spawn($crate::common::Backend::Sqlite).await).await;
                 }
             )*
         }
@@ -33,7 +33,7 @@ macro_rules! on_both_databases {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    super::$case(crate::common::TestApp::spawn(crate::common::Backend::Postgres).await).await;
+                    super::$case($crate::common::TestApp::spawn($crate::common::Backend::Postgres).await).await;
                 }
             )*
         }

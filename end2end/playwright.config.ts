@@ -1,0 +1,37 @@
+import { defineConfig } from "@playwright/test";
+
+// The server is started by scripts/test.sh (or by you) before this runs;
+// PB_BASE_URL says where. Chromium is Debian's: Playwright downloads no browser.
+const baseURL = process.env.PB_BASE_URL ?? "http://127.0.0.1:3000";
+
+const chromium = {
+  browserName: "chromium" as const,
+  launchOptions: {
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  },
+};
+
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  reporter: [["list"]],
+  use: { baseURL, trace: "retain-on-failure" },
+  projects: [
+    { name: "javascript", use: { ...chromium } },
+    { name: "no-javascript", use: { ...chromium, javaScriptEnabled: false } },
+  ],
+});

@@ -1,0 +1,32 @@
+import { expect, Page, TestInfo } from "@playwright/test";
+
+export const PASSWORD = "a long enough passphrase";
+
+/** A fresh email per test run, so journeys never collide. */
+export function uniqueEmail(prefix: string): string {
+  return `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
+}
+
+export function jsEnabled(testInfo: TestInfo): boolean {
+  return testInfo.project.name === "javascript";
+}
+
+/** Navigates, then (with JavaScript on) waits until the WASM app has hydrated, so clicks are handled. */
+export async function visit(page: Page, path: string, testInfo: TestInfo) {
+  await page.goto(path);
+  await settle(page, testInfo);
+}
+
+export async function settle(page: Page, testInfo: TestInfo) {
+  if (jsEnabled(testInfo)) {
+    await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  }
+}
+
+export async function register(page: Page, testInfo: TestInfo, name: string, email: string) {
+  await visit(page, "/register", testInfo);
+  await page.getByLabel("Your name").fill(name);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# README command 2: the whole test suite, as CI runs it.
+#   format, clippy per package (warnings denied), unit + API tests (every API
+#   case on SQLite and on PostgreSQL), the site build, then browser journeys in
+#   Chromium against the real binary on SQLite and on PostgreSQL.
+# Installs what it needs first, only when missing. Builds everything once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --test
+source scripts/env.sh
+
+PG_ADMIN_URL=${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+export TEST_POSTGRES_URL=$PG_ADMIN_URL
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+psql_admin() { psql "$PG_ADMIN_URL" -v ON_ERROR_STOP=1 -Atq "$@"; }
+
+step "dropping databases left by earlier test runs"
+for db in $(psql_admin -c "select datname from pg_database where datname like 'pb\_test\_%' or datname like 'pb\_e2e\_%'"); do
+  psql_admin -c "drop database if exists \"$db\" with (force)"
+done
+
+step "format"
+cargo fmt --all --check
+
+step "clippy: server and app (ssr)"
+cargo clippy -p app -p server --all-targets -- -D warnings
+
+step "clippy: frontend and app (hydrate, wasm32)"
+cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+step "unit and API tests (SQLite and PostgreSQL)"
+cargo test -p app -p server
+
+step "building the site (server binary reused from the test build, WASM bundle)"
+cargo leptos build
+
+server_pid=""
+stop_server() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; server_pid=""; }
+trap stop_server EXIT
+
+# Starts the built binary on a free port with its own database and runs Playwright against it.
+browser_tests() {
+  local backend=$1 port data_dir database_url
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  data_dir=$(mktemp -d)
+  if [ "$backend" = postgres ]; then
+    local name="pb_e2e_$(date +%s)_$$"
+    psql_admin -c "create database $name"
+    database_url="${PG_ADMIN_URL%/*}/$name"
+  else
+    database_url="sqlite://$data_dir/phonebooth.db?mode=rwc"
+  fi
+  DATABASE_URL=$database_url DATA_DIR=$data_dir BIND_ADDR=127.0.0.1:$port \
+    SESSION_SECRET=browser-tests-session-secret-0123456789 RUST_LOG=warn \
+    target/debug/phonebooth > "$data_dir/server.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$data_dir/server.log"; return 1; }
+    sleep 0.2
+  done
+  (cd end2end && PB_BASE_URL="http://127.0.0.1:$port" npx playwright test) || { tail -50 "$data_dir/server.log"; return 1; }
+  stop_server
+}
+
+step "browser tests in Chromium (SQLite)"
+browser_tests sqlite
+step "browser tests in Chromium (PostgreSQL)"
+browser_tests postgres
+
+step "all checks passed"
