@@ -3,12 +3,14 @@
 //! Each has one fallible constructor and its tests beside it.
 
 mod email;
+mod money;
 mod names;
 mod next_path;
 mod password;
 mod role;
 
 pub use email::EmailAddress;
+pub use money::Money;
 pub use names::{OrgName, PersonName};
 pub use next_path::NextPath;
 pub use password::Password;

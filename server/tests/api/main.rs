@@ -5,6 +5,7 @@ mod common;
 
 mod accounts;
 mod isolation;
+mod ledger;
 mod operations;
 mod pages;
 mod web_security;

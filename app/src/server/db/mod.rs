@@ -3,6 +3,7 @@
 //! Every query here runs unchanged on both backends (`$1` placeholders,
 //! integers for times and flags, text ids); the test suite runs on both.
 
+pub mod ledger;
 pub mod login_failures;
 pub mod orgs;
 pub mod sessions;
