@@ -40,6 +40,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// None: generate one and keep it in the data folder (SQLite only).
     pub session_secret: Option<Secret>,
+    /// Verifies `/webhooks/stripe` (the sandbox signs with it too).
+    /// None: generate one and keep it in the data folder.
+    pub stripe_webhook_secret: Option<Secret>,
     pub log_format: LogFormat,
     /// Where the compiled site (pkg/, assets) lives.
     pub site_root: String,
@@ -127,6 +130,16 @@ impl Config {
             None => None,
         };
 
+        let stripe_webhook_secret = match lookup("STRIPE_WEBHOOK_SECRET") {
+            Some(raw) if !raw.starts_with("whsec_") => {
+                return Err(invalid(
+                    "STRIPE_WEBHOOK_SECRET",
+                    "must be a webhook signing secret (whsec_…)",
+                ))
+            }
+            other => other.map(Secret::new),
+        };
+
         let log_format = match lookup("LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
@@ -144,6 +157,7 @@ impl Config {
             public_url,
             data_dir,
             session_secret,
+            stripe_webhook_secret,
             log_format,
             site_root: lookup("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_owned()),
         })

@@ -8,3 +8,4 @@ pub mod server_fn_status;
 pub mod startup;
 pub mod telemetry;
 pub mod web_security;
+pub mod webhooks;

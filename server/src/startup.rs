@@ -2,14 +2,14 @@
 //! server functions, health checks and the middleware stack. Tests build the
 //! same `Application` on port 0 (see `server/tests/`).
 
-use crate::config::Config;
-use crate::{health, page_gate, server_fn_status, web_security};
+use crate::config::{Config, Secret};
+use crate::{health, page_gate, server_fn_status, web_security, webhooks};
 use anyhow::Context;
 use app::server::db::Db;
 use app::server::session_store::DbSessionStore;
 use app::server::AppState;
 use app::{shell, App};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{middleware, Router};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -36,6 +36,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     db: Db,
+    stripe_webhook_secret: Secret,
 }
 
 impl Application {
@@ -54,12 +55,26 @@ impl Application {
             .await
             .with_context(|| format!("listening on {} (BIND_ADDR)", config.bind_addr))?;
         let key = session_key(config)?;
-        let router = router(config, AppState { db: db.clone() }, key)?;
+        let stripe_webhook_secret = match &config.stripe_webhook_secret {
+            Some(secret) => secret.clone(),
+            None => Secret::new(generated_secret(
+                &config.data_dir.join("stripe_webhook_secret"),
+                "whsec_",
+            )?),
+        };
+        let webhooks = Router::new()
+            .route("/webhooks/stripe", post(webhooks::stripe::receive))
+            .with_state(webhooks::stripe::StripeWebhook {
+                db: db.clone(),
+                secret: stripe_webhook_secret.clone(),
+            });
+        let router = router(config, AppState { db: db.clone() }, key, webhooks)?;
         app::server::password_hash::warm_up().await;
         Ok(Self {
             listener,
             router,
             db,
+            stripe_webhook_secret,
         })
     }
 
@@ -71,6 +86,11 @@ impl Application {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The secret `/webhooks/stripe` verifies with (configured or generated).
+    pub fn stripe_webhook_secret(&self) -> &Secret {
+        &self.stripe_webhook_secret
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and finishes in-flight requests.
@@ -100,7 +120,7 @@ impl Application {
     }
 }
 
-fn router(config: &Config, state: AppState, key: Key) -> anyhow::Result<Router> {
+fn router(config: &Config, state: AppState, key: Key, webhooks: Router) -> anyhow::Result<Router> {
     let mut leptos_options = get_configuration(None)
         .context("reading the Leptos site settings")?
         .leptos_options;
@@ -147,6 +167,7 @@ fn router(config: &Config, state: AppState, key: Key) -> anyhow::Result<Router> 
         .fallback(leptos_axum::file_and_error_handler_with_context(provide_state, shell))
         .with_state(leptos_options)
         .merge(operations)
+        .merge(webhooks)
         .layer(middleware::from_fn(server_fn_status::error_status))
         .layer(middleware::from_fn_with_state(state, page_gate::redirect_pages))
         .layer(sessions)
@@ -183,20 +204,21 @@ impl MakeRequestId for RandomRequestId {
 fn session_key(config: &Config) -> anyhow::Result<Key> {
     let secret = match &config.session_secret {
         Some(secret) => secret.expose().to_owned(),
-        None => generated_secret(&config.data_dir.join("session_secret"))?,
+        None => generated_secret(&config.data_dir.join("session_secret"), "")?,
     };
     Ok(Key::from(&Sha512::digest(secret.as_bytes())))
 }
 
-fn generated_secret(path: &Path) -> anyhow::Result<String> {
+/// A secret kept in the data folder: read if present, else generated once (0600).
+fn generated_secret(path: &Path, prefix: &str) -> anyhow::Result<String> {
     if let Ok(existing) = std::fs::read_to_string(path) {
-        if existing.trim().len() >= 32 {
+        if existing.trim().len() >= 32 + prefix.len() && existing.starts_with(prefix) {
             return Ok(existing.trim().to_owned());
         }
     }
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
-    let secret = hex::encode(bytes);
+    let secret = format!("{prefix}{}", hex::encode(bytes));
     std::fs::write(path, &secret).with_context(|| format!("writing {}", path.display()))?;
     #[cfg(unix)]
     {

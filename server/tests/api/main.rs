@@ -8,4 +8,5 @@ mod isolation;
 mod ledger;
 mod operations;
 mod pages;
+mod stripe_webhook;
 mod web_security;

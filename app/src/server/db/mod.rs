@@ -7,6 +7,7 @@ pub mod ledger;
 pub mod login_failures;
 pub mod orgs;
 pub mod sessions;
+pub mod stripe_events;
 pub mod users;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

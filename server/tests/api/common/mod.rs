@@ -42,6 +42,7 @@ macro_rules! on_both_databases {
 
 pub const PASSWORD: &str = "a long enough passphrase";
 pub const PUBLIC_URL: &str = "http://phonebooth.test";
+pub const STRIPE_WEBHOOK_SECRET: &str = "whsec_test_secret_for_the_api_tests";
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -85,11 +86,26 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let database_url = fresh_database_url(backend, data_dir.path()).await;
+        Self::start(backend, database_url, data_dir, extra).await
+    }
+
+    /// Stops nothing, but starts a second instance on the same database: what a
+    /// restart (or another instance behind a load balancer) looks like.
+    pub async fn restarted(self) -> Self {
+        Self::start(self.backend, self.database_url.clone(), self._data_dir, &[]).await
+    }
+
+    async fn start(
+        backend: Backend,
+        database_url: String,
+        data_dir: tempfile::TempDir,
+        extra: &[(&str, &str)],
+    ) -> Self {
         if std::env::var_os("TEST_LOG").is_some() {
             server::telemetry::init(server::config::LogFormat::Pretty);
         }
-        let data_dir = tempfile::tempdir().unwrap();
-        let database_url = fresh_database_url(backend, data_dir.path()).await;
         let mut vars: HashMap<String, String> = HashMap::from([
             ("DATABASE_URL".into(), database_url.clone()),
             ("BIND_ADDR".into(), "127.0.0.1:0".into()),
@@ -98,6 +114,7 @@ impl TestApp {
                 "SESSION_SECRET".into(),
                 "test-session-secret-that-is-long-enough".into(),
             ),
+            ("STRIPE_WEBHOOK_SECRET".into(), STRIPE_WEBHOOK_SECRET.into()),
             ("DATA_DIR".into(), data_dir.path().display().to_string()),
             (
                 "LEPTOS_SITE_ROOT".into(),
@@ -168,6 +185,21 @@ impl TestApp {
         let response = self.call(client, "auth/account", &[]).await;
         assert_eq!(response.status(), 200);
         response.json().await.unwrap()
+    }
+
+    /// Delivers a Stripe event to `/webhooks/stripe`, signed now with the test secret.
+    pub async fn deliver_stripe(&self, event: &serde_json::Value) -> Response {
+        let body = serde_json::to_vec(event).unwrap();
+        let now = app::server::clock::now();
+        let signature = server::webhooks::stripe_signature::sign(STRIPE_WEBHOOK_SECRET, now, &body);
+        self.client
+            .post(self.url("/webhooks/stripe"))
+            .header("stripe-signature", signature)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn count(&self, sql: &str) -> i64 {

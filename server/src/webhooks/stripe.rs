@@ -1,0 +1,213 @@
+//! `POST /webhooks/stripe`: verify the signature on the raw body, store the
+//! event by id, then process it and mark it processed in one transaction.
+//!
+//! Stripe redelivers for days, in any order, sometimes concurrently. So:
+//! a stored-and-processed event is acknowledged without acting again; the
+//! effect itself is keyed by its business cause (the checkout session), so two
+//! different events about one payment credit it once; a processing failure
+//! answers 500 so Stripe retries, and the retry cannot double-apply.
+//! The same handler serves real Stripe and the built-in sandbox.
+
+use super::stripe_signature;
+use crate::config::Secret;
+use app::domain::Money;
+use app::server::clock;
+use app::server::db::ledger::{self, EntryKind, LedgerError, NewEntry};
+use app::server::db::{self, Db};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Clone)]
+pub struct StripeWebhook {
+    pub db: Db,
+    pub secret: Secret,
+}
+
+#[derive(Debug, Deserialize)]
+struct Event {
+    id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    data: EventData,
+}
+
+#[derive(Debug, Deserialize)]
+struct EventData {
+    object: Value,
+}
+
+/// The fields of a Checkout Session we act on.
+#[derive(Debug, Deserialize)]
+struct CheckoutSession {
+    id: String,
+    mode: Option<String>,
+    payment_status: Option<String>,
+    amount_total: Option<i64>,
+    currency: Option<String>,
+    #[serde(default)]
+    metadata: std::collections::HashMap<String, String>,
+}
+
+/// What processing an event did, recorded on the stored event.
+#[derive(Debug)]
+enum Outcome {
+    Credited {
+        org_id: String,
+        amount: Money,
+        replayed: bool,
+    },
+    Ignored(String),
+}
+
+impl Outcome {
+    fn describe(&self) -> String {
+        match self {
+            Outcome::Credited {
+                org_id,
+                amount,
+                replayed: false,
+            } => format!("credited {amount} to {org_id}"),
+            Outcome::Credited {
+                org_id,
+                amount,
+                replayed: true,
+            } => format!("already credited {amount} to {org_id}"),
+            Outcome::Ignored(why) => format!("ignored: {why}"),
+        }
+    }
+}
+
+pub async fn receive(
+    State(hook): State<StripeWebhook>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
+    if let Err(error) =
+        stripe_signature::verify(hook.secret.expose(), signature, &body, clock::now())
+    {
+        tracing::warn!(%error, "Stripe webhook refused");
+        return (StatusCode::BAD_REQUEST, "invalid signature").into_response();
+    }
+    let event: Event = match serde_json::from_slice(&body) {
+        Ok(event) => event,
+        Err(error) => {
+            tracing::warn!(%error, "signed Stripe webhook is not an event");
+            return (StatusCode::BAD_REQUEST, "not a Stripe event").into_response();
+        }
+    };
+    let payload = String::from_utf8_lossy(&body);
+    let stored = db::stripe_events::insert_if_absent(
+        &hook.db.pool,
+        &event.id,
+        &event.event_type,
+        &payload,
+        clock::now(),
+    )
+    .await;
+    if let Err(error) = stored {
+        tracing::error!(event_id = %event.id, error = ?error, "storing a Stripe event failed");
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    match process(&hook.db, &event).await {
+        Ok(None) => Json(json!({ "received": true, "duplicate": true })).into_response(),
+        Ok(Some(outcome)) => {
+            tracing::info!(event_id = %event.id, event_type = %event.event_type, outcome = %outcome.describe(), "Stripe event processed");
+            Json(json!({ "received": true })).into_response()
+        }
+        Err(error) => {
+            tracing::error!(event_id = %event.id, event_type = %event.event_type, error = %error, "processing a Stripe event failed");
+            let _ = db::stripe_events::record_failure(&hook.db.pool, &event.id, &error.to_string())
+                .await;
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// Applies the event's effect and marks it processed in one transaction.
+/// None when it had already been processed.
+async fn process(db: &Db, event: &Event) -> Result<Option<Outcome>, LedgerError> {
+    let mut tx = db.pool.begin().await?;
+    if db::stripe_events::is_processed(&mut tx, &event.id).await? {
+        return Ok(None);
+    }
+    let now = clock::now();
+    let outcome = match event.event_type.as_str() {
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+            credit_checkout(&mut tx, event, now).await?
+        }
+        other => Outcome::Ignored(format!("{other} is not handled")),
+    };
+    db::stripe_events::mark_processed(&mut tx, &event.id, &outcome.describe(), now).await?;
+    tx.commit().await?;
+    Ok(Some(outcome))
+}
+
+/// Credits a paid credit purchase. The checkout session id is the ledger key,
+/// so `completed` and `async_payment_succeeded` for one payment credit it once.
+async fn credit_checkout(
+    tx: &mut sqlx::AnyConnection,
+    event: &Event,
+    now: i64,
+) -> Result<Outcome, LedgerError> {
+    let Ok(session) = serde_json::from_value::<CheckoutSession>(event.data.object.clone()) else {
+        return Ok(Outcome::Ignored(
+            "the object is not a checkout session".into(),
+        ));
+    };
+    if session.mode.as_deref() != Some("payment")
+        || session.metadata.get("purpose").map(String::as_str) != Some("credits")
+    {
+        return Ok(Outcome::Ignored("not a credit purchase".into()));
+    }
+    // `completed` also arrives for delayed payment methods before the money is in.
+    if session.payment_status.as_deref() != Some("paid") {
+        return Ok(Outcome::Ignored(format!(
+            "payment status is {:?}",
+            session.payment_status
+        )));
+    }
+    if session.currency.as_deref() != Some("usd") {
+        return Ok(Outcome::Ignored(format!(
+            "currency {:?} is not usd",
+            session.currency
+        )));
+    }
+    let (Some(org_id), Some(cents)) = (session.metadata.get("org_id"), session.amount_total) else {
+        return Ok(Outcome::Ignored("no organization or amount".into()));
+    };
+    let Some(amount) = Money::from_cents(cents).filter(|a| a.micros() > 0) else {
+        return Ok(Outcome::Ignored(format!(
+            "amount {cents} is not a positive number of cents"
+        )));
+    };
+    if db::orgs::name_of(&mut *tx, org_id).await?.is_none() {
+        return Ok(Outcome::Ignored(format!(
+            "organization {org_id} does not exist"
+        )));
+    }
+    let actor = format!("stripe:{}", event.id);
+    let description = format!("Credit purchase ({amount})");
+    let key = format!("stripe:checkout:{}", session.id);
+    let entry = NewEntry {
+        org_id,
+        kind: EntryKind::Purchase,
+        amount,
+        actor: &actor,
+        description: &description,
+        idempotency_key: &key,
+    };
+    let posted = ledger::post_in(tx, &entry, now).await?;
+    Ok(Outcome::Credited {
+        org_id: org_id.clone(),
+        amount,
+        replayed: posted.replayed,
+    })
+}
