@@ -73,7 +73,7 @@ mod ssr {
         let org_name = OrgName::parse(&format!("{}'s organization", name.as_str()))
             .unwrap_or_else(|_| OrgName::parse("My organization").expect("a valid constant"));
 
-        let mut tx = state.db.pool.begin().await?;
+        let mut tx = state.db.begin_write().await?;
         if let Err(error) = db::users::insert(
             &mut *tx,
             &user_id,

@@ -97,7 +97,7 @@ mod ssr {
         let name = OrgName::parse(&name).map_err(|m| AppError::validation("name", m))?;
         let org_id = ids::new_id("org");
         let now = clock::now();
-        let mut tx = state.db.pool.begin().await?;
+        let mut tx = state.db.begin_write().await?;
         db::orgs::insert(&mut *tx, &org_id, name.as_str(), false, now).await?;
         db::orgs::add_member(&mut *tx, &org_id, &viewer.user.user_id, Role::Owner, now).await?;
         tx.commit().await?;

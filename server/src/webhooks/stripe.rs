@@ -134,7 +134,7 @@ pub async fn receive(
 /// Applies the event's effect and marks it processed in one transaction.
 /// None when it had already been processed.
 async fn process(db: &Db, event: &Event) -> Result<Option<Outcome>, LedgerError> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     if db::stripe_events::is_processed(&mut tx, &event.id).await? {
         return Ok(None);
     }

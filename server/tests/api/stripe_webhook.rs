@@ -10,6 +10,7 @@ use server::webhooks::stripe_signature::sign;
 on_both_databases!(
     a_paid_checkout_credits_the_organization_once,
     fifty_concurrent_deliveries_of_one_event_credit_once,
+    forty_concurrent_distinct_purchases_all_credit,
     completed_and_async_succeeded_for_one_session_credit_once,
     events_in_any_order_duplicated_and_across_a_restart_reach_the_same_balance,
     bad_signatures_are_refused_and_store_nothing,
@@ -122,6 +123,32 @@ async fn fifty_concurrent_deliveries_of_one_event_credit_once(app: TestApp) {
     assert_eq!(app.count("select count(*) from ledger_entry").await, 1);
     assert_eq!(app.count("select count(*) from stripe_event").await, 1);
     assert_eq!(balance(&app, &org).await, Money::from_dollars(25).unwrap());
+}
+
+/// Concurrent writers on SQLite must wait for the lock, not fail with "database is locked".
+async fn forty_concurrent_distinct_purchases_all_credit(app: TestApp) {
+    let org = new_org(&app).await;
+    let app = std::sync::Arc::new(app);
+    let deliveries: Vec<_> = (0..40)
+        .map(|n| {
+            let (app, org) = (app.clone(), org.clone());
+            tokio::spawn(async move {
+                let event = checkout_event(
+                    &format!("evt_{n}"),
+                    "checkout.session.completed",
+                    &format!("cs_{n}"),
+                    &org,
+                    100,
+                    true,
+                );
+                app.deliver_stripe(&event).await.status()
+            })
+        })
+        .collect();
+    for delivery in deliveries {
+        assert_eq!(delivery.await.unwrap(), 200);
+    }
+    assert_eq!(balance(&app, &org).await, Money::from_dollars(40).unwrap());
 }
 
 async fn completed_and_async_succeeded_for_one_session_credit_once(app: TestApp) {

@@ -460,7 +460,7 @@ pub async fn recomputed_in(conn: &mut AnyConnection, org_id: &str) -> Result<Bal
 /// Owning-transaction forms of the operations above.
 impl Db {
     pub async fn post(&self, new: &NewEntry<'_>, now: i64) -> Result<Posted, LedgerError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let posted = post_in(&mut tx, new, now).await?;
         tx.commit().await?;
         Ok(posted)
@@ -474,7 +474,7 @@ impl Db {
         expires_at: i64,
         now: i64,
     ) -> Result<Hold, LedgerError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let hold = place_hold_in(&mut tx, org_id, amount, idempotency_key, expires_at, now).await?;
         tx.commit().await?;
         Ok(hold)
@@ -486,14 +486,14 @@ impl Db {
         charge: &NewEntry<'_>,
         now: i64,
     ) -> Result<Option<Entry>, LedgerError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let entry = settle_hold_in(&mut tx, hold_id, charge, now).await?;
         tx.commit().await?;
         Ok(entry)
     }
 
     pub async fn release_hold(&self, hold_id: &str, now: i64) -> Result<Hold, LedgerError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let hold = release_hold_in(&mut tx, hold_id, now).await?;
         tx.commit().await?;
         Ok(hold)

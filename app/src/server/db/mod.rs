@@ -100,6 +100,17 @@ impl Db {
         Ok(())
     }
 
+    /// Starts a transaction that will write. On SQLite it takes the write lock
+    /// up front (`BEGIN IMMEDIATE`): a transaction that reads first cannot
+    /// upgrade its lock while another writer is active and fails at once with
+    /// "database is locked" instead of waiting out the busy timeout.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("begin immediate").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// True when a trivial query answers: what `/readyz` reports.
     pub async fn is_reachable(&self) -> bool {
         sqlx::query("select 1").execute(&self.pool).await.is_ok()
