@@ -31,8 +31,11 @@ cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 step "unit and API tests (SQLite and PostgreSQL)"
 cargo test -p app -p server
 
-step "building the site (server binary reused from the test build, WASM bundle)"
-cargo leptos build
+# `cargo test` already built target/debug/phonebooth (the API tests run it), so only
+# the WASM bundle and CSS are built here: building the server again with plain
+# `cargo build` features (no dev-dependencies) would recompile much of the graph.
+step "building the site (WASM bundle and CSS; the server binary comes from the test build)"
+cargo leptos build --frontend-only
 
 server_pid=""
 stop_server() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; server_pid=""; }
