@@ -13,20 +13,21 @@ pub fn SettingsPage() -> impl IntoView {
     let MeResource(me) = expect_context::<MeResource>();
     let rename = ServerAction::<RenameOrg>::new();
     let create = ServerAction::<CreateOrg>::new();
+    // The fetcher awaits `me` itself: reading it synchronously could see it not
+    // yet loaded during server rendering and render no organization at all.
     let settings = Resource::new(
         move || {
+            let current = me.get().and_then(|r| r.ok()).flatten();
             (
                 rename.version().get(),
-                me.get()
-                    .and_then(|r| r.ok())
-                    .flatten()
-                    .map(|m| m.current_org.org_id),
+                current.map(|m| m.current_org.org_id),
             )
         },
-        |(_, org_id)| async move {
-            match org_id {
-                Some(org_id) => load_org_settings(org_id).await.map(Some),
-                None => Ok(None),
+        move |_| async move {
+            match me.await {
+                Ok(Some(me)) => load_org_settings(me.current_org.org_id).await.map(Some),
+                Ok(None) => Ok(None),
+                Err(error) => Err(error),
             }
         },
     );
