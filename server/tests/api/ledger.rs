@@ -21,14 +21,6 @@ on_both_databases!(
     random_sequences_of_operations_keep_the_books_balanced,
 );
 
-async fn new_org(db: &Db) -> String {
-    let org_id = app::server::ids::new_id("org");
-    app::server::db::orgs::insert(&db.pool, &org_id, "Ledger test", false, 0)
-        .await
-        .unwrap();
-    org_id
-}
-
 fn dollars(n: i64) -> Money {
     Money::from_dollars(n).unwrap()
 }
@@ -59,7 +51,7 @@ async fn assert_books_balance(db: &Db, org_id: &str) {
 }
 
 async fn a_repeated_cause_moves_money_once(app: TestApp) {
-    let org = new_org(&app.db).await;
+    let org = app.new_org().await;
     let purchase = entry(
         &org,
         EntryKind::Purchase,
@@ -86,7 +78,7 @@ async fn a_repeated_cause_moves_money_once(app: TestApp) {
 }
 
 async fn fifty_concurrent_deliveries_of_one_cause_post_one_entry(app: TestApp) {
-    let org = new_org(&app.db).await;
+    let org = app.new_org().await;
     let tasks: Vec<_> = (0..50)
         .map(|_| {
             let (db, org) = (app.db.clone(), org.clone());
@@ -116,7 +108,7 @@ async fn fifty_concurrent_deliveries_of_one_cause_post_one_entry(app: TestApp) {
 }
 
 async fn concurrent_different_causes_all_land(app: TestApp) {
-    let org = new_org(&app.db).await;
+    let org = app.new_org().await;
     let tasks: Vec<_> = (0..25)
         .map(|n| {
             let (db, org) = (app.db.clone(), org.clone());
@@ -147,7 +139,7 @@ async fn concurrent_different_causes_all_land(app: TestApp) {
 }
 
 async fn of_fifty_racing_holds_on_a_balance_that_fits_one_exactly_one_succeeds(app: TestApp) {
-    let org = new_org(&app.db).await;
+    let org = app.new_org().await;
     app.db
         .post(&entry(&org, EntryKind::Purchase, dollars(5), "p"), 0)
         .await
@@ -178,7 +170,7 @@ async fn of_fifty_racing_holds_on_a_balance_that_fits_one_exactly_one_succeeds(a
 }
 
 async fn settling_posts_the_real_cost_and_releases_the_hold_once(app: TestApp) {
-    let org = new_org(&app.db).await;
+    let org = app.new_org().await;
     app.db
         .post(&entry(&org, EntryKind::Purchase, dollars(10), "p"), 0)
         .await
@@ -239,7 +231,7 @@ async fn settling_posts_the_real_cost_and_releases_the_hold_once(app: TestApp) {
 }
 
 async fn a_debit_beyond_the_available_balance_is_refused_and_changes_nothing(app: TestApp) {
-    let org = new_org(&app.db).await;
+    let org = app.new_org().await;
     app.db
         .post(&entry(&org, EntryKind::Purchase, dollars(5), "p"), 0)
         .await
@@ -263,7 +255,7 @@ async fn a_debit_beyond_the_available_balance_is_refused_and_changes_nothing(app
 }
 
 async fn a_released_hold_frees_its_money_and_cannot_then_be_settled(app: TestApp) {
-    let org = new_org(&app.db).await;
+    let org = app.new_org().await;
     app.db
         .post(&entry(&org, EntryKind::Purchase, dollars(5), "p"), 0)
         .await
@@ -286,7 +278,7 @@ async fn a_released_hold_frees_its_money_and_cannot_then_be_settled(app: TestApp
 }
 
 async fn ledger_entries_cannot_be_changed_or_deleted(app: TestApp) {
-    let org = new_org(&app.db).await;
+    let org = app.new_org().await;
     app.db
         .post(&entry(&org, EntryKind::Purchase, dollars(5), "p"), 0)
         .await
@@ -305,7 +297,7 @@ async fn ledger_entries_cannot_be_changed_or_deleted(app: TestApp) {
 /// A seeded random walk over every operation, repeated keys included, with
 /// the oracle checked after each step and expected results tracked alongside.
 async fn random_sequences_of_operations_keep_the_books_balanced(app: TestApp) {
-    let org = new_org(&app.db).await;
+    let org = app.new_org().await;
     let mut rng = StdRng::seed_from_u64(0x5eed);
     let mut open_holds: Vec<String> = Vec::new();
     let mut closed_holds: Vec<String> = Vec::new();

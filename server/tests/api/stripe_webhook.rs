@@ -18,14 +18,6 @@ on_both_databases!(
     a_processing_failure_answers_500_so_stripe_retries_and_credits_nothing,
 );
 
-async fn new_org(app: &TestApp) -> String {
-    let org_id = app::server::ids::new_id("org");
-    app::server::db::orgs::insert(&app.db.pool, &org_id, "Buyer", false, 0)
-        .await
-        .unwrap();
-    org_id
-}
-
 fn checkout_event(
     event_id: &str,
     event_type: &str,
@@ -62,7 +54,7 @@ async fn balance(app: &TestApp, org_id: &str) -> Money {
 }
 
 async fn a_paid_checkout_credits_the_organization_once(app: TestApp) {
-    let org = new_org(&app).await;
+    let org = app.new_org().await;
     let event = checkout_event(
         "evt_1",
         "checkout.session.completed",
@@ -101,7 +93,7 @@ async fn a_paid_checkout_credits_the_organization_once(app: TestApp) {
 }
 
 async fn fifty_concurrent_deliveries_of_one_event_credit_once(app: TestApp) {
-    let org = new_org(&app).await;
+    let org = app.new_org().await;
     let event = checkout_event(
         "evt_race",
         "checkout.session.completed",
@@ -127,7 +119,7 @@ async fn fifty_concurrent_deliveries_of_one_event_credit_once(app: TestApp) {
 
 /// Concurrent writers on SQLite must wait for the lock, not fail with "database is locked".
 async fn forty_concurrent_distinct_purchases_all_credit(app: TestApp) {
-    let org = new_org(&app).await;
+    let org = app.new_org().await;
     let app = std::sync::Arc::new(app);
     let deliveries: Vec<_> = (0..40)
         .map(|n| {
@@ -152,7 +144,7 @@ async fn forty_concurrent_distinct_purchases_all_credit(app: TestApp) {
 }
 
 async fn completed_and_async_succeeded_for_one_session_credit_once(app: TestApp) {
-    let org = new_org(&app).await;
+    let org = app.new_org().await;
     app.deliver_stripe(&checkout_event(
         "evt_a",
         "checkout.session.completed",
@@ -180,7 +172,7 @@ async fn completed_and_async_succeeded_for_one_session_credit_once(app: TestApp)
 }
 
 async fn events_in_any_order_duplicated_and_across_a_restart_reach_the_same_balance(app: TestApp) {
-    let org = new_org(&app).await;
+    let org = app.new_org().await;
     // A bank debit: `completed` arrives unpaid, the money later; plus two card payments.
     let events = [
         checkout_event(
@@ -235,7 +227,7 @@ async fn events_in_any_order_duplicated_and_across_a_restart_reach_the_same_bala
 }
 
 async fn bad_signatures_are_refused_and_store_nothing(app: TestApp) {
-    let org = new_org(&app).await;
+    let org = app.new_org().await;
     let body = serde_json::to_vec(&checkout_event(
         "evt_x",
         "checkout.session.completed",
@@ -275,7 +267,7 @@ async fn bad_signatures_are_refused_and_store_nothing(app: TestApp) {
 }
 
 async fn unknown_and_unpaid_events_are_stored_and_acknowledged_without_credit(app: TestApp) {
-    let org = new_org(&app).await;
+    let org = app.new_org().await;
     let unknown = json!({ "id": "evt_u", "type": "customer.created", "data": { "object": { "id": "cus_1" } } });
     assert_eq!(app.deliver_stripe(&unknown).await.status(), 200);
     let unpaid = checkout_event(
@@ -311,7 +303,7 @@ async fn unknown_and_unpaid_events_are_stored_and_acknowledged_without_credit(ap
 }
 
 async fn a_processing_failure_answers_500_so_stripe_retries_and_credits_nothing(app: TestApp) {
-    let org = new_org(&app).await;
+    let org = app.new_org().await;
     // The session's ledger key already holds a different amount: the ledger refuses to post.
     let conflicting = app::server::db::ledger::NewEntry {
         org_id: &org,

@@ -202,6 +202,15 @@ impl TestApp {
             .unwrap()
     }
 
+    /// An organization with no members, for tests of money that need only its id.
+    pub async fn new_org(&self) -> String {
+        let org_id = app::server::ids::new_id("org");
+        app::server::db::orgs::insert(&self.db.pool, &org_id, "Test organization", false, 0)
+            .await
+            .unwrap();
+        org_id
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&self.db.pool).await.unwrap();
         n
