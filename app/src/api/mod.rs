@@ -14,11 +14,3 @@ pub struct OrgSummary {
     pub name: String,
     pub role: Role,
 }
-
-#[cfg(feature = "ssr")]
-impl From<leptos::server_fn::error::ServerFnErrorErr> for crate::error::AppError {
-    fn from(error: leptos::server_fn::error::ServerFnErrorErr) -> Self {
-        tracing::error!(error = ?error, "server function plumbing failed");
-        crate::error::AppError::Internal
-    }
-}

@@ -167,13 +167,28 @@ async fn store_wallet(
     Ok(())
 }
 
-async fn entry_by_key(conn: &mut AnyConnection, key: &str) -> Result<Option<Entry>, sqlx::Error> {
+/// One entry by a unique column: its idempotency key or its id.
+async fn entry_where(
+    conn: &mut AnyConnection,
+    column: EntryLookup,
+    value: &str,
+) -> Result<Option<Entry>, sqlx::Error> {
+    let column = match column {
+        EntryLookup::Key => "idempotency_key",
+        EntryLookup::Id => "ledger_entry_id",
+    };
     sqlx::query_as(&format!(
-        "select {ENTRY_COLUMNS} from ledger_entry where idempotency_key = $1"
+        "select {ENTRY_COLUMNS} from ledger_entry where {column} = $1"
     ))
-    .bind(key)
+    .bind(value)
     .fetch_optional(&mut *conn)
     .await
+}
+
+#[derive(Clone, Copy)]
+enum EntryLookup {
+    Key,
+    Id,
 }
 
 /// Inserts the entry and moves the balance; the wallet must be locked by the caller.
@@ -227,7 +242,7 @@ pub async fn post_in(
         return Err(LedgerError::Overflow);
     }
     let wallet = lock_wallet(conn, new.org_id, now).await?;
-    if let Some(existing) = entry_by_key(conn, new.idempotency_key).await? {
+    if let Some(existing) = entry_where(conn, EntryLookup::Key, new.idempotency_key).await? {
         if existing.org_id != new.org_id || existing.amount != new.amount.micros() {
             return Err(LedgerError::KeyReused(new.idempotency_key.to_owned()));
         }
@@ -362,10 +377,11 @@ pub async fn settle_hold_in(
     let (hold, mut wallet) = lock_hold(conn, hold_id, now).await?;
     match hold.status.as_str() {
         "settled" => {
+            // The hold records which entry settled it; that, not the caller's key, is the answer.
             return match hold.ledger_entry_id {
-                Some(_) => Ok(entry_by_key(conn, charge.idempotency_key).await?),
+                Some(id) => Ok(entry_where(conn, EntryLookup::Id, &id).await?),
                 None => Ok(None),
-            }
+            };
         }
         "released" => return Err(LedgerError::HoldClosed(hold.hold_id)),
         _ => {}
@@ -381,7 +397,10 @@ pub async fn settle_hold_in(
         store_wallet(conn, &hold.org_id, wallet).await?;
         None
     } else {
-        if entry_by_key(conn, charge.idempotency_key).await?.is_some() {
+        if entry_where(conn, EntryLookup::Key, charge.idempotency_key)
+            .await?
+            .is_some()
+        {
             return Err(LedgerError::KeyReused(charge.idempotency_key.to_owned()));
         }
         Some(append(conn, charge, wallet, now).await?)
