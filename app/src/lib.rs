@@ -70,11 +70,14 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=|| view! { <Redirect path="/dialer"/> }/>
                 <Route path=path!("/login") view=pages::auth::LoginPage/>
                 <Route path=path!("/register") view=pages::auth::RegisterPage/>
+                // The sandbox's stand-in for Stripe's hosted checkout (no login, like Stripe).
+                <Route path=path!("/sandbox/checkout/:session_id") view=pages::sandbox_checkout::SandboxCheckoutPage ssr=SsrMode::Async/>
                 // Async: the server waits for the page's data and sends it whole, so
                 // the signed-in pages are complete without JavaScript (no streamed fallbacks).
                 <ParentRoute path=path!("") view=components::layout::AppLayout ssr=SsrMode::Async>
                     <Route path=path!("/dialer") view=pages::dialer::DialerPage/>
                     <Route path=path!("/wallet") view=pages::wallet::WalletPage/>
+                    <Route path=path!("/wallet/receipts/:entry_id") view=pages::wallet::ReceiptPage/>
                     <Route path=path!("/calls") view=pages::calls::CallsPage/>
                     <Route path=path!("/settings") view=pages::settings::SettingsPage/>
                 </ParentRoute>

@@ -2,6 +2,8 @@
 //! A missing or malformed value stops the process with a message naming the
 //! variable. Secrets are wrapped in `Secret`, whose `Debug` prints nothing.
 
+use app::domain::Money;
+use app::server::state::PurchaseLimits;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,6 +45,14 @@ pub struct Config {
     /// Verifies `/webhooks/stripe` (the sandbox signs with it too).
     /// None: generate one and keep it in the data folder.
     pub stripe_webhook_secret: Option<Secret>,
+    /// Selects the Stripe provider; None means the built-in sandbox.
+    pub stripe_secret_key: Option<Secret>,
+    /// Stripe's API base URL (tests point it at a local fake).
+    pub stripe_api_base: Option<Url>,
+    /// The smallest and largest custom credit purchase.
+    pub purchase_limits: PurchaseLimits,
+    /// How often organizations are checked for auto-recharge.
+    pub auto_recharge_scan_every: std::time::Duration,
     pub log_format: LogFormat,
     /// Where the compiled site (pkg/, assets) lives.
     pub site_root: String,
@@ -53,6 +63,28 @@ pub struct Config {
 pub struct ConfigError {
     pub variable: &'static str,
     pub problem: String,
+}
+
+/// A whole number of dollars from `variable`, or `default`.
+fn dollars(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: i64,
+) -> Result<Money, ConfigError> {
+    let Some(raw) = lookup(variable) else {
+        return Ok(Money::from_dollars(default).expect("default fits"));
+    };
+    raw.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|d| *d >= 1)
+        .and_then(Money::from_dollars)
+        .ok_or_else(|| {
+            invalid(
+                variable,
+                format!("must be a whole number of dollars, got {raw:?}"),
+            )
+        })
 }
 
 fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
@@ -140,6 +172,49 @@ impl Config {
             other => other.map(Secret::new),
         };
 
+        let stripe_secret_key = match lookup("STRIPE_SECRET_KEY") {
+            Some(raw) if !(raw.starts_with("sk_") || raw.starts_with("rk_")) => {
+                return Err(invalid(
+                    "STRIPE_SECRET_KEY",
+                    "must be a Stripe secret or restricted key (sk_… or rk_…)",
+                ))
+            }
+            other => other.map(Secret::new),
+        };
+        let stripe_api_base = match lookup("STRIPE_API_BASE") {
+            None => None,
+            Some(raw) => Some(
+                Url::parse(&raw)
+                    .map_err(|e| invalid("STRIPE_API_BASE", format!("not a URL ({e}): {raw:?}")))?,
+            ),
+        };
+        let purchase_limits = PurchaseLimits {
+            min: dollars(&lookup, "CREDIT_PURCHASE_MIN_USD", 5)?,
+            max: dollars(&lookup, "CREDIT_PURCHASE_MAX_USD", 500)?,
+        };
+        if purchase_limits.min > purchase_limits.max {
+            return Err(invalid(
+                "CREDIT_PURCHASE_MIN_USD",
+                "must not be above CREDIT_PURCHASE_MAX_USD",
+            ));
+        }
+
+        let auto_recharge_scan_every = match lookup("AUTO_RECHARGE_SCAN_SECS") {
+            None => std::time::Duration::from_secs(15),
+            Some(raw) => raw
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (1..=3600).contains(s))
+                .map(std::time::Duration::from_secs)
+                .ok_or_else(|| {
+                    invalid(
+                        "AUTO_RECHARGE_SCAN_SECS",
+                        format!("must be whole seconds from 1 to 3600, got {raw:?}"),
+                    )
+                })?,
+        };
+
         let log_format = match lookup("LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
@@ -158,6 +233,10 @@ impl Config {
             data_dir,
             session_secret,
             stripe_webhook_secret,
+            stripe_secret_key,
+            stripe_api_base,
+            purchase_limits,
+            auto_recharge_scan_every,
             log_format,
             site_root: lookup("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_owned()),
         })

@@ -3,9 +3,12 @@
 
 pub mod config;
 pub mod health;
+pub mod jobs;
 pub mod page_gate;
+pub mod providers;
 pub mod server_fn_status;
 pub mod startup;
 pub mod telemetry;
+pub mod wallet_export;
 pub mod web_security;
 pub mod webhooks;

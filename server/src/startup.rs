@@ -3,9 +3,11 @@
 //! same `Application` on port 0 (see `server/tests/`).
 
 use crate::config::{Config, Secret};
-use crate::{health, page_gate, server_fn_status, web_security, webhooks};
+use crate::{health, jobs, page_gate, providers, server_fn_status, web_security, webhooks};
 use anyhow::Context;
 use app::server::db::Db;
+use app::server::payments::PaymentProvider;
+use app::server::sandbox::SandboxPayments;
 use app::server::session_store::DbSessionStore;
 use app::server::AppState;
 use app::{shell, App};
@@ -18,6 +20,7 @@ use sha2::{Digest, Sha512};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::map_request_body::MapRequestBodyLayer;
@@ -37,6 +40,7 @@ pub struct Application {
     router: Router,
     db: Db,
     stripe_webhook_secret: Secret,
+    jobs: jobs::JobContext,
 }
 
 impl Application {
@@ -68,13 +72,46 @@ impl Application {
                 db: db.clone(),
                 secret: stripe_webhook_secret.clone(),
             });
-        let router = router(config, AppState { db: db.clone() }, key, webhooks)?;
+        let payments: Arc<dyn PaymentProvider> = match &config.stripe_secret_key {
+            Some(key) => Arc::new(
+                providers::stripe::StripeProvider::new(key, config.stripe_api_base.as_ref())
+                    .context("setting up the Stripe client (STRIPE_SECRET_KEY, STRIPE_API_BASE)")?,
+            ),
+            None => Arc::new(SandboxPayments::new(db.clone())),
+        };
+        tracing::info!(provider = payments.name(), "payments");
+        let state = AppState {
+            db: db.clone(),
+            payments,
+            public_url: config.public_url.as_str().trim_end_matches('/').to_owned(),
+            purchase_limits: config.purchase_limits,
+        };
+        let router = router(config, state.clone(), key, webhooks)?;
+        // Jobs reach our own webhook over loopback, whatever PUBLIC_URL says.
+        let local = listener.local_addr().context("reading the bound address")?;
+        let loopback = if local.ip().is_unspecified() {
+            std::net::SocketAddr::from(([127, 0, 0, 1], local.port()))
+        } else {
+            local
+        };
+        let jobs = jobs::JobContext {
+            db: db.clone(),
+            payments: state.payments.clone(),
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(15))
+                .build()
+                .context("building the HTTP client")?,
+            stripe_webhook_url: format!("http://{loopback}/webhooks/stripe"),
+            stripe_webhook_secret: stripe_webhook_secret.clone(),
+            auto_recharge_scan_every: config.auto_recharge_scan_every,
+        };
         app::server::password_hash::warm_up().await;
         Ok(Self {
             listener,
             router,
             db,
             stripe_webhook_secret,
+            jobs,
         })
     }
 
@@ -98,6 +135,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        jobs::spawn(self.jobs);
         let store = DbSessionStore::new(self.db.clone());
         tokio::spawn(async move {
             let mut every = tokio::time::interval(SESSION_SWEEP_EVERY);
@@ -168,6 +206,7 @@ fn router(config: &Config, state: AppState, key: Key, webhooks: Router) -> anyho
         .with_state(leptos_options)
         .merge(operations)
         .merge(webhooks)
+        .merge(crate::wallet_export::routes(state.clone()))
         .layer(middleware::from_fn(server_fn_status::error_status))
         .layer(middleware::from_fn_with_state(state, page_gate::redirect_pages))
         .layer(sessions)

@@ -3,6 +3,9 @@
 
 pub mod auth;
 pub mod org;
+pub mod purchases;
+pub mod sandbox;
+pub mod wallet;
 
 use crate::domain::Role;
 use serde::{Deserialize, Serialize};

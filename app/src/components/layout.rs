@@ -3,6 +3,7 @@
 
 use crate::api::auth::{current_account, Logout, Me};
 use crate::api::org::SwitchOrg;
+use crate::api::wallet::{wallet_overview, WalletStatus};
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
@@ -11,6 +12,11 @@ use leptos_router::hooks::use_location;
 /// The logged-in person, shared by the layout and the pages inside it.
 #[derive(Clone, Copy)]
 pub struct MeResource(pub Resource<Result<Option<Me>, AppError>>);
+
+/// The current organization's wallet status behind the low-balance banner;
+/// pages that change it (the wallet) refetch it.
+#[derive(Clone, Copy)]
+pub struct WalletStatusResource(pub Resource<Result<Option<WalletStatus>, AppError>>);
 
 #[component]
 pub fn AppLayout() -> impl IntoView {
@@ -22,6 +28,27 @@ pub fn AppLayout() -> impl IntoView {
     );
     provide_context(MeResource(me_resource));
     let location = use_location();
+    // Re-read on every page so the banner appears (or goes) as money moves.
+    let wallet_status = Resource::new(
+        move || {
+            (
+                location.pathname.get(),
+                me_resource
+                    .get()
+                    .and_then(Result::ok)
+                    .flatten()
+                    .map(|me| me.current_org.org_id),
+            )
+        },
+        move |_| async move {
+            match me_resource.await {
+                Ok(Some(me)) => wallet_overview(me.current_org.org_id).await.map(Some),
+                Ok(None) => Ok(None),
+                Err(error) => Err(error),
+            }
+        },
+    );
+    provide_context(WalletStatusResource(wallet_status));
 
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
@@ -50,6 +77,7 @@ pub fn AppLayout() -> impl IntoView {
             </Transition>
         </header>
         <main id="main" class="page">
+            <LowBalanceBanner status=wallet_status/>
             <Outlet/>
         </main>
     }
@@ -91,4 +119,30 @@ fn AccountControls(
             </details>
         </div>
     }
+}
+
+/// Shown on every signed-in page while available credit is below the
+/// organization's alert threshold. Errors stay quiet here: the page itself reports them.
+#[component]
+fn LowBalanceBanner(status: Resource<Result<Option<WalletStatus>, AppError>>) -> impl IntoView {
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match status.await {
+                    Ok(Some(status)) if status.is_low => Some(view! {
+                        <div class="low-balance-banner" role="status" data-testid="low-balance-banner">
+                            <strong>"Low balance: "</strong>
+                            {format!(
+                                "{} available, below your alert of {}. ",
+                                status.available, status.low_balance_threshold,
+                            )}
+                            <a href="/wallet">"Add credits"</a>
+                        </div>
+                    }),
+                    _ => None,
+                }
+            })}
+        </Transition>
+    }
+    .into_any()
 }

@@ -4,5 +4,6 @@ pub mod auth;
 pub mod calls;
 pub mod dialer;
 pub mod not_found;
+pub mod sandbox_checkout;
 pub mod settings;
 pub mod wallet;

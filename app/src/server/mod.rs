@@ -5,11 +5,14 @@
 //! Start with `state.rs` (what every request can reach) and `guard.rs` (who is
 //! calling); `db/` holds the SQL, one module per aggregate.
 
+pub mod auto_recharge;
 pub mod clock;
 pub mod db;
 pub mod guard;
 pub mod ids;
 pub mod password_hash;
+pub mod payments;
+pub mod sandbox;
 pub mod session_store;
 pub mod state;
 pub mod throttle;

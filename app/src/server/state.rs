@@ -1,11 +1,26 @@
 //! What every request handler and server function can reach.
 
 use super::db::Db;
+use super::payments::PaymentProvider;
+use crate::domain::Money;
 use crate::error::AppError;
+use std::sync::Arc;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub db: Db,
+    /// Stripe, or the built-in sandbox when no Stripe key is configured.
+    pub payments: Arc<dyn PaymentProvider>,
+    /// `PUBLIC_URL` without a trailing slash: the base of links handed to providers.
+    pub public_url: String,
+    pub purchase_limits: PurchaseLimits,
+}
+
+/// The custom credit purchase amounts allowed (configured; packs lie within them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PurchaseLimits {
+    pub min: Money,
+    pub max: Money,
 }
 
 /// The state provided to server functions through Leptos context.

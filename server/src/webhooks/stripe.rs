@@ -11,9 +11,9 @@
 use super::stripe_signature;
 use crate::config::Secret;
 use app::domain::Money;
-use app::server::clock;
 use app::server::db::ledger::{self, EntryKind, LedgerError, NewEntry};
 use app::server::db::{self, Db};
+use app::server::{auto_recharge, clock, payments};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -62,6 +62,12 @@ enum Outcome {
         replayed: bool,
     },
     Ignored(String),
+    CardSaved {
+        org_id: String,
+    },
+    RechargeFailed {
+        attempt_id: String,
+    },
 }
 
 impl Outcome {
@@ -78,6 +84,10 @@ impl Outcome {
                 replayed: true,
             } => format!("already credited {amount} to {org_id}"),
             Outcome::Ignored(why) => format!("ignored: {why}"),
+            Outcome::CardSaved { org_id } => format!("saved a card for {org_id}"),
+            Outcome::RechargeFailed { attempt_id } => {
+                format!("auto-recharge attempt {attempt_id} failed")
+            }
         }
     }
 }
@@ -143,6 +153,9 @@ async fn process(db: &Db, event: &Event) -> Result<Option<Outcome>, LedgerError>
         "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
             credit_checkout(&mut tx, event, now).await?
         }
+        "setup_intent.succeeded" => save_card(&mut tx, event, now).await?,
+        "payment_intent.succeeded" => auto_recharge_succeeded(&mut tx, event, now).await?,
+        "payment_intent.payment_failed" => auto_recharge_failed(&mut tx, event, now).await?,
         other => Outcome::Ignored(format!("{other} is not handled")),
     };
     db::stripe_events::mark_processed(&mut tx, &event.id, &outcome.describe(), now).await?;
@@ -209,5 +222,130 @@ async fn credit_checkout(
         org_id: org_id.clone(),
         amount,
         replayed: posted.replayed,
+    })
+}
+
+/// The fields of a SetupIntent or PaymentIntent we act on.
+#[derive(Debug, Deserialize)]
+struct Intent {
+    id: String,
+    customer: Option<String>,
+    payment_method: Option<String>,
+    amount_received: Option<i64>,
+    last_payment_error: Option<PaymentError>,
+    #[serde(default)]
+    metadata: std::collections::HashMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PaymentError {
+    message: Option<String>,
+    decline_code: Option<String>,
+    code: Option<String>,
+}
+
+fn intent_for(event: &Event, purpose: &str) -> Result<Intent, Outcome> {
+    let intent = serde_json::from_value::<Intent>(event.data.object.clone())
+        .map_err(|_| Outcome::Ignored("the object is not an intent".into()))?;
+    if intent
+        .metadata
+        .get(payments::META_PURPOSE)
+        .map(String::as_str)
+        != Some(purpose)
+    {
+        return Err(Outcome::Ignored(format!("not for {purpose}")));
+    }
+    Ok(intent)
+}
+
+/// A card saved by a setup-mode checkout becomes the one auto-recharge charges.
+async fn save_card(
+    tx: &mut sqlx::AnyConnection,
+    event: &Event,
+    now: i64,
+) -> Result<Outcome, LedgerError> {
+    let intent = match intent_for(event, payments::PURPOSE_SAVE_CARD) {
+        Ok(intent) => intent,
+        Err(ignored) => return Ok(ignored),
+    };
+    let (Some(org_id), Some(customer), Some(method)) = (
+        intent.metadata.get(payments::META_ORG_ID),
+        intent.customer.as_deref(),
+        intent.payment_method.as_deref(),
+    ) else {
+        return Ok(Outcome::Ignored(
+            "no organization, customer or payment method".into(),
+        ));
+    };
+    if db::orgs::name_of(&mut *tx, org_id).await?.is_none() {
+        return Ok(Outcome::Ignored(format!(
+            "organization {org_id} does not exist"
+        )));
+    }
+    db::purchases::save_card(tx, org_id, customer, method, now).await?;
+    Ok(Outcome::CardSaved {
+        org_id: org_id.clone(),
+    })
+}
+
+/// The webhook half of an auto-recharge charge (the job records the
+/// synchronous answer; both are keyed, so whichever lands first counts).
+async fn auto_recharge_succeeded(
+    tx: &mut sqlx::AnyConnection,
+    event: &Event,
+    now: i64,
+) -> Result<Outcome, LedgerError> {
+    let intent = match intent_for(event, payments::PURPOSE_AUTO_RECHARGE) {
+        Ok(intent) => intent,
+        Err(ignored) => return Ok(ignored),
+    };
+    let Some(attempt_id) = intent.metadata.get(payments::META_ATTEMPT_ID) else {
+        return Ok(Outcome::Ignored("no attempt id".into()));
+    };
+    let Some(attempt) = auto_recharge::attempt(&mut *tx, attempt_id).await? else {
+        return Ok(Outcome::Ignored(format!("no attempt {attempt_id}")));
+    };
+    if intent.amount_received.map(|cents| cents * 10_000) != Some(attempt.amount) {
+        return Ok(Outcome::Ignored(format!(
+            "amount received {:?} cents does not match attempt {attempt_id}",
+            intent.amount_received
+        )));
+    }
+    let actor = format!("stripe:{}", event.id);
+    let posted = auto_recharge::record_success_in(tx, &attempt, &intent.id, &actor, now).await?;
+    Ok(Outcome::Credited {
+        org_id: attempt.org_id,
+        amount: Money::from_micros(attempt.amount),
+        replayed: posted.replayed,
+    })
+}
+
+async fn auto_recharge_failed(
+    tx: &mut sqlx::AnyConnection,
+    event: &Event,
+    now: i64,
+) -> Result<Outcome, LedgerError> {
+    let intent = match intent_for(event, payments::PURPOSE_AUTO_RECHARGE) {
+        Ok(intent) => intent,
+        Err(ignored) => return Ok(ignored),
+    };
+    let Some(attempt_id) = intent.metadata.get(payments::META_ATTEMPT_ID) else {
+        return Ok(Outcome::Ignored("no attempt id".into()));
+    };
+    let reason = match &intent.last_payment_error {
+        Some(error) => format!(
+            "{} ({})",
+            error.message.as_deref().unwrap_or("the card was declined"),
+            error
+                .decline_code
+                .as_deref()
+                .or(error.code.as_deref())
+                .unwrap_or("card_error")
+        ),
+        None => "the card was declined".to_owned(),
+    };
+    auto_recharge::record_failure_in(tx, attempt_id, Some(&intent.id), &reason, now).await?;
+    Ok(Outcome::RechargeFailed {
+        attempt_id: attempt_id.clone(),
     })
 }

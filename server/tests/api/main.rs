@@ -8,5 +8,8 @@ mod isolation;
 mod ledger;
 mod operations;
 mod pages;
+mod purchases;
+mod stripe_provider;
 mod stripe_webhook;
+mod wallet;
 mod web_security;

@@ -3,12 +3,16 @@
 //! Every query here runs unchanged on both backends (`$1` placeholders,
 //! integers for times and flags, text ids); the test suite runs on both.
 
+pub mod jobs;
 pub mod ledger;
 pub mod login_failures;
+pub mod notices;
 pub mod orgs;
+pub mod purchases;
 pub mod sessions;
 pub mod stripe_events;
 pub mod users;
+pub mod wallet;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};

@@ -115,6 +115,8 @@ impl TestApp {
                 "test-session-secret-that-is-long-enough".into(),
             ),
             ("STRIPE_WEBHOOK_SECRET".into(), STRIPE_WEBHOOK_SECRET.into()),
+            // Auto-recharge tests should not wait out the default 15 s scan.
+            ("AUTO_RECHARGE_SCAN_SECS".into(), "1".into()),
             ("DATA_DIR".into(), data_dir.path().display().to_string()),
             (
                 "LEPTOS_SITE_ROOT".into(),
@@ -209,6 +211,23 @@ impl TestApp {
             .await
             .unwrap();
         org_id
+    }
+
+    /// Waits (up to 15 s) until `sql` counts `expected`: for effects that
+    /// jobs and webhooks bring about after the request that caused them.
+    pub async fn eventually_count(&self, sql: &str, expected: i64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let n = self.count(sql).await;
+            if n == expected {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {expected} from {sql} (last: {n})"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     pub async fn count(&self, sql: &str) -> i64 {

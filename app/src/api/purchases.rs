@@ -1,0 +1,421 @@
+//! Buying credits and auto-recharge: creating checkout sessions (credits, or a
+//! saved card), following a purchase until its webhook has credited it, and
+//! the auto-recharge rule. Credits are never granted here: only the Stripe
+//! webhook grants them (see `server/src/webhooks/stripe.rs`).
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Credit packs offered as buttons, in whole dollars.
+pub const PACKS_USD: [i64; 5] = [5, 10, 25, 50, 100];
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurchaseOptions {
+    /// Packs within the configured limits, in dollars.
+    pub packs_usd: Vec<i64>,
+    pub min_usd: i64,
+    pub max_usd: i64,
+    /// Fresh for each page view: a double submit of the same form makes one checkout.
+    pub form_key: String,
+    /// "sandbox" or "stripe"
+    pub provider: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PurchaseStatus {
+    /// Paid at the provider as far as we know, credits not in yet.
+    Pending,
+    Credited {
+        credits: i64,
+        amount: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutoRechargeView {
+    pub can_manage: bool,
+    pub enabled: bool,
+    /// Dollars as typed back into the form ("5.00").
+    pub threshold: String,
+    pub target: String,
+    pub monthly_cap: String,
+    pub used_this_month: String,
+    pub has_card: bool,
+    pub failures: i64,
+    pub recent: Vec<AttemptView>,
+    pub notices: Vec<NoticeView>,
+    pub form_key: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptView {
+    pub when: i64,
+    pub amount: String,
+    pub status: String,
+    pub failure: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeView {
+    pub notice_id: String,
+    pub message: String,
+}
+
+#[server(endpoint = "wallet/purchase-options")]
+pub async fn load_purchase_options(org_id: String) -> Result<PurchaseOptions, AppError> {
+    ssr::load_purchase_options(org_id).await
+}
+
+/// Creates a checkout session for `amount` dollars and sends the browser to it.
+#[server(endpoint = "wallet/buy")]
+pub async fn buy_credits(org_id: String, amount: String, form_key: String) -> Result<(), AppError> {
+    ssr::buy_credits(org_id, amount, form_key).await
+}
+
+/// Whether the purchase the browser came back from has been credited yet.
+#[server(endpoint = "wallet/purchase-status")]
+pub async fn check_purchase(
+    org_id: String,
+    checkout_id: String,
+) -> Result<PurchaseStatus, AppError> {
+    ssr::check_purchase(org_id, checkout_id).await
+}
+
+#[server(endpoint = "wallet/auto-recharge")]
+pub async fn load_auto_recharge(org_id: String) -> Result<AutoRechargeView, AppError> {
+    ssr::load_auto_recharge(org_id).await
+}
+
+/// Owners and admins: turn auto-recharge on or off and set its amounts (dollars).
+#[server(endpoint = "wallet/auto-recharge/save")]
+pub async fn save_auto_recharge(
+    org_id: String,
+    enabled: Option<String>,
+    threshold: String,
+    target: String,
+    monthly_cap: String,
+) -> Result<(), AppError> {
+    ssr::save_auto_recharge(org_id, enabled.is_some(), threshold, target, monthly_cap).await
+}
+
+/// Owners and admins: a setup-mode checkout that saves the card auto-recharge charges.
+#[server(endpoint = "wallet/save-card")]
+pub async fn save_card(org_id: String, form_key: String) -> Result<(), AppError> {
+    ssr::save_card(org_id, form_key).await
+}
+
+#[server(endpoint = "wallet/dismiss-notice")]
+pub async fn dismiss_notice(org_id: String, notice_id: String) -> Result<(), AppError> {
+    ssr::dismiss_notice(org_id, notice_id).await
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use super::*;
+    use crate::domain::Money;
+    use crate::server::auto_recharge;
+    use crate::server::db::{notices, purchases};
+    use crate::server::guard::{self, OrgMember};
+    use crate::server::payments::{CardSetup, CheckoutRedirect, CreditCheckout, PaymentError};
+    use crate::server::{clock, ids, AppState};
+
+    fn dollars_of(micros: i64) -> String {
+        let cents = micros / 10_000;
+        format!("{}.{:02}", cents / 100, cents % 100)
+    }
+
+    fn whole_dollars(money: Money) -> i64 {
+        money.micros() / 1_000_000
+    }
+
+    /// Form keys are ours (`ids::new_id`), but they come back from the browser.
+    fn checked_form_key(form_key: &str) -> Result<&str, AppError> {
+        let ok = (8..=80).contains(&form_key.len())
+            && form_key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if ok {
+            Ok(form_key)
+        } else {
+            Err(AppError::validation(
+                "form_key",
+                "this form has expired; reload the page and try again",
+            ))
+        }
+    }
+
+    fn provider_error(error: PaymentError) -> AppError {
+        tracing::error!(%error, "creating a checkout session failed");
+        match error {
+            PaymentError::Unavailable(_) => AppError::Unavailable,
+            PaymentError::Refused(_) => AppError::Internal,
+        }
+    }
+
+    pub async fn load_purchase_options(org_id: String) -> Result<PurchaseOptions, AppError> {
+        let (_, state) = guard::require_member(&org_id).await?;
+        let limits = state.purchase_limits;
+        Ok(PurchaseOptions {
+            packs_usd: PACKS_USD
+                .into_iter()
+                .filter(|d| {
+                    Money::from_dollars(*d).is_some_and(|m| m >= limits.min && m <= limits.max)
+                })
+                .collect(),
+            min_usd: whole_dollars(limits.min),
+            max_usd: whole_dollars(limits.max),
+            form_key: ids::new_id("buy"),
+            provider: state.payments.name().to_owned(),
+        })
+    }
+
+    pub async fn buy_credits(
+        org_id: String,
+        amount: String,
+        form_key: String,
+    ) -> Result<(), AppError> {
+        let (member, state) = guard::require_member(&org_id).await?;
+        let form_key = checked_form_key(&form_key)?;
+        let amount =
+            Money::parse_dollars(&amount).map_err(|m| AppError::validation("amount", m))?;
+        let limits = state.purchase_limits;
+        if amount < limits.min || amount > limits.max {
+            return Err(AppError::validation(
+                "amount",
+                format!("choose an amount from {} to {}", limits.min, limits.max),
+            ));
+        }
+        let key = format!(
+            "buy:{}:{}:{form_key}",
+            member.org_id, member.viewer.user.user_id
+        );
+        let wallet = format!("{}/wallet", state.public_url);
+        let request = CreditCheckout {
+            org_id: member.org_id.clone(),
+            amount,
+            customer_email: member.viewer.user.email.clone(),
+            idempotency_key: key.clone(),
+            success_url: format!("{wallet}?checkout={{CHECKOUT_SESSION_ID}}"),
+            cancel_url: format!("{wallet}?checkout=canceled"),
+        };
+        let redirect = checkout_once(&state, &member, &key, "credits", amount, || {
+            state.payments.create_credit_checkout(&request)
+        })
+        .await?;
+        leptos_axum::redirect(&redirect);
+        Ok(())
+    }
+
+    /// Returns the URL of the checkout this form key already made, or makes one.
+    async fn checkout_once<F>(
+        state: &AppState,
+        member: &OrgMember,
+        key: &str,
+        purpose: &str,
+        amount: Money,
+        create: impl FnOnce() -> F,
+    ) -> Result<String, AppError>
+    where
+        F: std::future::Future<Output = Result<CheckoutRedirect, PaymentError>>,
+    {
+        if let Some(existing) = purchases::checkout_by_key(&state.db.pool, key).await? {
+            return Ok(existing.url);
+        }
+        let created = create().await.map_err(provider_error)?;
+        let now = clock::now();
+        if let Some(customer) = &created.customer_id {
+            purchases::set_payment_customer(&state.db.pool, &member.org_id, customer, now).await?;
+        }
+        let recorded = purchases::insert_checkout(
+            &state.db.pool,
+            &purchases::NewCheckout {
+                checkout_id: &created.session_id,
+                org_id: &member.org_id,
+                provider: state.payments.name(),
+                purpose,
+                amount: amount.micros(),
+                created_by: &member.viewer.user.user_id,
+                idempotency_key: key,
+                url: &created.url,
+            },
+            now,
+        )
+        .await?;
+        if !recorded {
+            // A concurrent submit of the same form won the race: use its session.
+            if let Some(existing) = purchases::checkout_by_key(&state.db.pool, key).await? {
+                return Ok(existing.url);
+            }
+        }
+        tracing::info!(checkout_id = %created.session_id, org_id = %member.org_id, %purpose, %amount, "checkout created");
+        Ok(created.url)
+    }
+
+    pub async fn check_purchase(
+        org_id: String,
+        checkout_id: String,
+    ) -> Result<PurchaseStatus, AppError> {
+        let (member, state) = guard::require_member(&org_id).await?;
+        purchases::checkout_of_org(&state.db.pool, &member.org_id, &checkout_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let credited: Option<(i64,)> = sqlx::query_as(
+            "select amount from ledger_entry where org_id = $1 and idempotency_key = $2",
+        )
+        .bind(&member.org_id)
+        .bind(format!("stripe:checkout:{checkout_id}"))
+        .fetch_optional(&state.db.pool)
+        .await?;
+        Ok(match credited {
+            None => PurchaseStatus::Pending,
+            Some((micros,)) => {
+                let amount = Money::from_micros(micros);
+                PurchaseStatus::Credited {
+                    credits: amount.credits(),
+                    amount: amount.to_string(),
+                }
+            }
+        })
+    }
+
+    pub async fn load_auto_recharge(org_id: String) -> Result<AutoRechargeView, AppError> {
+        let (member, state) = guard::require_member(&org_id).await?;
+        let rule = purchases::auto_recharge_settings(&state.db.pool, &member.org_id).await?;
+        let (used,): (i64,) = sqlx::query_as(
+            "select cast(coalesce(sum(amount), 0) as bigint) from auto_recharge_attempt
+             where org_id = $1 and status in ('pending', 'succeeded') and created_at >= $2",
+        )
+        .bind(&member.org_id)
+        .bind(auto_recharge::month_start(clock::now()))
+        .fetch_one(&state.db.pool)
+        .await?;
+        let recent = auto_recharge::recent_attempts(&state.db.pool, &member.org_id)
+            .await?
+            .into_iter()
+            .map(|a| AttemptView {
+                when: a.created_at,
+                amount: Money::from_micros(a.amount).to_string(),
+                status: a.status,
+                failure: a.failure,
+            })
+            .collect();
+        let notices = notices::open_notices(&state.db.pool, &member.org_id)
+            .await?
+            .into_iter()
+            .map(|n| NoticeView {
+                notice_id: n.notice_id,
+                message: n.message,
+            })
+            .collect();
+        Ok(AutoRechargeView {
+            can_manage: member.role.can_manage_org(),
+            enabled: rule.auto_recharge_enabled == 1,
+            threshold: dollars_of(rule.auto_recharge_threshold),
+            target: dollars_of(rule.auto_recharge_target),
+            monthly_cap: dollars_of(rule.auto_recharge_monthly_cap),
+            used_this_month: Money::from_micros(used).to_string(),
+            has_card: rule.payment_method_id.is_some(),
+            failures: rule.auto_recharge_failures,
+            recent,
+            notices,
+            form_key: ids::new_id("card"),
+        })
+    }
+
+    pub async fn save_auto_recharge(
+        org_id: String,
+        enabled: bool,
+        threshold: String,
+        target: String,
+        monthly_cap: String,
+    ) -> Result<(), AppError> {
+        let (member, state) = guard::require_member(&org_id).await?;
+        let admin = member.require_admin()?;
+        let org_id = &admin.member().org_id;
+        let parse = |field: &str, raw: &str| {
+            Money::parse_dollars(raw).map_err(|m| AppError::validation(field, m))
+        };
+        let threshold = parse("threshold", &threshold)?;
+        let target = parse("target", &target)?;
+        let monthly_cap = parse("monthly_cap", &monthly_cap)?;
+        let min = state.purchase_limits.min;
+        if enabled {
+            if threshold < Money::from_dollars(1).expect("fits") {
+                return Err(AppError::validation(
+                    "threshold",
+                    "recharge below at least $1.00",
+                ));
+            }
+            if target.checked_sub(threshold).is_none_or(|gap| gap < min) {
+                return Err(AppError::validation(
+                    "target",
+                    format!("the target must be at least {min} above the threshold"),
+                ));
+            }
+            if monthly_cap
+                .checked_sub(target)
+                .is_none_or(|m| m.is_negative())
+            {
+                return Err(AppError::validation(
+                    "monthly_cap",
+                    "the monthly cap must be at least the target",
+                ));
+            }
+            let rule = purchases::auto_recharge_settings(&state.db.pool, org_id).await?;
+            if rule.payment_method_id.is_none() {
+                return Err(AppError::validation(
+                    "enabled",
+                    "save a card first: auto-recharge charges it",
+                ));
+            }
+        }
+        purchases::save_auto_recharge(
+            &state.db.pool,
+            org_id,
+            enabled,
+            threshold.micros(),
+            target.micros(),
+            monthly_cap.micros(),
+            clock::now(),
+        )
+        .await?;
+        tracing::info!(%org_id, enabled, %threshold, %target, %monthly_cap, "auto-recharge saved");
+        Ok(())
+    }
+
+    pub async fn save_card(org_id: String, form_key: String) -> Result<(), AppError> {
+        let (member, state) = guard::require_member(&org_id).await?;
+        let admin = member.require_admin()?;
+        let member = admin.member();
+        let form_key = checked_form_key(&form_key)?;
+        let key = format!(
+            "card:{}:{}:{form_key}",
+            member.org_id, member.viewer.user.user_id
+        );
+        let rule = purchases::auto_recharge_settings(&state.db.pool, &member.org_id).await?;
+        let wallet = format!("{}/wallet", state.public_url);
+        let request = CardSetup {
+            org_id: member.org_id.clone(),
+            customer_id: rule.payment_customer_id,
+            customer_email: member.viewer.user.email.clone(),
+            idempotency_key: key.clone(),
+            success_url: format!("{wallet}?card=saved"),
+            cancel_url: format!("{wallet}?card=canceled"),
+        };
+        let redirect = checkout_once(&state, member, &key, "save_card", Money::ZERO, || {
+            state.payments.create_card_setup(&request)
+        })
+        .await?;
+        leptos_axum::redirect(&redirect);
+        Ok(())
+    }
+
+    pub async fn dismiss_notice(org_id: String, notice_id: String) -> Result<(), AppError> {
+        let (member, state) = guard::require_member(&org_id).await?;
+        if !notices::dismiss(&state.db.pool, &member.org_id, &notice_id, clock::now()).await? {
+            return Err(AppError::NotFound);
+        }
+        Ok(())
+    }
+}

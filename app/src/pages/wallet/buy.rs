@@ -1,0 +1,138 @@
+//! Buying credits: pack buttons and a custom amount, each a form that creates
+//! a checkout session and sends the browser to it; and, back from checkout,
+//! "payment received, adding credits…" until the webhook has credited it.
+
+use crate::api::purchases::{
+    check_purchase, load_purchase_options, BuyCredits, PurchaseOptions, PurchaseStatus,
+};
+use crate::components::form::{action_error, FieldError, FormError};
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+use std::time::Duration;
+
+/// Bumped when credits land, so the wallet's balance and history reload.
+#[derive(Clone, Copy)]
+pub struct WalletVersion(pub RwSignal<u32>);
+
+#[component]
+pub fn BuyCredits(org_id: String) -> impl IntoView {
+    let org = StoredValue::new(org_id);
+    let options = Resource::new(move || org.get_value(), load_purchase_options);
+    view! {
+        <section class="card buy-credits" aria-labelledby="buy-heading">
+            <h2 id="buy-heading">"Buy credits"</h2>
+            <PurchaseProgress org_id=org.get_value()/>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match options.await {
+                        Ok(options) => view! { <BuyForms options org_id=org.get_value()/> }.into_any(),
+                        Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn BuyForms(options: PurchaseOptions, org_id: String) -> impl IntoView {
+    let buy = ServerAction::<BuyCredits>::new();
+    let error = action_error(buy);
+    let org_id = StoredValue::new(org_id);
+    let form_key = options.form_key.clone();
+    let packs = options
+        .packs_usd
+        .clone()
+        .into_iter()
+        .map(|dollars| {
+            let form_key = form_key.clone();
+            view! {
+                <ActionForm action=buy attr:class="pack">
+                    <input type="hidden" name="org_id" value=org_id.get_value()/>
+                    <input type="hidden" name="form_key" value=form_key/>
+                    <input type="hidden" name="amount" value=dollars.to_string()/>
+                    <button type="submit" disabled=move || buy.pending().get()>
+                        {format!("${dollars}")}
+                        <small>{format!("{} credits", dollars * 100)}</small>
+                    </button>
+                </ActionForm>
+            }
+        })
+        .collect_view();
+    view! {
+        <FormError error fields=&["amount"]/>
+        <div class="packs">{packs}</div>
+        <ActionForm action=buy attr:class="custom-amount">
+            <input type="hidden" name="org_id" value=org_id.get_value()/>
+            <input type="hidden" name="form_key" value=options.form_key.clone()/>
+            <label for="custom-amount">{format!("Another amount (${} to ${})", options.min_usd, options.max_usd)}</label>
+            <div class="row">
+                <input id="custom-amount" name="amount" type="text" inputmode="decimal" placeholder="20.00"
+                    required aria-describedby="amount-error"/>
+                <button type="submit" disabled=move || buy.pending().get()>
+                    {move || if buy.pending().get() { "Opening checkout…" } else { "Buy" }}
+                </button>
+            </div>
+            <FieldError error field="amount"/>
+        </ActionForm>
+        {(options.provider == "sandbox").then(|| view! {
+            <p class="muted">"Payments run in the sandbox: no real card is charged."</p>
+        })}
+    }
+}
+
+/// Shown after returning from checkout (`?checkout=<session id>` or `canceled`).
+#[component]
+fn PurchaseProgress(org_id: String) -> impl IntoView {
+    let query = use_query_map();
+    let org_and_checkout = move || Some((org_id.clone(), query.read().get("checkout")?));
+    let version = use_context::<WalletVersion>();
+    let poll = RwSignal::new(0u32);
+    let status = Resource::new(
+        move || (org_and_checkout(), poll.get()),
+        |(target, _)| async move {
+            match target {
+                Some((org_id, checkout)) if checkout != "canceled" => {
+                    check_purchase(org_id, checkout).await.map(Some)
+                }
+                _ => Ok(None),
+            }
+        },
+    );
+    // Ask again every second until the webhook has landed, then reload the wallet.
+    Effect::new(move |_| match status.get() {
+        Some(Ok(Some(PurchaseStatus::Pending))) => {
+            set_timeout(move || poll.update(|p| *p += 1), Duration::from_secs(1));
+        }
+        Some(Ok(Some(PurchaseStatus::Credited { .. }))) => {
+            if let Some(WalletVersion(version)) = version {
+                version.update(|v| *v += 1);
+            }
+        }
+        _ => {}
+    });
+    let canceled = move || query.read().get("checkout").as_deref() == Some("canceled");
+    view! {
+        {move || canceled().then(|| view! {
+            <p class="notice" role="status">"Checkout canceled: nothing was charged."</p>
+        })}
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match status.await {
+                    Ok(Some(PurchaseStatus::Pending)) => view! {
+                        <p class="notice pending" role="status">"Payment received, adding credits…"</p>
+                        // Without JavaScript the page reloads itself until the credits are in.
+                        <noscript inner_html=r#"<meta http-equiv="refresh" content="2">"#></noscript>
+                    }.into_any(),
+                    Ok(Some(PurchaseStatus::Credited { credits, amount })) => view! {
+                        <p class="notice success" role="status">
+                            {format!("Payment complete: {credits} credits ({amount}) added.")}
+                        </p>
+                    }.into_any(),
+                    Ok(None) => ().into_any(),
+                    Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

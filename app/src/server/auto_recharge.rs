@@ -1,0 +1,389 @@
+//! Auto-recharge: when an organization's available credit falls below its
+//! threshold, charge the saved card back up to the target, within a monthly cap.
+//!
+//! Each charge is an `auto_recharge_attempt` row created (with its job) in one
+//! transaction; at most one attempt per organization is pending (a unique
+//! index), so two scanners or instances cannot charge twice for one dip. The
+//! attempt id is the provider idempotency key, so a retried job charges once;
+//! the payment intent id is the ledger key, so the synchronous answer and the
+//! `payment_intent.succeeded` webhook credit once between them. Three failures
+//! in a row switch auto-recharge off and tell the owners (notice and email).
+//! The job that charges is `server/src/jobs/auto_recharge.rs`.
+
+use super::db::{self, jobs, ledger, notices, purchases::AutoRechargeRow, Db};
+use super::ids::new_id;
+use crate::domain::{Money, Role};
+use sqlx::AnyConnection;
+
+pub const MAX_CONSECUTIVE_FAILURES: i64 = 3;
+/// Below this a charge is not worth making (Stripe's minimum is $0.50).
+pub const MIN_CHARGE: Money = Money::from_micros(1_000_000);
+pub const JOB_KIND: &str = "wallet.auto_recharge";
+
+/// How much to charge now, or None. Whole cents, rounded up, so the target
+/// is reached; never more than what is left of this month's cap.
+pub fn amount_to_charge(
+    rule: &AutoRechargeRow,
+    available: Money,
+    used_this_month: Money,
+) -> Option<Money> {
+    if rule.auto_recharge_enabled != 1 || rule.payment_method_id.is_none() {
+        return None;
+    }
+    if available.micros() >= rule.auto_recharge_threshold {
+        return None;
+    }
+    let wanted = rule.auto_recharge_target.checked_sub(available.micros())?;
+    let left_this_month = rule.auto_recharge_monthly_cap - used_this_month.micros();
+    let cent = 10_000;
+    let wanted_cents = (wanted + cent - 1) / cent * cent;
+    let amount = wanted_cents.min(left_this_month / cent * cent);
+    (amount >= MIN_CHARGE.micros()).then(|| Money::from_micros(amount))
+}
+
+/// Unix seconds of the first moment of `now`'s calendar month (UTC).
+pub fn month_start(now: i64) -> i64 {
+    let date = time::OffsetDateTime::from_unix_timestamp(now)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .date();
+    date.replace_day(1)
+        .expect("day 1 exists")
+        .midnight()
+        .assume_utc()
+        .unix_timestamp()
+}
+
+async fn used_this_month(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    now: i64,
+) -> Result<Money, sqlx::Error> {
+    let (used,): (i64,) = sqlx::query_as(
+        "select cast(coalesce(sum(amount), 0) as bigint) from auto_recharge_attempt
+         where org_id = $1 and status in ('pending', 'succeeded') and created_at >= $2",
+    )
+    .bind(org_id)
+    .bind(month_start(now))
+    .fetch_one(conn)
+    .await?;
+    Ok(Money::from_micros(used))
+}
+
+/// Starts an attempt (and its charge job) for every organization whose rule
+/// says so. Returns the attempt ids started.
+#[tracing::instrument(skip_all)]
+pub async fn start_due_attempts(db: &Db, now: i64) -> Result<Vec<String>, sqlx::Error> {
+    let candidates: Vec<(String,)> = sqlx::query_as(
+        "select wallet_settings.org_id from wallet_settings
+           join wallet on wallet.org_id = wallet_settings.org_id
+          where wallet_settings.auto_recharge_enabled = 1
+            and wallet_settings.payment_method_id is not null
+            and wallet.balance - wallet.held < wallet_settings.auto_recharge_threshold
+            and not exists (select 1 from auto_recharge_attempt a
+                             where a.org_id = wallet_settings.org_id and a.status = 'pending')",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    let mut started = Vec::new();
+    for (org_id,) in candidates {
+        let mut tx = db.begin_write().await?;
+        let balance = ledger::balance_in(&mut tx, &org_id).await?;
+        let rule = db::purchases::auto_recharge_settings(&mut *tx, &org_id).await?;
+        let used = used_this_month(&mut tx, &org_id, now).await?;
+        let Some(amount) = amount_to_charge(&rule, balance.available(), used) else {
+            continue;
+        };
+        let attempt_id = new_id("arc");
+        let inserted = sqlx::query(
+            "insert into auto_recharge_attempt (attempt_id, org_id, amount, status, created_at)
+             values ($1, $2, $3, 'pending', $4) on conflict do nothing",
+        )
+        .bind(&attempt_id)
+        .bind(&org_id)
+        .bind(amount.micros())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            continue; // another instance started one a moment ago
+        }
+        let payload = serde_json::json!({ "attempt_id": attempt_id });
+        jobs::enqueue(
+            &mut *tx,
+            &jobs::NewJob {
+                kind: JOB_KIND,
+                payload: &payload,
+                dedupe_key: Some(&format!("auto_recharge:{attempt_id}")),
+                run_at_ms: now * 1000,
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(%org_id, %attempt_id, %amount, "auto-recharge attempt started");
+        started.push(attempt_id);
+    }
+    Ok(started)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Attempt {
+    pub attempt_id: String,
+    pub org_id: String,
+    pub amount: i64,
+    pub status: String,
+    pub payment_ref: Option<String>,
+    pub failure: Option<String>,
+    pub created_at: i64,
+}
+
+pub async fn attempt<'c>(
+    db: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    attempt_id: &str,
+) -> Result<Option<Attempt>, sqlx::Error> {
+    sqlx::query_as(
+        "select attempt_id, org_id, amount, status, payment_ref, failure, created_at
+         from auto_recharge_attempt where attempt_id = $1",
+    )
+    .bind(attempt_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// The organization's latest attempts, newest first.
+pub async fn recent_attempts<'c>(
+    db: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    org_id: &str,
+) -> Result<Vec<Attempt>, sqlx::Error> {
+    sqlx::query_as(
+        "select attempt_id, org_id, amount, status, payment_ref, failure, created_at
+         from auto_recharge_attempt where org_id = $1 order by created_at desc, attempt_id desc limit 5",
+    )
+    .bind(org_id)
+    .fetch_all(db)
+    .await
+}
+
+/// The money is in: credit it (keyed by the payment intent) and close the
+/// attempt. Safe to call again from the webhook; credits once.
+pub async fn record_success_in(
+    conn: &mut AnyConnection,
+    attempt: &Attempt,
+    payment_ref: &str,
+    actor: &str,
+    now: i64,
+) -> Result<ledger::Posted, ledger::LedgerError> {
+    let amount = Money::from_micros(attempt.amount);
+    let description = format!("Auto-recharge ({amount})");
+    let posted = ledger::post_in(
+        conn,
+        &ledger::NewEntry {
+            org_id: &attempt.org_id,
+            kind: ledger::EntryKind::AutoRecharge,
+            amount,
+            actor,
+            description: &description,
+            idempotency_key: &format!("stripe:payment_intent:{payment_ref}"),
+        },
+        now,
+    )
+    .await?;
+    // A late success after the attempt was counted as failed still wins: the money is in.
+    sqlx::query(
+        "update auto_recharge_attempt set status = 'succeeded', payment_ref = $2, failure = null,
+                finished_at = coalesce(finished_at, $3)
+         where attempt_id = $1 and status <> 'succeeded'",
+    )
+    .bind(&attempt.attempt_id)
+    .bind(payment_ref)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("update wallet_settings set auto_recharge_failures = 0 where org_id = $1")
+        .bind(&attempt.org_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(posted)
+}
+
+/// The charge failed. Counted once per attempt (the job and the webhook may
+/// both report it); the third failure in a row switches auto-recharge off
+/// and tells the owners. True when this call switched it off.
+pub async fn record_failure_in(
+    conn: &mut AnyConnection,
+    attempt_id: &str,
+    payment_ref: Option<&str>,
+    reason: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let closed = sqlx::query(
+        "update auto_recharge_attempt set status = 'failed', failure = $2,
+                payment_ref = coalesce($3, payment_ref), finished_at = $4
+         where attempt_id = $1 and status = 'pending'",
+    )
+    .bind(attempt_id)
+    .bind(reason)
+    .bind(payment_ref)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    if closed.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let Some(attempt) = attempt(&mut *conn, attempt_id).await? else {
+        return Ok(false);
+    };
+    let (failures,): (i64,) = sqlx::query_as(
+        "update wallet_settings set auto_recharge_failures = auto_recharge_failures + 1
+         where org_id = $1 returning auto_recharge_failures",
+    )
+    .bind(&attempt.org_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    tracing::warn!(org_id = %attempt.org_id, %attempt_id, failures, %reason, "auto-recharge charge failed");
+    if failures < MAX_CONSECUTIVE_FAILURES {
+        return Ok(false);
+    }
+    sqlx::query("update wallet_settings set auto_recharge_enabled = 0 where org_id = $1")
+        .bind(&attempt.org_id)
+        .execute(&mut *conn)
+        .await?;
+    let message = format!(
+        "Auto-recharge was switched off after {failures} failed charges in a row. \
+         The last one failed with: {reason}. Update the saved card and switch it on again."
+    );
+    notices::add_notice(
+        conn,
+        &attempt.org_id,
+        "auto_recharge_disabled",
+        &message,
+        now,
+    )
+    .await?;
+    let org_name = db::orgs::name_of(&mut *conn, &attempt.org_id)
+        .await?
+        .unwrap_or_default();
+    for owner in db::orgs::members(&mut *conn, &attempt.org_id).await? {
+        if owner.role == Role::Owner {
+            let body = format!(
+                "Hello {},\n\n{message}\n\nOrganization: {org_name}\n",
+                owner.name
+            );
+            notices::queue_email(
+                conn,
+                &owner.email,
+                "Phonebooth auto-recharge switched off",
+                &body,
+                now,
+            )
+            .await?;
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(threshold: i64, target: i64, cap: i64) -> AutoRechargeRow {
+        AutoRechargeRow {
+            auto_recharge_enabled: 1,
+            auto_recharge_threshold: threshold * 1_000_000,
+            auto_recharge_target: target * 1_000_000,
+            auto_recharge_monthly_cap: cap * 1_000_000,
+            payment_method_id: Some("pm_card_visa".into()),
+            ..AutoRechargeRow::default()
+        }
+    }
+
+    fn dollars(d: i64) -> Money {
+        Money::from_dollars(d).unwrap()
+    }
+
+    #[test]
+    fn nothing_is_charged_at_or_above_the_threshold() {
+        assert_eq!(
+            amount_to_charge(&rule(5, 20, 100), dollars(5), Money::ZERO),
+            None
+        );
+        assert_eq!(
+            amount_to_charge(&rule(5, 20, 100), dollars(6), Money::ZERO),
+            None
+        );
+    }
+
+    #[test]
+    fn below_the_threshold_the_card_is_charged_up_to_the_target() {
+        assert_eq!(
+            amount_to_charge(
+                &rule(5, 20, 100),
+                Money::from_micros(4_990_000),
+                Money::ZERO
+            ),
+            Some(Money::from_micros(15_010_000))
+        );
+    }
+
+    #[test]
+    fn fractions_of_a_cent_round_up_so_the_target_is_reached() {
+        assert_eq!(
+            amount_to_charge(
+                &rule(5, 20, 100),
+                Money::from_micros(4_999_999),
+                Money::ZERO
+            ),
+            Some(Money::from_micros(15_010_000))
+        );
+    }
+
+    #[test]
+    fn the_monthly_cap_limits_the_charge_and_then_stops_it() {
+        assert_eq!(
+            amount_to_charge(&rule(5, 20, 100), dollars(0), dollars(90)),
+            Some(dollars(10))
+        );
+        assert_eq!(
+            amount_to_charge(&rule(5, 20, 100), dollars(0), dollars(100)),
+            None
+        );
+        assert_eq!(
+            amount_to_charge(
+                &rule(5, 20, 100),
+                dollars(0),
+                Money::from_micros(99_500_000)
+            ),
+            None,
+            "less than the minimum charge left"
+        );
+    }
+
+    #[test]
+    fn a_disabled_rule_or_a_missing_card_charges_nothing() {
+        let mut off = rule(5, 20, 100);
+        off.auto_recharge_enabled = 0;
+        assert_eq!(amount_to_charge(&off, dollars(0), Money::ZERO), None);
+        let mut no_card = rule(5, 20, 100);
+        no_card.payment_method_id = None;
+        assert_eq!(amount_to_charge(&no_card, dollars(0), Money::ZERO), None);
+    }
+
+    #[test]
+    fn a_negative_available_balance_is_recharged_too() {
+        assert_eq!(
+            amount_to_charge(
+                &rule(5, 20, 100),
+                Money::from_micros(-2_000_000),
+                Money::ZERO
+            ),
+            Some(dollars(22))
+        );
+    }
+
+    #[test]
+    fn months_start_on_the_first_at_midnight_utc() {
+        // 2026-11-21T10:00:00Z
+        assert_eq!(month_start(1_795_255_200), 1_793_491_200);
+        assert_eq!(month_start(1_793_491_200), 1_793_491_200);
+    }
+}

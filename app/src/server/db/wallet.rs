@@ -1,0 +1,430 @@
+//! Reading the wallet: the ledger history (filtered, paginated, exported), the
+//! receipt of one purchase, daily call spend, and the low-balance alert
+//! threshold. Nothing here moves money (that is `ledger.rs`); every query
+//! takes the organization id a guard checked and reads only that organization.
+//!
+//! The history filter and the UTC-day arithmetic live here too, because the
+//! server functions (`api/wallet.rs`) and the CSV export
+//! (`server/src/wallet_export.rs`) must read exactly the same rows.
+
+use super::ledger::{Entry, EntryKind};
+use crate::domain::Money;
+use sqlx::{Any, Executor};
+use time::{Date, Duration, Month, OffsetDateTime};
+
+/// Every kind of ledger entry, in the order the filter lists them.
+pub const KINDS: [EntryKind; 6] = [
+    EntryKind::Purchase,
+    EntryKind::CallCharge,
+    EntryKind::Refund,
+    EntryKind::Grant,
+    EntryKind::Adjustment,
+    EntryKind::AutoRecharge,
+];
+
+/// The ledger key prefixes of the purchases a receipt can name.
+pub const CHECKOUT_KEY_PREFIX: &str = "stripe:checkout:";
+pub const PAYMENT_INTENT_KEY_PREFIX: &str = "stripe:payment_intent:";
+
+pub fn kind_from_str(raw: &str) -> Option<EntryKind> {
+    KINDS.into_iter().find(|kind| kind.as_str() == raw)
+}
+
+// ---------------------------------------------------------------------------
+// Days, in UTC.
+
+const SECONDS_PER_DAY: i64 = 86_400;
+
+/// A calendar date typed as `YYYY-MM-DD` (what `<input type="date">` sends).
+pub fn parse_date(raw: &str) -> Option<Date> {
+    let bytes = raw.as_bytes();
+    let shape_ok = bytes.len() == 10
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
+    if !shape_ok {
+        return None;
+    }
+    let year: i32 = raw[0..4].parse().ok()?;
+    let month: u8 = raw[5..7].parse().ok()?;
+    let day: u8 = raw[8..10].parse().ok()?;
+    Date::from_calendar_date(year, Month::try_from(month).ok()?, day).ok()
+}
+
+/// Unix seconds at the start (00:00 UTC) of `date`.
+pub fn day_start(date: Date) -> i64 {
+    date.midnight().assume_utc().unix_timestamp()
+}
+
+/// The UTC date a unix time falls on.
+pub fn date_of(unix: i64) -> Date {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .date()
+}
+
+/// `2024-05-03`.
+pub fn iso_date(date: Date) -> String {
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
+}
+
+/// `2024-05-03 14:07 UTC`: how the history shows a time.
+pub fn display_time(unix: i64) -> String {
+    let t = OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{} {:02}:{:02} UTC",
+        iso_date(t.date()),
+        t.hour(),
+        t.minute()
+    )
+}
+
+/// `2024-05-03T14:07:09Z`: how the CSV export writes a time.
+pub fn rfc3339_time(unix: i64) -> String {
+    let t = OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        iso_date(t.date()),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// `May 3`: a short label for chart axes.
+pub fn short_date(date: Date) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{} {}",
+        MONTHS[usize::from(u8::from(date.month())) - 1],
+        date.day()
+    )
+}
+
+// ---------------------------------------------------------------------------
+// The history filter.
+
+/// Which entries a history view (page or CSV) shows. Dates are whole UTC days,
+/// both ends included.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HistoryFilter {
+    pub kind: Option<EntryKind>,
+    pub from: Option<Date>,
+    pub to: Option<Date>,
+}
+
+/// Bad filter input: which field, and what to do about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FilterError {
+    pub field: &'static str,
+    pub message: &'static str,
+}
+
+impl HistoryFilter {
+    /// Parses the filter as the query string carries it; empty means "any".
+    pub fn parse(
+        kind: Option<&str>,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Self, FilterError> {
+        fn present(value: Option<&str>) -> Option<&str> {
+            value.map(str::trim).filter(|v| !v.is_empty())
+        }
+        let kind = match present(kind) {
+            None => None,
+            Some(raw) => Some(kind_from_str(raw).ok_or(FilterError {
+                field: "kind",
+                message: "choose a transaction kind from the list",
+            })?),
+        };
+        let date = |raw: Option<&str>, field: &'static str, message: &'static str| {
+            present(raw)
+                .map(|raw| parse_date(raw).ok_or(FilterError { field, message }))
+                .transpose()
+        };
+        let from = date(from, "from", "enter the start date as YYYY-MM-DD")?;
+        let to = date(to, "to", "enter the end date as YYYY-MM-DD")?;
+        if let (Some(from), Some(to)) = (from, to) {
+            if from > to {
+                return Err(FilterError {
+                    field: "to",
+                    message: "the end date is before the start date",
+                });
+            }
+        }
+        Ok(Self { kind, from, to })
+    }
+
+    /// `[start, end)` in unix seconds: from 00:00 UTC of `from` to the start of the day after `to`.
+    fn bounds(&self) -> (i64, i64) {
+        let start = self.from.map(day_start).unwrap_or(i64::MIN);
+        let end = self
+            .to
+            .and_then(|to| to.next_day())
+            .map(day_start)
+            .unwrap_or(i64::MAX);
+        (start, end)
+    }
+
+    fn kind_str(&self) -> &'static str {
+        self.kind.map(EntryKind::as_str).unwrap_or("")
+    }
+}
+
+// `$3 = ''` keeps one statement for "any kind" and "this kind" (the kind is
+// always bound as text, so both backends know its type).
+const FILTERED: &str = "from ledger_entry
+    where org_id = $1 and created_at >= $2 and created_at < $4 and ($3 = '' or kind = $3)";
+
+const ENTRY_COLUMNS: &str =
+    "ledger_entry_id, org_id, kind, amount, balance_after, actor, description, idempotency_key, created_at";
+
+/// How many entries the filter matches.
+#[tracing::instrument(skip_all, fields(org_id))]
+pub async fn count_entries<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+    filter: &HistoryFilter,
+) -> Result<i64, sqlx::Error> {
+    let (start, end) = filter.bounds();
+    let (n,): (i64,) = sqlx::query_as(&format!("select count(*) {FILTERED}"))
+        .bind(org_id)
+        .bind(start)
+        .bind(filter.kind_str())
+        .bind(end)
+        .fetch_one(db)
+        .await?;
+    Ok(n)
+}
+
+/// One page of matching entries, newest first; entries of the same second are
+/// ordered by id so pages never overlap or skip.
+#[tracing::instrument(skip_all, fields(org_id))]
+pub async fn entries_page<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+    filter: &HistoryFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Entry>, sqlx::Error> {
+    let (start, end) = filter.bounds();
+    sqlx::query_as(&format!(
+        "select {ENTRY_COLUMNS} {FILTERED}
+         order by created_at desc, ledger_entry_id desc
+         limit $5 offset $6"
+    ))
+    .bind(org_id)
+    .bind(start)
+    .bind(filter.kind_str())
+    .bind(end)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await
+}
+
+/// Every matching entry, in history order: what the CSV export writes.
+#[tracing::instrument(skip_all, fields(org_id))]
+pub async fn all_entries<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+    filter: &HistoryFilter,
+) -> Result<Vec<Entry>, sqlx::Error> {
+    entries_page(db, org_id, filter, i64::MAX, 0).await
+}
+
+// ---------------------------------------------------------------------------
+// Receipts.
+
+/// A purchase or auto-recharge entry of this organization; None for any other
+/// entry, including another organization's.
+#[tracing::instrument(skip_all, fields(org_id))]
+pub async fn purchase_entry<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+    ledger_entry_id: &str,
+) -> Result<Option<Entry>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {ENTRY_COLUMNS} from ledger_entry
+         where org_id = $1 and ledger_entry_id = $2 and kind in ('purchase', 'auto_recharge')"
+    ))
+    .bind(org_id)
+    .bind(ledger_entry_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Who started this organization's checkout session: (name, email).
+#[tracing::instrument(skip_all, fields(org_id))]
+pub async fn checkout_buyer<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+    checkout_id: &str,
+) -> Result<Option<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "select app_user.name, app_user.email
+           from checkout join app_user on app_user.user_id = checkout.created_by
+          where checkout.org_id = $1 and checkout.checkout_id = $2",
+    )
+    .bind(org_id)
+    .bind(checkout_id)
+    .fetch_optional(db)
+    .await
+}
+
+// ---------------------------------------------------------------------------
+// Daily call spend.
+
+/// Money spent on calls on each of the `days` UTC days ending with `last_day`
+/// (oldest first), as positive amounts: the sum of the call charges.
+#[tracing::instrument(skip_all, fields(org_id))]
+pub async fn daily_call_spend<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+    last_day: Date,
+    days: u16,
+) -> Result<Vec<(Date, Money)>, sqlx::Error> {
+    let first_day = last_day
+        .checked_sub(Duration::days(i64::from(days.saturating_sub(1))))
+        .unwrap_or(last_day);
+    let start = day_start(first_day);
+    let end = start + i64::from(days) * SECONDS_PER_DAY;
+    // Integer division buckets each charge into its day (created_at >= start,
+    // so truncation is the floor on both backends).
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "select cast((created_at - $2) / 86400 as bigint), cast(sum(amount) as bigint)
+           from ledger_entry
+          where org_id = $1 and kind = 'call_charge' and amount < 0
+            and created_at >= $2 and created_at < $3
+          group by 1",
+    )
+    .bind(org_id)
+    .bind(start)
+    .bind(end)
+    .fetch_all(db)
+    .await?;
+    let mut spend = vec![0i64; usize::from(days)];
+    for (day, sum) in rows {
+        if let Some(slot) = usize::try_from(day).ok().and_then(|d| spend.get_mut(d)) {
+            *slot = sum.saturating_neg();
+        }
+    }
+    Ok(spend
+        .into_iter()
+        .enumerate()
+        .map(|(i, micros)| {
+            let date = first_day
+                .checked_add(Duration::days(i as i64))
+                .unwrap_or(last_day);
+            (date, Money::from_micros(micros))
+        })
+        .collect())
+}
+
+// ---------------------------------------------------------------------------
+// The low-balance alert.
+
+/// The alert threshold (zero, i.e. off, until someone sets one).
+#[tracing::instrument(skip_all, fields(org_id))]
+pub async fn low_balance_threshold<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+) -> Result<Money, sqlx::Error> {
+    let row: Option<(i64,)> =
+        sqlx::query_as("select low_balance_threshold from wallet_settings where org_id = $1")
+            .bind(org_id)
+            .fetch_optional(db)
+            .await?;
+    Ok(Money::from_micros(row.map(|(t,)| t).unwrap_or(0)))
+}
+
+/// Saves the threshold, leaving the other wallet settings as they are.
+/// Callers hold an `OrgAdmin` for `org_id` (see `api::wallet`).
+#[tracing::instrument(skip_all, fields(org_id))]
+pub async fn set_low_balance_threshold<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+    threshold: Money,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into wallet_settings (org_id, low_balance_threshold, updated_at) values ($1, $2, $3)
+         on conflict (org_id) do update set low_balance_threshold = excluded.low_balance_threshold,
+                                            updated_at = excluded.updated_at",
+    )
+    .bind(org_id)
+    .bind(threshold.micros())
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(raw: &str) -> Date {
+        parse_date(raw).unwrap()
+    }
+
+    #[test]
+    fn dates_parse_only_as_real_calendar_days() {
+        assert_eq!(iso_date(date("2024-02-29")), "2024-02-29");
+        for bad in [
+            "2023-02-29",
+            "2024-13-01",
+            "2024-1-01",
+            "24-01-01",
+            "2024/01/01",
+            "2024-01-01T00:00",
+            "",
+            "+024-01-01",
+        ] {
+            assert!(parse_date(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_filter_covers_whole_utc_days_with_both_ends_included() {
+        let filter = HistoryFilter::parse(None, Some("2024-03-01"), Some("2024-03-01")).unwrap();
+        assert_eq!(filter.bounds(), (1_709_251_200, 1_709_251_200 + 86_400));
+        assert_eq!(
+            HistoryFilter::parse(Some(""), Some(" "), None).unwrap(),
+            HistoryFilter::default()
+        );
+    }
+
+    #[test]
+    fn bad_filters_name_their_field() {
+        let field = |k, f, t| HistoryFilter::parse(k, f, t).unwrap_err().field;
+        assert_eq!(field(Some("bogus"), None, None), "kind");
+        assert_eq!(field(None, Some("2024-02-30"), None), "from");
+        assert_eq!(field(None, None, Some("yesterday")), "to");
+        assert_eq!(field(None, Some("2024-03-02"), Some("2024-03-01")), "to");
+        assert_eq!(
+            HistoryFilter::parse(Some("call_charge"), None, None)
+                .unwrap()
+                .kind,
+            Some(EntryKind::CallCharge)
+        );
+    }
+
+    #[test]
+    fn times_format_in_utc() {
+        assert_eq!(display_time(1_709_251_200 + 3_661), "2024-03-01 01:01 UTC");
+        assert_eq!(rfc3339_time(1_709_251_200 + 3_661), "2024-03-01T01:01:01Z");
+        assert_eq!(short_date(date("2024-05-03")), "May 3");
+        assert_eq!(date_of(1_709_251_199), date("2024-02-29"));
+    }
+}

@@ -1,0 +1,105 @@
+//! The payment provider as the rest of the app sees it: create a checkout
+//! session for credits, one that saves a card for auto-recharge, and charge a
+//! saved card off-session. Two implementations live in `server/src/providers/`:
+//! Stripe (async-stripe) and the built-in sandbox, which renders its own
+//! checkout page and sends Stripe-format signed events to `/webhooks/stripe`.
+//!
+//! Money never moves here: credits are granted by the webhook handler (and,
+//! for an off-session charge Stripe confirms synchronously, by the same keyed
+//! ledger post), so the provider only talks to the outside world.
+
+use crate::domain::Money;
+use async_trait::async_trait;
+
+/// Metadata key/values every session carries, read back by the webhook.
+pub const META_ORG_ID: &str = "org_id";
+pub const META_PURPOSE: &str = "purpose";
+pub const PURPOSE_CREDITS: &str = "credits";
+pub const PURPOSE_SAVE_CARD: &str = "save_card";
+pub const PURPOSE_AUTO_RECHARGE: &str = "auto_recharge";
+pub const META_ATTEMPT_ID: &str = "attempt_id";
+
+/// A Checkout Session in payment mode for `amount` of credits.
+#[derive(Clone, Debug)]
+pub struct CreditCheckout {
+    pub org_id: String,
+    pub amount: Money,
+    pub customer_email: String,
+    /// Sent as the API call's `Idempotency-Key`.
+    pub idempotency_key: String,
+    /// May contain Stripe's `{CHECKOUT_SESSION_ID}` template.
+    pub success_url: String,
+    pub cancel_url: String,
+}
+
+/// A Checkout Session in setup mode that saves a card for auto-recharge.
+#[derive(Clone, Debug)]
+pub struct CardSetup {
+    pub org_id: String,
+    /// The organization's customer at the provider, if one exists already.
+    pub customer_id: Option<String>,
+    pub customer_email: String,
+    pub idempotency_key: String,
+    pub success_url: String,
+    pub cancel_url: String,
+}
+
+/// Where to send the browser.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckoutRedirect {
+    pub session_id: String,
+    pub url: String,
+    /// The customer the session belongs to (setup sessions create one if needed).
+    pub customer_id: Option<String>,
+}
+
+/// An off-session charge of the saved card (auto-recharge).
+#[derive(Clone, Debug)]
+pub struct SavedCardCharge {
+    pub org_id: String,
+    pub attempt_id: String,
+    pub customer_id: String,
+    pub payment_method_id: String,
+    pub amount: Money,
+    /// One per attempt: a retried request cannot charge twice.
+    pub idempotency_key: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChargeOutcome {
+    /// The money is in; `payment_ref` is the payment intent id.
+    Succeeded { payment_ref: String },
+    /// The card was declined or needs the customer (3-D Secure): a failed attempt.
+    Declined {
+        payment_ref: Option<String>,
+        reason: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentError {
+    /// The provider refused the request itself (bad parameters, bad key).
+    #[error("payment provider refused the request: {0}")]
+    Refused(String),
+    /// The provider could not be reached or answered 5xx: worth retrying.
+    #[error("payment provider unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait]
+pub trait PaymentProvider: Send + Sync + std::fmt::Debug {
+    /// "stripe" or "sandbox": stored on each checkout.
+    fn name(&self) -> &'static str;
+    async fn create_credit_checkout(
+        &self,
+        request: &CreditCheckout,
+    ) -> Result<CheckoutRedirect, PaymentError>;
+    async fn create_card_setup(
+        &self,
+        request: &CardSetup,
+    ) -> Result<CheckoutRedirect, PaymentError>;
+    async fn charge_saved_card(
+        &self,
+        request: &SavedCardCharge,
+    ) -> Result<ChargeOutcome, PaymentError>;
+}

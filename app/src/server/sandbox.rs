@@ -1,0 +1,413 @@
+//! The sandbox payment provider: the default when no `STRIPE_SECRET_KEY` is
+//! configured. It plays Stripe's part end to end without leaving the machine:
+//! it creates checkout sessions, serves its own checkout page for them
+//! (`/sandbox/checkout/<id>`, `pages/sandbox_checkout.rs`), takes Stripe's test
+//! card numbers, and reports payments as Stripe-format events that the job
+//! queue signs with the webhook secret and POSTs to our own `/webhooks/stripe`
+//! (`server/src/jobs/stripe_delivery.rs`). So the code that grants credits is
+//! the same for the sandbox, the tests and production.
+//!
+//! It lives in the `app` crate, not beside the Stripe provider in `server/`,
+//! because its checkout page's server functions need it.
+
+use super::db::{jobs, Db};
+use super::ids::new_id;
+use super::payments::*;
+use crate::domain::Money;
+use async_trait::async_trait;
+use serde_json::{json, Value};
+use sqlx::FromRow;
+
+/// The job that delivers a sandbox event to `/webhooks/stripe`.
+pub const DELIVERY_JOB: &str = "sandbox.deliver_stripe_event";
+
+/// Stripe's test payment methods: saved by the card that was entered.
+pub const PM_SUCCEEDS: &str = "pm_card_visa";
+pub const PM_CHARGES_DECLINE: &str = "pm_card_chargeDeclined";
+
+#[derive(Clone, Debug)]
+pub struct SandboxPayments {
+    db: Db,
+}
+
+impl SandboxPayments {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    async fn open_session(
+        &self,
+        mode: &str,
+        amount_cents: i64,
+        metadata: Value,
+        customer_id: Option<&str>,
+        success_url: &str,
+        cancel_url: &str,
+    ) -> Result<CheckoutRedirect, PaymentError> {
+        let session_id = new_id("cs_test");
+        sqlx::query(
+            "insert into sandbox_session (session_id, mode, amount_cents, metadata, customer_id,
+                                          success_url, cancel_url, status, created_at)
+             values ($1, $2, $3, $4, $5, $6, $7, 'open', $8)",
+        )
+        .bind(&session_id)
+        .bind(mode)
+        .bind(amount_cents)
+        .bind(metadata.to_string())
+        .bind(customer_id)
+        .bind(success_url)
+        .bind(cancel_url)
+        .bind(super::clock::now())
+        .execute(&self.db.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(CheckoutRedirect {
+            url: format!("/sandbox/checkout/{session_id}"),
+            session_id,
+            customer_id: customer_id.map(str::to_owned),
+        })
+    }
+}
+
+fn unavailable(error: sqlx::Error) -> PaymentError {
+    tracing::error!(error = ?error, "sandbox payments: database error");
+    PaymentError::Unavailable("sandbox database error".into())
+}
+
+fn cents(amount: Money) -> Result<i64, PaymentError> {
+    let micros = amount.micros();
+    if micros <= 0 || micros % 10_000 != 0 {
+        return Err(PaymentError::Refused(format!(
+            "{amount} is not a whole number of cents"
+        )));
+    }
+    Ok(micros / 10_000)
+}
+
+#[async_trait]
+impl PaymentProvider for SandboxPayments {
+    fn name(&self) -> &'static str {
+        "sandbox"
+    }
+
+    async fn create_credit_checkout(
+        &self,
+        request: &CreditCheckout,
+    ) -> Result<CheckoutRedirect, PaymentError> {
+        let metadata = json!({ META_ORG_ID: request.org_id, META_PURPOSE: PURPOSE_CREDITS });
+        self.open_session(
+            "payment",
+            cents(request.amount)?,
+            metadata,
+            None,
+            &request.success_url,
+            &request.cancel_url,
+        )
+        .await
+    }
+
+    async fn create_card_setup(
+        &self,
+        request: &CardSetup,
+    ) -> Result<CheckoutRedirect, PaymentError> {
+        let customer = request
+            .customer_id
+            .clone()
+            .unwrap_or_else(|| new_id("cus_test"));
+        let metadata = json!({ META_ORG_ID: request.org_id, META_PURPOSE: PURPOSE_SAVE_CARD });
+        self.open_session(
+            "setup",
+            0,
+            metadata,
+            Some(&customer),
+            &request.success_url,
+            &request.cancel_url,
+        )
+        .await
+    }
+
+    /// Stripe's test payment methods decide: `pm_card_chargeDeclined` is
+    /// declined, anything else succeeds. Either way the matching
+    /// `payment_intent.*` event follows through the webhook, as with Stripe.
+    async fn charge_saved_card(
+        &self,
+        request: &SavedCardCharge,
+    ) -> Result<ChargeOutcome, PaymentError> {
+        let amount_cents = cents(request.amount)?;
+        let payment_intent = new_id("pi_test");
+        let declined = request.payment_method_id == PM_CHARGES_DECLINE;
+        let (event_type, status) = if declined {
+            ("payment_intent.payment_failed", "requires_payment_method")
+        } else {
+            ("payment_intent.succeeded", "succeeded")
+        };
+        let mut object = json!({
+            "id": payment_intent,
+            "object": "payment_intent",
+            "amount": amount_cents,
+            "amount_received": if declined { 0 } else { amount_cents },
+            "currency": "usd",
+            "customer": request.customer_id,
+            "payment_method": request.payment_method_id,
+            "status": status,
+            "metadata": {
+                META_ORG_ID: request.org_id,
+                META_PURPOSE: PURPOSE_AUTO_RECHARGE,
+                META_ATTEMPT_ID: request.attempt_id,
+            },
+        });
+        if declined {
+            object["last_payment_error"] = json!({
+                "type": "card_error", "code": "card_declined", "decline_code": "generic_decline",
+                "message": "Your card was declined.",
+            });
+        }
+        let now = super::clock::now();
+        jobs::enqueue(
+            &self.db.pool,
+            &delivery_job(&event(event_type, object, now)),
+            now,
+        )
+        .await
+        .map_err(unavailable)?;
+        Ok(if declined {
+            ChargeOutcome::Declined {
+                payment_ref: Some(payment_intent),
+                reason: "Your card was declined (generic_decline).".into(),
+            }
+        } else {
+            ChargeOutcome::Succeeded {
+                payment_ref: payment_intent,
+            }
+        })
+    }
+}
+
+/// A Stripe event envelope around `object`.
+fn event(event_type: &str, object: Value, now: i64) -> Value {
+    json!({
+        "id": new_id("evt_test"),
+        "object": "event",
+        "api_version": "2025-10-29.clover",
+        "created": now,
+        "livemode": false,
+        "pending_webhooks": 1,
+        "type": event_type,
+        "data": { "object": object },
+    })
+}
+
+fn delivery_job(event: &Value) -> jobs::NewJob<'_> {
+    jobs::NewJob {
+        kind: DELIVERY_JOB,
+        payload: event,
+        dedupe_key: None,
+        run_at_ms: super::clock::now_ms(),
+    }
+}
+
+/// What the checkout page shows.
+#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
+pub struct Session {
+    pub session_id: String,
+    pub mode: String,
+    pub amount_cents: i64,
+    pub success_url: String,
+    pub cancel_url: String,
+    pub status: String,
+}
+
+pub async fn session(db: &Db, session_id: &str) -> Result<Option<Session>, sqlx::Error> {
+    sqlx::query_as(
+        "select session_id, mode, amount_cents, success_url, cancel_url, status
+         from sandbox_session where session_id = $1",
+    )
+    .bind(session_id)
+    .fetch_optional(&db.pool)
+    .await
+}
+
+/// Why a test card was not accepted: shown on the checkout page.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CardError {
+    #[error("Your card number is incomplete or invalid.")]
+    Invalid,
+    #[error("Your card was declined.")]
+    Declined,
+    #[error("This is a sandbox: use one of the test cards listed on this page.")]
+    NotATestCard,
+    #[error("This checkout session does not exist or has expired.")]
+    UnknownSession,
+    #[error("The sandbox could not record the payment; try again.")]
+    Unavailable,
+}
+
+/// What a test card does, as in Stripe's test mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TestCard {
+    /// 4242 4242 4242 4242: pays, and saved cards keep paying.
+    Succeeds,
+    /// 4000 0000 0000 0002: declined at checkout.
+    Declined,
+    /// 4000 0000 0000 0341: can be saved, but charging it later fails.
+    SavedThenDeclines,
+}
+
+pub fn test_card(number: &str) -> Result<TestCard, CardError> {
+    let digits: String = number
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    if digits.len() < 12 || digits.len() > 19 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(CardError::Invalid);
+    }
+    if !luhn(&digits) {
+        return Err(CardError::Invalid);
+    }
+    match digits.as_str() {
+        "4242424242424242" => Ok(TestCard::Succeeds),
+        "4000000000000002" => Ok(TestCard::Declined),
+        "4000000000000341" => Ok(TestCard::SavedThenDeclines),
+        _ => Err(CardError::NotATestCard),
+    }
+}
+
+fn luhn(digits: &str) -> bool {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 1 {
+                let doubled = d * 2;
+                if doubled > 9 {
+                    doubled - 9
+                } else {
+                    doubled
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+/// Pays (or saves the card for) an open session and queues the events Stripe
+/// would send. Returns where the browser goes next. Paying a completed
+/// session again changes nothing and returns the same place.
+pub async fn pay(db: &Db, session_id: &str, card_number: &str) -> Result<String, CardError> {
+    let fail = |error: sqlx::Error| {
+        tracing::error!(error = ?error, "sandbox checkout: database error");
+        CardError::Unavailable
+    };
+    let Some(session) = session(db, session_id).await.map_err(fail)? else {
+        return Err(CardError::UnknownSession);
+    };
+    let success_url = session
+        .success_url
+        .replace("{CHECKOUT_SESSION_ID}", &session.session_id);
+    if session.status == "complete" {
+        return Ok(success_url);
+    }
+    let card = test_card(card_number)?;
+    if card == TestCard::Declined
+        || (card == TestCard::SavedThenDeclines && session.mode == "payment")
+    {
+        return Err(CardError::Declined);
+    }
+    let mut tx = db.begin_write().await.map_err(fail)?;
+    let (metadata, customer): (String, Option<String>) =
+        sqlx::query_as("select metadata, customer_id from sandbox_session where session_id = $1")
+            .bind(session_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(fail)?;
+    let completed = sqlx::query(
+        "update sandbox_session set status = 'complete', card_last4 = $2
+         where session_id = $1 and status = 'open'",
+    )
+    .bind(session_id)
+    .bind(&card_number.trim()[card_number.trim().len().saturating_sub(4)..])
+    .execute(&mut *tx)
+    .await
+    .map_err(fail)?;
+    if completed.rows_affected() == 0 {
+        return Ok(success_url); // paid by a concurrent submit
+    }
+    let metadata: Value = serde_json::from_str(&metadata).unwrap_or_else(|_| json!({}));
+    let now = super::clock::now();
+    let mut events = Vec::new();
+    if session.mode == "payment" {
+        let payment_intent = new_id("pi_test");
+        events.push(event(
+            "checkout.session.completed",
+            json!({
+                "id": session.session_id, "object": "checkout.session", "mode": "payment",
+                "status": "complete", "payment_status": "paid",
+                "amount_total": session.amount_cents, "currency": "usd",
+                "customer": customer, "payment_intent": payment_intent, "metadata": metadata,
+            }),
+            now,
+        ));
+    } else {
+        let setup_intent = new_id("seti_test");
+        let payment_method = match card {
+            TestCard::SavedThenDeclines => PM_CHARGES_DECLINE,
+            _ => PM_SUCCEEDS,
+        };
+        events.push(event(
+            "checkout.session.completed",
+            json!({
+                "id": session.session_id, "object": "checkout.session", "mode": "setup",
+                "status": "complete", "payment_status": "no_payment_required",
+                "amount_total": null, "currency": "usd",
+                "customer": customer, "setup_intent": setup_intent, "metadata": metadata,
+            }),
+            now,
+        ));
+        events.push(event(
+            "setup_intent.succeeded",
+            json!({
+                "id": setup_intent, "object": "setup_intent", "status": "succeeded",
+                "customer": customer, "payment_method": payment_method, "usage": "off_session",
+                "metadata": metadata,
+            }),
+            now,
+        ));
+    }
+    for event in &events {
+        jobs::enqueue(&mut *tx, &delivery_job(event), now)
+            .await
+            .map_err(fail)?;
+    }
+    tx.commit().await.map_err(fail)?;
+    Ok(success_url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stripe_test_cards_do_what_stripe_documents() {
+        assert_eq!(test_card("4242 4242 4242 4242"), Ok(TestCard::Succeeds));
+        assert_eq!(test_card("4000-0000-0000-0002"), Ok(TestCard::Declined));
+        assert_eq!(
+            test_card("4000000000000341"),
+            Ok(TestCard::SavedThenDeclines)
+        );
+    }
+
+    #[test]
+    fn mistyped_and_real_looking_numbers_are_refused_clearly() {
+        assert_eq!(test_card("4242 4242 4242 4241"), Err(CardError::Invalid));
+        assert_eq!(test_card("42"), Err(CardError::Invalid));
+        assert_eq!(test_card("abcd efgh ijkl mnop"), Err(CardError::Invalid));
+        assert_eq!(
+            test_card("5555 5555 5555 4444"),
+            Err(CardError::NotATestCard)
+        );
+    }
+}

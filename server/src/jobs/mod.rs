@@ -1,0 +1,137 @@
+//! The job runner: takes due jobs from the persistent queue
+//! (`app::server::db::jobs`) and runs them. Every instance runs one; a job is
+//! leased to one worker at a time, and a lease that runs out (the worker was
+//! killed) lets another instance take the job again, so handlers are
+//! idempotent. A handler error retries with backoff; after `MAX_ATTEMPTS` the
+//! job is given up and logged.
+//!
+//! Kinds: `sandbox.deliver_stripe_event` (stripe_delivery.rs) and
+//! `wallet.auto_recharge` (auto_recharge.rs, which also runs the periodic scan).
+
+mod auto_recharge;
+mod stripe_delivery;
+
+use crate::config::Secret;
+use app::server::db::{jobs, Db};
+use app::server::payments::PaymentProvider;
+use app::server::{clock, ids};
+use std::sync::Arc;
+use std::time::Duration;
+
+const POLL_EVERY: Duration = Duration::from_millis(200);
+/// A job running longer than this is presumed dead and run again elsewhere.
+const LEASE_MS: i64 = 60_000;
+const MAX_ATTEMPTS: i64 = 12;
+
+/// What job handlers can reach.
+#[derive(Clone, Debug)]
+pub struct JobContext {
+    pub db: Db,
+    pub payments: Arc<dyn PaymentProvider>,
+    pub http: reqwest::Client,
+    /// Our own `/webhooks/stripe`, reached over loopback.
+    pub stripe_webhook_url: String,
+    pub stripe_webhook_secret: Secret,
+    pub auto_recharge_scan_every: Duration,
+}
+
+/// Runs the queue until the process ends.
+pub fn spawn(context: JobContext) {
+    let worker = ids::new_id("wrk");
+    tracing::info!(%worker, "job runner started");
+    tokio::spawn(auto_recharge::scan_forever(context.clone()));
+    tokio::spawn(async move {
+        loop {
+            match run_one(&context, &worker).await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(error) => tracing::warn!(error = ?error, "job queue unavailable"),
+            }
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+    });
+}
+
+/// Runs the next due job, if any. True when one ran.
+async fn run_one(context: &JobContext, worker: &str) -> Result<bool, sqlx::Error> {
+    let now_ms = clock::now_ms();
+    let Some(job) = jobs::claim_due(&context.db.pool, worker, now_ms, now_ms + LEASE_MS).await?
+    else {
+        return Ok(false);
+    };
+    let span =
+        tracing::info_span!("job", job_id = %job.job_id, kind = %job.kind, attempt = job.attempts);
+    let _entered = span.enter();
+    let outcome = match serde_json::from_str(&job.payload) {
+        Ok(payload) => dispatch(context, &job.kind, &payload).await,
+        Err(error) => Err(JobError::Permanent(format!("payload is not JSON: {error}"))),
+    };
+    let now = clock::now();
+    match outcome {
+        Ok(()) => jobs::finish(&context.db.pool, &job.job_id, None, now).await?,
+        Err(JobError::Permanent(why)) => {
+            tracing::error!(%why, "job failed for good");
+            jobs::finish(&context.db.pool, &job.job_id, Some(&why), now).await?;
+        }
+        Err(JobError::Retry(why)) if job.attempts >= MAX_ATTEMPTS => {
+            tracing::error!(%why, "job given up after {MAX_ATTEMPTS} attempts");
+            jobs::finish(&context.db.pool, &job.job_id, Some(&why), now).await?;
+        }
+        Err(JobError::Retry(why)) => {
+            let delay_ms = backoff_ms(job.attempts);
+            tracing::warn!(%why, delay_ms, "job will be retried");
+            jobs::retry_later(
+                &context.db.pool,
+                &job.job_id,
+                &why,
+                clock::now_ms() + delay_ms,
+            )
+            .await?;
+        }
+    }
+    Ok(true)
+}
+
+/// 1 s, 2 s, 4 s … capped at 5 minutes.
+fn backoff_ms(attempts: i64) -> i64 {
+    1000_i64
+        .saturating_mul(1 << attempts.clamp(1, 20).saturating_sub(1))
+        .min(300_000)
+}
+
+#[derive(Debug)]
+pub enum JobError {
+    /// Try again later (the network, the database, a 5xx).
+    Retry(String),
+    /// Trying again cannot help (a malformed job).
+    Permanent(String),
+}
+
+impl From<sqlx::Error> for JobError {
+    fn from(error: sqlx::Error) -> Self {
+        JobError::Retry(format!("database: {error}"))
+    }
+}
+
+async fn dispatch(
+    context: &JobContext,
+    kind: &str,
+    payload: &serde_json::Value,
+) -> Result<(), JobError> {
+    match kind {
+        app::server::sandbox::DELIVERY_JOB => stripe_delivery::deliver(context, payload).await,
+        app::server::auto_recharge::JOB_KIND => auto_recharge::charge(context, payload).await,
+        other => Err(JobError::Permanent(format!("unknown job kind {other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn retries_back_off_exponentially_up_to_five_minutes() {
+        assert_eq!(super::backoff_ms(1), 1000);
+        assert_eq!(super::backoff_ms(2), 2000);
+        assert_eq!(super::backoff_ms(4), 8000);
+        assert_eq!(super::backoff_ms(30), 300_000);
+    }
+}

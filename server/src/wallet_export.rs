@@ -1,0 +1,190 @@
+//! `GET /wallet/history.csv?org_id=…&kind=…&from=…&to=…`: the wallet history,
+//! filtered exactly like the page (`app::server::db::wallet`), as a CSV download.
+//!
+//! A plain route rather than a server function because the browser must get
+//! a file with a `Content-Disposition`. It authorizes like `guard::require_member`:
+//! the session's user (401 otherwise; the page gate already sends logged-out
+//! browsers to the login page) and their membership of exactly that
+//! organization (404 otherwise, like an organization that does not exist).
+//!
+//! Cells are quoted per RFC 4180, and text cells that a spreadsheet would run
+//! as a formula are defused with a leading `'`. Amounts are plain decimals of
+//! exact micro-dollars, never floats; they are numbers we wrote, so the guard
+//! leaves them alone (a charge is `-0.50`, not `'-0.50`).
+
+use app::domain::Money;
+use app::error::AppError;
+use app::server::db;
+use app::server::db::ledger::Entry;
+use app::server::db::wallet::{self as queries, HistoryFilter};
+use app::server::guard::viewer_from_session;
+use app::server::{clock, AppState};
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+pub const PATH: &str = "/wallet/history.csv";
+
+pub fn routes(state: AppState) -> Router {
+    Router::new()
+        .route(PATH, get(history_csv))
+        .with_state(state)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ExportQuery {
+    org_id: Option<String>,
+    kind: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+async fn history_csv(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<ExportQuery>,
+) -> Response {
+    match export(&state, &session, query).await {
+        Ok((org_id, csv)) => {
+            let today = queries::iso_date(queries::date_of(clock::now()));
+            let disposition =
+                format!("attachment; filename=\"phonebooth-ledger-{org_id}-{today}.csv\"");
+            (
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                    (header::CONTENT_DISPOSITION, disposition),
+                    (header::CACHE_CONTROL, "no-store".to_owned()),
+                ],
+                csv,
+            )
+                .into_response()
+        }
+        Err(error) => {
+            let status =
+                StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (status, format!("{error}\n")).into_response()
+        }
+    }
+}
+
+/// Authorize, parse, read: the organization id (for the file name) and the CSV.
+async fn export(
+    state: &AppState,
+    session: &Session,
+    query: ExportQuery,
+) -> Result<(String, String), AppError> {
+    let viewer = viewer_from_session(session, &state.db)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    let org_id = query.org_id.unwrap_or_default();
+    db::orgs::role_of(&state.db.pool, &org_id, &viewer.user.user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let filter = HistoryFilter::parse(
+        query.kind.as_deref(),
+        query.from.as_deref(),
+        query.to.as_deref(),
+    )
+    .map_err(|e| AppError::validation(e.field, e.message))?;
+    let entries = queries::all_entries(&state.db.pool, &org_id, &filter).await?;
+    tracing::info!(%org_id, rows = entries.len(), "wallet history exported");
+    Ok((org_id, to_csv(&entries)))
+}
+
+const HEADER: [&str; 6] = [
+    "date_utc",
+    "entry_id",
+    "kind",
+    "description",
+    "amount_usd",
+    "balance_after_usd",
+];
+
+pub fn to_csv(entries: &[Entry]) -> String {
+    let mut csv = String::new();
+    push_row(&mut csv, HEADER.map(str::to_owned));
+    for entry in entries {
+        push_row(
+            &mut csv,
+            [
+                queries::rfc3339_time(entry.created_at),
+                text_cell(&entry.ledger_entry_id),
+                text_cell(&entry.kind),
+                text_cell(&entry.description),
+                decimal_dollars(Money::from_micros(entry.amount)),
+                decimal_dollars(Money::from_micros(entry.balance_after)),
+            ],
+        );
+    }
+    csv
+}
+
+fn push_row<const N: usize>(csv: &mut String, cells: [String; N]) {
+    for (i, cell) in cells.iter().enumerate() {
+        if i > 0 {
+            csv.push(',');
+        }
+        csv.push_str(&quoted(cell));
+    }
+    csv.push_str("\r\n");
+}
+
+/// RFC 4180: a cell with a comma, quote or line break is quoted, quotes doubled.
+fn quoted(cell: &str) -> String {
+    if cell.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", cell.replace('"', "\"\""))
+    } else {
+        cell.to_owned()
+    }
+}
+
+/// Text that a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, or a
+/// leading tab or carriage return) gets a `'` in front, so opening the file
+/// cannot run anything a description smuggled in.
+fn text_cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Exact dollars: `-0.50`, `10.00`, `0.0125` (two decimals, more only when
+/// the amount has fractions of a cent): `Money`'s own integer formatting
+/// without the currency sign, so the page and the file always agree.
+pub fn decimal_dollars(amount: Money) -> String {
+    amount.to_string().replacen('$', "", 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_are_exact_decimals_without_a_currency_sign() {
+        assert_eq!(decimal_dollars(Money::from_micros(-500_000)), "-0.50");
+        assert_eq!(decimal_dollars(Money::from_dollars(10).unwrap()), "10.00");
+        assert_eq!(decimal_dollars(Money::from_micros(12_500)), "0.0125");
+        assert_eq!(decimal_dollars(Money::from_micros(-1)), "-0.000001");
+        assert_eq!(
+            decimal_dollars(Money::from_micros(i64::MIN)),
+            "-9223372036854.775808"
+        );
+    }
+
+    #[test]
+    fn cells_are_quoted_and_formulas_defused() {
+        assert_eq!(quoted("plain"), "plain");
+        assert_eq!(quoted("a,b"), "\"a,b\"");
+        assert_eq!(quoted("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(quoted("two\nlines"), "\"two\nlines\"");
+        assert_eq!(text_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(text_cell("-2+3"), "'-2+3");
+        assert_eq!(text_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(text_cell("Call to +1 555"), "Call to +1 555");
+    }
+}
