@@ -24,6 +24,9 @@ const SECRET_KEY: &str = "sk_test_123";
 /// The fake declines this payment method the way Stripe's test card
 /// `pm_card_visa_chargeDeclinedInsufficientFunds` is declined.
 const DECLINED_CARD: &str = "pm_card_visa_chargeDeclinedInsufficientFunds";
+/// Declined like `pm_card_authenticationRequired`: the bank wants 3-D Secure,
+/// which an off-session charge cannot do.
+const AUTHENTICATION_CARD: &str = "pm_card_authenticationRequired";
 const GOOD_CARD: &str = "pm_card_visa";
 /// The fake answers 400 `resource_missing` for this customer.
 const MISSING_CUSTOMER: &str = "cus_missing";
@@ -136,15 +139,17 @@ async fn answer(
         "/v1/customers" => Json(customer(&format!("cus_test_{n}"), &form)).into_response(),
         "/v1/payment_intents" => {
             let id = format!("pi_test_3Nx{n}");
-            if form.get("payment_method").map(String::as_str) == Some(DECLINED_CARD) {
+            if let Some((code, decline_code, message)) =
+                card_error(form.get("payment_method").map_or("", String::as_str))
+            {
                 let intent = payment_intent(&id, &form, "requires_payment_method");
                 return stripe_error(
                     StatusCode::PAYMENT_REQUIRED,
                     json!({
                         "type": "card_error",
-                        "code": "card_declined",
-                        "decline_code": "insufficient_funds",
-                        "message": "Your card has insufficient funds.",
+                        "code": code,
+                        "decline_code": decline_code,
+                        "message": message,
                         "charge": format!("ch_test_{n}"),
                         "doc_url": "https://stripe.com/docs/error-codes/card-declined",
                         "request_log_url": format!("https://dashboard.stripe.com/test/logs/req_{n}"),
@@ -158,6 +163,23 @@ async fn answer(
             StatusCode::NOT_FOUND,
             json!({"type": "invalid_request_error", "message": format!("Unrecognized request URL (POST: {path})")}),
         ),
+    }
+}
+
+/// How Stripe's test payment methods fail: (code, decline code, message).
+fn card_error(payment_method: &str) -> Option<(&'static str, &'static str, &'static str)> {
+    match payment_method {
+        DECLINED_CARD => Some((
+            "card_declined",
+            "insufficient_funds",
+            "Your card has insufficient funds.",
+        )),
+        AUTHENTICATION_CARD => Some((
+            "authentication_required",
+            "authentication_required",
+            "Your card was declined. This transaction requires authentication.",
+        )),
+        _ => None,
     }
 }
 
@@ -622,6 +644,28 @@ async fn a_declined_off_session_charge_is_a_declined_attempt_naming_the_decline_
     );
     assert!(reason.contains("insufficient_funds"), "{reason}");
     assert!(reason.contains("insufficient funds"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_charge_the_bank_wants_authenticated_is_declined_asking_the_customer_to_confirm() {
+    let stripe = FakeStripe::start().await;
+
+    let outcome = stripe
+        .provider()
+        .charge_saved_card(&saved_card_charge(AUTHENTICATION_CARD))
+        .await
+        .unwrap();
+
+    let ChargeOutcome::Declined {
+        payment_ref,
+        reason,
+    } = outcome
+    else {
+        panic!("expected a decline, got {outcome:?}");
+    };
+    assert!(payment_ref.is_some());
+    assert!(reason.contains("must confirm"), "{reason}");
+    assert!(reason.contains("authentication_required"), "{reason}");
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ use crate::api::purchases::{
     check_purchase, load_purchase_options, BuyCredits, PurchaseOptions, PurchaseStatus,
 };
 use crate::components::form::{action_error, FieldError, FormError};
+use crate::domain::Money;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use std::time::Duration;
@@ -53,7 +54,7 @@ fn BuyForms(options: PurchaseOptions, org_id: String) -> impl IntoView {
                     <input type="hidden" name="amount" value=dollars.to_string()/>
                     <button type="submit" disabled=move || buy.pending().get()>
                         {format!("${dollars}")}
-                        <small>{format!("{} credits", dollars * 100)}</small>
+                        <small>{Money::from_dollars(dollars).map(super::credits_text)}</small>
                     </button>
                 </ActionForm>
             }
