@@ -6,6 +6,7 @@ pub mod health;
 pub mod jobs;
 pub mod page_gate;
 pub mod providers;
+pub mod rates_import;
 pub mod server_fn_status;
 pub mod startup;
 pub mod telemetry;

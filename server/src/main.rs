@@ -1,14 +1,14 @@
 //! `phonebooth [serve]` runs the server; `phonebooth migrate` applies
 //! migrations and exits; `phonebooth admin grant|revoke <email>` sets the
-//! platform-operator flag.
+//! platform-operator flag; `phonebooth rates import <file.csv>` replaces the
+//! rate deck (validated first: any bad row and nothing changes).
 
 use anyhow::Context;
 use server::config::Config;
 use server::startup::Application;
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: phonebooth [serve | migrate | admin grant <email> | admin revoke <email>]";
+const USAGE: &str = "usage: phonebooth [serve | migrate | admin grant <email> | admin revoke <email> | rates import <file.csv>]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -28,6 +28,7 @@ async fn main() -> ExitCode {
         ["migrate"] => migrate(&config).await,
         ["admin", "grant", email] => set_operator(&config, email, true).await,
         ["admin", "revoke", email] => set_operator(&config, email, false).await,
+        ["rates", "import", file] => import_rates(&config, file).await,
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -75,6 +76,17 @@ async fn set_operator(config: &Config, email: &str, is_operator: bool) -> anyhow
         "{email} is {} a platform operator",
         if is_operator { "now" } else { "no longer" }
     );
+    Ok(())
+}
+
+async fn import_rates(config: &Config, file: &str) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+    let db = open(config).await?;
+    db.migrate().await.context("applying migrations")?;
+    let loaded = server::rates_import::import(&db, &text)
+        .await
+        .with_context(|| format!("importing {file}"))?;
+    println!("loaded {loaded} rates from {file}; the previous deck was replaced");
     Ok(())
 }
 

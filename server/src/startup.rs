@@ -55,6 +55,7 @@ impl Application {
             .await
             .context("opening the database (DATABASE_URL)")?;
         db.migrate().await.context("applying database migrations")?;
+        crate::rates_import::load_sample_if_empty(&db).await?;
         let listener = TcpListener::bind(config.bind_addr)
             .await
             .with_context(|| format!("listening on {} (BIND_ADDR)", config.bind_addr))?;

@@ -7,6 +7,7 @@ mod money;
 mod names;
 mod next_path;
 mod password;
+pub mod rating;
 mod role;
 
 pub use email::EmailAddress;

@@ -9,6 +9,7 @@ mod ledger;
 mod operations;
 mod pages;
 mod purchases;
+mod rates;
 mod stripe_provider;
 mod stripe_webhook;
 mod wallet;

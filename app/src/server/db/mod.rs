@@ -9,6 +9,7 @@ pub mod login_failures;
 pub mod notices;
 pub mod orgs;
 pub mod purchases;
+pub mod rates;
 pub mod sessions;
 pub mod stripe_events;
 pub mod users;

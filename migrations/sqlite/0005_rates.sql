@@ -1,0 +1,28 @@
+-- The rate deck: what a call to each destination prefix costs (DESIGN.md,
+-- "Rating and billing"). Replaced as a whole by `phonebooth rates import`;
+-- calls copy the rate they started with, so nothing references these rows.
+-- Same schema as migrations/postgres/0005_rates.sql (bigint there).
+
+create table rate (
+    -- E.164 digits without '+' ("44", "447"); the longest one a number starts
+    -- with wins. The primary key is also the index that lookup probes: it asks
+    -- for every prefix of the dialed number by equality (server/db/rates.rs).
+    prefix               text primary key
+                         check (length(prefix) between 1 and 15 and prefix not glob '*[^0-9]*'),
+    -- ISO 3166-1 alpha-2, upper case ("GB")
+    country_code         text not null check (length(country_code) = 2 and country_code = upper(country_code)),
+    country_name         text not null check (country_name <> ''),
+    description          text not null,
+    -- micro-dollars per minute and per answered call; never negative
+    price_per_minute     integer not null check (price_per_minute >= 0),
+    connection_fee       integer not null check (connection_fee >= 0),
+    -- billing increments in seconds (60/60, 30/6, 1/1 …): 1 to 3600, as the
+    -- rating code divides by them
+    initial_increment    integer not null check (initial_increment between 1 and 3600),
+    subsequent_increment integer not null check (subsequent_increment between 1 and 3600),
+    -- premium-rate and fraud-prone ranges: calls are refused, with the reason shown
+    blocked              integer not null default 0 check (blocked in (0, 1)),
+    -- a blocked prefix always says why; an open one has no reason
+    blocked_reason       text check ((blocked = 1) = (blocked_reason is not null and blocked_reason <> '')),
+    created_at           integer not null
+);
