@@ -9,11 +9,11 @@ test("buy $10 in the sandbox: a declined card adds nothing, the test card adds 1
   await visit(page, "/wallet", testInfo);
   await expect(page.getByTestId("balance")).toHaveText("$0.00");
 
-  await page.getByRole("button", { name: /^\$10\b/ }).click();
+  await page.getByRole("button", { name: "Buy $10 (1,000 credits)" }).click();
   await expect(page).toHaveURL(/\/sandbox\/checkout\/cs_test_[0-9a-f]+$/);
   await settle(page, testInfo);
   await expect(page.getByRole("note")).toContainText("SANDBOX");
-  await expect(page.getByRole("heading", { name: "Pay $10.00 for 1000 credits" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Pay $10.00 for 1,000 credits" })).toBeVisible();
 
   // Declined: a clear message, still on the checkout page, nothing credited.
   await page.getByLabel("Card number").fill("4000 0000 0000 0002");
@@ -26,9 +26,9 @@ test("buy $10 in the sandbox: a declined card adds nothing, the test card adds 1
   await page.getByLabel("Card number").fill("4242 4242 4242 4242");
   await page.getByRole("button", { name: "Pay $10.00" }).click();
   await expect(page).toHaveURL(/\/wallet\?checkout=cs_test_/);
-  await expect(page.getByText(/Payment complete: 1000 credits \(\$10\.00\) added\./)).toBeVisible({ timeout: 20_000 });
+  await expect(page.getByText("Payment complete: 1,000 credits ($10.00) added.")).toBeVisible({ timeout: 20_000 });
   await expect(page.getByTestId("balance")).toHaveText("$10.00");
-  await expect(page.getByText("1,000 credits", { exact: true })).toBeVisible();
+  await expect(page.locator(".balance-credits")).toHaveText("1,000 credits");
 
   // One purchase in the history, with its receipt naming the payment.
   await visit(page, "/wallet", testInfo);

@@ -11,7 +11,7 @@ test("a new wallet is empty, and its history filters and explains bad input", as
 
   await expect(page.getByRole("heading", { level: 1, name: "Wallet" })).toBeVisible();
   await expect(page.getByTestId("balance")).toHaveText("$0.00");
-  await expect(page.getByText("0 credits")).toBeVisible();
+  await expect(page.getByText("0 credits", { exact: true })).toBeVisible();
   await expect(page.getByTestId("available")).toHaveText("$0.00");
   await expect(page.getByTestId("history-empty")).toContainText("No transactions yet");
   await expect(page.getByTestId("spend-empty")).toBeVisible();

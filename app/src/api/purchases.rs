@@ -282,14 +282,8 @@ mod ssr {
     pub async fn load_auto_recharge(org_id: String) -> Result<AutoRechargeView, AppError> {
         let (member, state) = guard::require_member(&org_id).await?;
         let rule = purchases::auto_recharge_settings(&state.db.pool, &member.org_id).await?;
-        let (used,): (i64,) = sqlx::query_as(
-            "select cast(coalesce(sum(amount), 0) as bigint) from auto_recharge_attempt
-             where org_id = $1 and status in ('pending', 'succeeded') and created_at >= $2",
-        )
-        .bind(&member.org_id)
-        .bind(auto_recharge::month_start(clock::now()))
-        .fetch_one(&state.db.pool)
-        .await?;
+        let used =
+            auto_recharge::used_this_month(&state.db.pool, &member.org_id, clock::now()).await?;
         let recent = auto_recharge::recent_attempts(&state.db.pool, &member.org_id)
             .await?
             .into_iter()
@@ -314,7 +308,7 @@ mod ssr {
             threshold: dollars_of(rule.auto_recharge_threshold),
             target: dollars_of(rule.auto_recharge_target),
             monthly_cap: dollars_of(rule.auto_recharge_monthly_cap),
-            used_this_month: Money::from_micros(used).to_string(),
+            used_this_month: used.to_string(),
             has_card: rule.payment_method_id.is_some(),
             failures: rule.auto_recharge_failures,
             recent,

@@ -4,6 +4,7 @@
 
 use crate::api::sandbox::{sandbox_session, SandboxPay, SandboxSessionView};
 use crate::components::form::{action_error, FieldError, FormError};
+use crate::domain::Money;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -46,7 +47,11 @@ fn Checkout(session: SandboxSessionView) -> impl IntoView {
     let error = action_error(pay);
     let buying = session.mode == "payment";
     let heading = if buying {
-        format!("Pay {} for {} credits", session.amount, session.credits)
+        format!(
+            "Pay {} for {}",
+            session.amount,
+            crate::pages::wallet::credits_text(Money::from_micros(session.credits * 10_000))
+        )
     } else {
         "Save a card for auto-recharge".to_owned()
     };

@@ -53,8 +53,9 @@ pub fn month_start(now: i64) -> i64 {
         .unix_timestamp()
 }
 
-async fn used_this_month(
-    conn: &mut AnyConnection,
+/// What auto-recharge has charged (or is charging) this calendar month: what the cap limits.
+pub async fn used_this_month<'c>(
+    db: impl sqlx::Executor<'c, Database = sqlx::Any>,
     org_id: &str,
     now: i64,
 ) -> Result<Money, sqlx::Error> {
@@ -64,7 +65,7 @@ async fn used_this_month(
     )
     .bind(org_id)
     .bind(month_start(now))
-    .fetch_one(conn)
+    .fetch_one(db)
     .await?;
     Ok(Money::from_micros(used))
 }
@@ -89,7 +90,7 @@ pub async fn start_due_attempts(db: &Db, now: i64) -> Result<Vec<String>, sqlx::
         let mut tx = db.begin_write().await?;
         let balance = ledger::balance_in(&mut tx, &org_id).await?;
         let rule = db::purchases::auto_recharge_settings(&mut *tx, &org_id).await?;
-        let used = used_this_month(&mut tx, &org_id, now).await?;
+        let used = used_this_month(&mut *tx, &org_id, now).await?;
         let Some(amount) = amount_to_charge(&rule, balance.available(), used) else {
             continue;
         };

@@ -258,6 +258,17 @@ fn intent_for(event: &Event, purpose: &str) -> Result<Intent, Outcome> {
     Ok(intent)
 }
 
+/// An auto-recharge payment intent and the attempt it belongs to.
+fn recharge_intent(event: &Event) -> Result<(Intent, String), Outcome> {
+    let intent = intent_for(event, payments::PURPOSE_AUTO_RECHARGE)?;
+    let attempt_id = intent
+        .metadata
+        .get(payments::META_ATTEMPT_ID)
+        .cloned()
+        .ok_or_else(|| Outcome::Ignored("no attempt id".into()))?;
+    Ok((intent, attempt_id))
+}
+
 /// A card saved by a setup-mode checkout becomes the one auto-recharge charges.
 async fn save_card(
     tx: &mut sqlx::AnyConnection,
@@ -295,14 +306,11 @@ async fn auto_recharge_succeeded(
     event: &Event,
     now: i64,
 ) -> Result<Outcome, LedgerError> {
-    let intent = match intent_for(event, payments::PURPOSE_AUTO_RECHARGE) {
-        Ok(intent) => intent,
+    let (intent, attempt_id) = match recharge_intent(event) {
+        Ok(found) => found,
         Err(ignored) => return Ok(ignored),
     };
-    let Some(attempt_id) = intent.metadata.get(payments::META_ATTEMPT_ID) else {
-        return Ok(Outcome::Ignored("no attempt id".into()));
-    };
-    let Some(attempt) = auto_recharge::attempt(&mut *tx, attempt_id).await? else {
+    let Some(attempt) = auto_recharge::attempt(&mut *tx, &attempt_id).await? else {
         return Ok(Outcome::Ignored(format!("no attempt {attempt_id}")));
     };
     if intent.amount_received.map(|cents| cents * 10_000) != Some(attempt.amount) {
@@ -325,12 +333,9 @@ async fn auto_recharge_failed(
     event: &Event,
     now: i64,
 ) -> Result<Outcome, LedgerError> {
-    let intent = match intent_for(event, payments::PURPOSE_AUTO_RECHARGE) {
-        Ok(intent) => intent,
+    let (intent, attempt_id) = match recharge_intent(event) {
+        Ok(found) => found,
         Err(ignored) => return Ok(ignored),
-    };
-    let Some(attempt_id) = intent.metadata.get(payments::META_ATTEMPT_ID) else {
-        return Ok(Outcome::Ignored("no attempt id".into()));
     };
     let reason = match &intent.last_payment_error {
         Some(error) => format!(
@@ -344,8 +349,6 @@ async fn auto_recharge_failed(
         ),
         None => "the card was declined".to_owned(),
     };
-    auto_recharge::record_failure_in(tx, attempt_id, Some(&intent.id), &reason, now).await?;
-    Ok(Outcome::RechargeFailed {
-        attempt_id: attempt_id.clone(),
-    })
+    auto_recharge::record_failure_in(tx, &attempt_id, Some(&intent.id), &reason, now).await?;
+    Ok(Outcome::RechargeFailed { attempt_id })
 }

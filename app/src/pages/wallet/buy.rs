@@ -47,14 +47,21 @@ fn BuyForms(options: PurchaseOptions, org_id: String) -> impl IntoView {
         .into_iter()
         .map(|dollars| {
             let form_key = form_key.clone();
+            let credits = Money::from_dollars(dollars)
+                .map(super::credits_text)
+                .unwrap_or_default();
             view! {
                 <ActionForm action=buy attr:class="pack">
                     <input type="hidden" name="org_id" value=org_id.get_value()/>
                     <input type="hidden" name="form_key" value=form_key/>
                     <input type="hidden" name="amount" value=dollars.to_string()/>
-                    <button type="submit" disabled=move || buy.pending().get()>
+                    <button
+                        type="submit"
+                        aria-label=format!("Buy ${dollars} ({credits})")
+                        disabled=move || buy.pending().get()
+                    >
                         {format!("${dollars}")}
-                        <small>{Money::from_dollars(dollars).map(super::credits_text)}</small>
+                        <small>{credits.clone()}</small>
                     </button>
                 </ActionForm>
             }
@@ -127,7 +134,10 @@ fn PurchaseProgress(org_id: String) -> impl IntoView {
                     }.into_any(),
                     Ok(Some(PurchaseStatus::Credited { credits, amount })) => view! {
                         <p class="notice success" role="status">
-                            {format!("Payment complete: {credits} credits ({amount}) added.")}
+                            {format!(
+                                "Payment complete: {} ({amount}) added.",
+                                super::credits_text(Money::from_micros(credits * 10_000))
+                            )}
                         </p>
                     }.into_any(),
                     Ok(None) => ().into_any(),
