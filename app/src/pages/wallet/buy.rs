@@ -2,11 +2,13 @@
 //! a checkout session and sends the browser to it; and, back from checkout,
 //! "payment received, adding credits…" until the webhook has credited it.
 
+use crate::api::auth::Me;
 use crate::api::purchases::{
     check_purchase, load_purchase_options, BuyCredits, PurchaseOptions, PurchaseStatus,
 };
 use crate::components::form::{action_error, FieldError, FormError};
 use crate::domain::Money;
+use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use std::time::Duration;
@@ -22,7 +24,7 @@ pub fn BuyCredits(org_id: String) -> impl IntoView {
     view! {
         <section class="card buy-credits" aria-labelledby="buy-heading">
             <h2 id="buy-heading">"Buy credits"</h2>
-            <PurchaseProgress org_id=org.get_value()/>
+            <PurchaseProgress/>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match options.await {
@@ -89,36 +91,54 @@ fn BuyForms(options: PurchaseOptions, org_id: String) -> impl IntoView {
     }
 }
 
-/// Shown after returning from checkout (`?checkout=<session id>` or `canceled`).
-#[component]
-fn PurchaseProgress(org_id: String) -> impl IntoView {
+/// The purchase the browser came back from (`?checkout=<session id>`), if any.
+/// The wallet page reads its balance only after this has answered, so a page
+/// that says "Payment complete" never shows the balance from before it.
+#[derive(Clone, Copy)]
+pub struct ReturningPurchase(pub Resource<Result<Option<PurchaseStatus>, AppError>>);
+
+/// Watches the returning purchase: asks again every second while it is
+/// pending, and bumps `WalletVersion` once it has been credited.
+pub fn watch_returning_purchase(
+    me: Resource<Result<Option<Me>, AppError>>,
+    version: WalletVersion,
+) -> ReturningPurchase {
     let query = use_query_map();
-    let org_and_checkout = move || Some((org_id.clone(), query.read().get("checkout")?));
-    let version = use_context::<WalletVersion>();
     let poll = RwSignal::new(0u32);
     let status = Resource::new(
-        move || (org_and_checkout(), poll.get()),
-        |(target, _)| async move {
-            match target {
-                Some((org_id, checkout)) if checkout != "canceled" => {
-                    check_purchase(org_id, checkout).await.map(Some)
+        move || {
+            (
+                super::current_org_id(me),
+                query.read().get("checkout"),
+                poll.get(),
+            )
+        },
+        move |(_, checkout, _)| async move {
+            match checkout {
+                Some(checkout) if checkout != "canceled" => {
+                    let status =
+                        super::for_current_org(me, |org_id| check_purchase(org_id, checkout));
+                    status.await
                 }
                 _ => Ok(None),
             }
         },
     );
-    // Ask again every second until the webhook has landed, then reload the wallet.
     Effect::new(move |_| match status.get() {
         Some(Ok(Some(PurchaseStatus::Pending))) => {
             set_timeout(move || poll.update(|p| *p += 1), Duration::from_secs(1));
         }
-        Some(Ok(Some(PurchaseStatus::Credited { .. }))) => {
-            if let Some(WalletVersion(version)) = version {
-                version.update(|v| *v += 1);
-            }
-        }
+        Some(Ok(Some(PurchaseStatus::Credited { .. }))) => version.0.update(|v| *v += 1),
         _ => {}
     });
+    ReturningPurchase(status)
+}
+
+/// Shown after returning from checkout (`?checkout=<session id>` or `canceled`).
+#[component]
+fn PurchaseProgress() -> impl IntoView {
+    let query = use_query_map();
+    let ReturningPurchase(status) = expect_context::<ReturningPurchase>();
     let canceled = move || query.read().get("checkout").as_deref() == Some("canceled");
     view! {
         {move || canceled().then(|| view! {

@@ -32,6 +32,8 @@ pub fn WalletPage() -> impl IntoView {
     // Bumped when credits land (buying, auto-recharge) so the balance reloads.
     let wallet_version = RwSignal::new(0u32);
     provide_context(buy::WalletVersion(wallet_version));
+    let returning = buy::watch_returning_purchase(me, buy::WalletVersion(wallet_version));
+    provide_context(returning);
     let overview = Resource::new(
         move || {
             (
@@ -40,7 +42,11 @@ pub fn WalletPage() -> impl IntoView {
                 wallet_version.get(),
             )
         },
-        move |_| for_current_org(me, wallet_overview),
+        move |_| async move {
+            // After the returning purchase's status: if that says credited, so does the balance.
+            let _ = returning.0.await;
+            for_current_org(me, wallet_overview).await
+        },
     );
     // The layout's low-balance banner reads its own copy of the status.
     let banner = use_context::<WalletStatusResource>();
