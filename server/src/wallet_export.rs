@@ -115,8 +115,8 @@ pub fn to_csv(entries: &[Entry]) -> String {
                 text_cell(&entry.ledger_entry_id),
                 text_cell(&entry.kind),
                 text_cell(&entry.description),
-                decimal_dollars(Money::from_micros(entry.amount)),
-                decimal_dollars(Money::from_micros(entry.balance_after)),
+                Money::from_micros(entry.amount).plain_dollars(),
+                Money::from_micros(entry.balance_after).plain_dollars(),
             ],
         );
     }
@@ -153,28 +153,9 @@ fn text_cell(text: &str) -> String {
     }
 }
 
-/// Exact dollars: `-0.50`, `10.00`, `0.0125` (two decimals, more only when
-/// the amount has fractions of a cent): `Money`'s own integer formatting
-/// without the currency sign, so the page and the file always agree.
-pub fn decimal_dollars(amount: Money) -> String {
-    amount.to_string().replacen('$', "", 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn amounts_are_exact_decimals_without_a_currency_sign() {
-        assert_eq!(decimal_dollars(Money::from_micros(-500_000)), "-0.50");
-        assert_eq!(decimal_dollars(Money::from_dollars(10).unwrap()), "10.00");
-        assert_eq!(decimal_dollars(Money::from_micros(12_500)), "0.0125");
-        assert_eq!(decimal_dollars(Money::from_micros(-1)), "-0.000001");
-        assert_eq!(
-            decimal_dollars(Money::from_micros(i64::MIN)),
-            "-9223372036854.775808"
-        );
-    }
 
     #[test]
     fn cells_are_quoted_and_formulas_defused() {

@@ -115,18 +115,13 @@ mod ssr {
     use super::*;
     use crate::domain::Money;
     use crate::server::auto_recharge;
-    use crate::server::db::{notices, purchases};
+    use crate::server::db::{ledger, notices, purchases};
     use crate::server::guard::{self, OrgMember};
     use crate::server::payments::{CardSetup, CheckoutRedirect, CreditCheckout, PaymentError};
     use crate::server::{clock, ids, AppState};
 
-    fn dollars_of(micros: i64) -> String {
-        let cents = micros / 10_000;
-        format!("{}.{:02}", cents / 100, cents % 100)
-    }
-
     fn whole_dollars(money: Money) -> i64 {
-        money.micros() / 1_000_000
+        money.micros() / crate::domain::MICROS_PER_DOLLAR
     }
 
     /// Form keys are ours (`ids::new_id`), but they come back from the browser.
@@ -260,17 +255,14 @@ mod ssr {
         purchases::checkout_of_org(&state.db.pool, &member.org_id, &checkout_id)
             .await?
             .ok_or(AppError::NotFound)?;
-        let credited: Option<(i64,)> = sqlx::query_as(
-            "select amount from ledger_entry where org_id = $1 and idempotency_key = $2",
-        )
-        .bind(&member.org_id)
-        .bind(format!("stripe:checkout:{checkout_id}"))
-        .fetch_optional(&state.db.pool)
-        .await?;
+        let mut conn = state.db.pool.acquire().await?;
+        let credited = ledger::entry_for_key(&mut conn, &ledger::checkout_key(&checkout_id))
+            .await?
+            .filter(|entry| entry.org_id == member.org_id);
         Ok(match credited {
             None => PurchaseStatus::Pending,
-            Some((micros,)) => {
-                let amount = Money::from_micros(micros);
+            Some(entry) => {
+                let amount = Money::from_micros(entry.amount);
                 PurchaseStatus::Credited {
                     credits: amount.credits(),
                     amount: amount.to_string(),
@@ -305,9 +297,9 @@ mod ssr {
         Ok(AutoRechargeView {
             can_manage: member.role.can_manage_org(),
             enabled: rule.auto_recharge_enabled == 1,
-            threshold: dollars_of(rule.auto_recharge_threshold),
-            target: dollars_of(rule.auto_recharge_target),
-            monthly_cap: dollars_of(rule.auto_recharge_monthly_cap),
+            threshold: Money::from_micros(rule.auto_recharge_threshold).plain_dollars(),
+            target: Money::from_micros(rule.auto_recharge_target).plain_dollars(),
+            monthly_cap: Money::from_micros(rule.auto_recharge_monthly_cap).plain_dollars(),
             used_this_month: used.to_string(),
             has_card: rule.payment_method_id.is_some(),
             failures: rule.auto_recharge_failures,

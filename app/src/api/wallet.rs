@@ -163,7 +163,7 @@ pub async fn wallet_spend(org_id: String) -> Result<SpendChart, AppError> {
 mod ssr {
     use super::*;
     use crate::server::db;
-    use crate::server::db::ledger::Entry;
+    use crate::server::db::ledger::{self, Entry};
     use crate::server::db::wallet::{self as queries, HistoryFilter};
     use crate::server::guard::{self, OrgAdmin};
     use crate::server::{clock, AppState};
@@ -268,12 +268,12 @@ mod ssr {
             .ok_or(AppError::NotFound)?;
         let key = entry.idempotency_key.as_str();
         let (reference_label, reference, buyer) =
-            if let Some(checkout_id) = key.strip_prefix(queries::CHECKOUT_KEY_PREFIX) {
+            if let Some(checkout_id) = key.strip_prefix(ledger::CHECKOUT_KEY_PREFIX) {
                 let buyer = queries::checkout_buyer(pool, &member.org_id, checkout_id)
                     .await?
                     .map(|(name, email)| Buyer { name, email });
                 ("Checkout session", checkout_id, buyer)
-            } else if let Some(intent) = key.strip_prefix(queries::PAYMENT_INTENT_KEY_PREFIX) {
+            } else if let Some(intent) = key.strip_prefix(ledger::PAYMENT_INTENT_KEY_PREFIX) {
                 ("Payment intent", intent, None)
             } else {
                 // Credited some other way: the ledger key is the most precise reference there is.

@@ -11,7 +11,7 @@ pub mod rating;
 mod role;
 
 pub use email::EmailAddress;
-pub use money::Money;
+pub use money::{Money, MICROS_PER_CREDIT, MICROS_PER_DOLLAR};
 pub use names::{OrgName, PersonName};
 pub use next_path::NextPath;
 pub use password::Password;

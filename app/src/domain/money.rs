@@ -50,13 +50,35 @@ impl Money {
         if fraction.len() > 2 {
             return Err("amounts have at most two decimals (whole cents)");
         }
-        let whole: i64 = whole.parse().map_err(|_| "that amount is too large")?;
-        let cents: i64 = format!("{fraction:0<2}").parse().unwrap_or(0);
+        Money::from_decimal_digits(whole, fraction).ok_or("that amount is too large")
+    }
+
+    /// `whole.fraction` dollars, both plain ASCII digits already checked by the
+    /// caller, the fraction at most six digits: exact, or None when too large.
+    /// The one place typed amounts and deck prices become micro-dollars.
+    pub fn from_decimal_digits(whole: &str, fraction: &str) -> Option<Self> {
+        if fraction.len() > 6 {
+            return None;
+        }
+        let whole: i64 = whole.parse().ok()?;
+        let micros: i64 = format!("{fraction:0<6}").parse().ok()?;
         whole
-            .checked_mul(100)
-            .and_then(|c| c.checked_add(cents))
-            .and_then(Money::from_cents)
-            .ok_or("that amount is too large")
+            .checked_mul(MICROS_PER_DOLLAR)
+            .and_then(|w| w.checked_add(micros))
+            .map(Money)
+    }
+
+    /// The amount in whole cents, for providers that charge cents; None when
+    /// it has a fraction of a cent (rounding would charge another amount than
+    /// the ledger records).
+    pub fn whole_cents(self) -> Option<i64> {
+        (self.0 % MICROS_PER_CREDIT == 0).then_some(self.0 / MICROS_PER_CREDIT)
+    }
+
+    /// Exact dollars without the currency sign, as typed into a form and as
+    /// written to CSV: `25.00`, `-0.50`, `0.0125` (the display without `$`).
+    pub fn plain_dollars(self) -> String {
+        self.to_string().replacen('$', "", 1)
     }
 
     pub fn checked_add(self, other: Money) -> Option<Money> {
@@ -108,6 +130,39 @@ mod tests {
         assert_eq!(Money::from_micros(12_500).to_string(), "$0.0125");
         assert_eq!(Money::from_micros(1).to_string(), "$0.000001");
         assert_eq!(Money::ZERO.to_string(), "$0.00");
+    }
+
+    #[test]
+    fn whole_cents_are_exact_or_none() {
+        assert_eq!(Money::from_dollars(10).unwrap().whole_cents(), Some(1_000));
+        assert_eq!(Money::from_micros(-500_000).whole_cents(), Some(-50));
+        assert_eq!(Money::from_micros(12_500).whole_cents(), None);
+    }
+
+    #[test]
+    fn plain_dollars_are_the_display_without_the_symbol() {
+        assert_eq!(Money::from_dollars(25).unwrap().plain_dollars(), "25.00");
+        assert_eq!(Money::from_micros(-500_000).plain_dollars(), "-0.50");
+        assert_eq!(Money::from_micros(12_500).plain_dollars(), "0.0125");
+        assert_eq!(Money::from_micros(-1).plain_dollars(), "-0.000001");
+        assert_eq!(
+            Money::from_micros(i64::MIN).plain_dollars(),
+            "-9223372036854.775808"
+        );
+    }
+
+    #[test]
+    fn decimal_digits_become_micro_dollars_exactly() {
+        assert_eq!(
+            Money::from_decimal_digits("1", "5").unwrap().micros(),
+            1_500_000
+        );
+        assert_eq!(
+            Money::from_decimal_digits("0", "000125").unwrap().micros(),
+            125
+        );
+        assert_eq!(Money::from_decimal_digits("0", "0000001"), None);
+        assert_eq!(Money::from_decimal_digits("99999999999999", ""), None);
     }
 
     #[test]

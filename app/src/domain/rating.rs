@@ -373,13 +373,7 @@ pub fn parse_rate_dollars(raw: &str) -> Result<Money, &'static str> {
     if fraction.len() > 6 {
         return Err("a price has at most six decimals (whole micro-dollars)");
     }
-    let whole: i64 = whole.parse().map_err(|_| "that price is too large")?;
-    let micros: i64 = format!("{fraction:0<6}").parse().unwrap_or(0);
-    whole
-        .checked_mul(super::money::MICROS_PER_DOLLAR)
-        .and_then(|w| w.checked_add(micros))
-        .map(Money::from_micros)
-        .ok_or("that price is too large")
+    Money::from_decimal_digits(whole, fraction).ok_or("that price is too large")
 }
 
 #[cfg(test)]

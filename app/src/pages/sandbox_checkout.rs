@@ -50,7 +50,9 @@ fn Checkout(session: SandboxSessionView) -> impl IntoView {
         format!(
             "Pay {} for {}",
             session.amount,
-            crate::pages::wallet::credits_text(Money::from_micros(session.credits * 10_000))
+            crate::pages::wallet::credits_text(
+                Money::from_cents(session.credits).unwrap_or(Money::ZERO)
+            )
         )
     } else {
         "Save a card for auto-recharge".to_owned()

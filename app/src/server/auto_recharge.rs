@@ -35,7 +35,7 @@ pub fn amount_to_charge(
     }
     let wanted = rule.auto_recharge_target.checked_sub(available.micros())?;
     let left_this_month = rule.auto_recharge_monthly_cap - used_this_month.micros();
-    let cent = 10_000;
+    let cent = crate::domain::MICROS_PER_CREDIT;
     let wanted_cents = (wanted + cent - 1) / cent * cent;
     let amount = wanted_cents.min(left_this_month / cent * cent);
     (amount >= MIN_CHARGE.micros()).then(|| Money::from_micros(amount))
@@ -184,7 +184,7 @@ pub async fn record_success_in(
             amount,
             actor,
             description: &description,
-            idempotency_key: &format!("stripe:payment_intent:{payment_ref}"),
+            idempotency_key: &ledger::payment_intent_key(payment_ref),
         },
         now,
     )

@@ -75,13 +75,10 @@ fn unavailable(error: sqlx::Error) -> PaymentError {
 }
 
 fn cents(amount: Money) -> Result<i64, PaymentError> {
-    let micros = amount.micros();
-    if micros <= 0 || micros % 10_000 != 0 {
-        return Err(PaymentError::Refused(format!(
-            "{amount} is not a whole number of cents"
-        )));
-    }
-    Ok(micros / 10_000)
+    amount
+        .whole_cents()
+        .filter(|cents| *cents > 0)
+        .ok_or_else(|| PaymentError::Refused(format!("{amount} is not a whole number of cents")))
 }
 
 #[async_trait]

@@ -267,14 +267,10 @@ fn metadata(org_id: &str, purpose: &str) -> HashMap<String, String> {
 /// Stripe charges whole cents; `Money` is finer (micro-dollars), and rounding
 /// here would charge a different amount from the one the ledger records.
 fn whole_cents(amount: Money) -> Result<i64, PaymentError> {
-    let micros_per_cent = Money::from_cents(1).map_or(1, Money::micros);
-    if amount.micros() <= 0 || amount.micros() % micros_per_cent != 0 {
+    amount.whole_cents().filter(|cents| *cents > 0).ok_or_else(|| {
         tracing::error!(%amount, "refusing a charge that is not a positive number of whole cents");
-        return Err(PaymentError::Refused(format!(
-            "{amount} is not a positive number of whole cents"
-        )));
-    }
-    Ok(amount.micros() / micros_per_cent)
+        PaymentError::Refused(format!("{amount} is not a positive number of whole cents"))
+    })
 }
 
 fn idempotent(key: &str) -> Result<RequestStrategy, PaymentError> {

@@ -208,7 +208,7 @@ async fn credit_checkout(
     }
     let actor = format!("stripe:{}", event.id);
     let description = format!("Credit purchase ({amount})");
-    let key = format!("stripe:checkout:{}", session.id);
+    let key = ledger::checkout_key(&session.id);
     let entry = NewEntry {
         org_id,
         kind: EntryKind::Purchase,
@@ -313,7 +313,9 @@ async fn auto_recharge_succeeded(
     let Some(attempt) = auto_recharge::attempt(&mut *tx, &attempt_id).await? else {
         return Ok(Outcome::Ignored(format!("no attempt {attempt_id}")));
     };
-    if intent.amount_received.map(|cents| cents * 10_000) != Some(attempt.amount) {
+    if intent.amount_received.and_then(Money::from_cents)
+        != Some(Money::from_micros(attempt.amount))
+    {
         return Ok(Outcome::Ignored(format!(
             "amount received {:?} cents does not match attempt {attempt_id}",
             intent.amount_received

@@ -156,7 +156,7 @@ fn PurchaseProgress() -> impl IntoView {
                         <p class="notice success" role="status">
                             {format!(
                                 "Payment complete: {} ({amount}) added.",
-                                super::credits_text(Money::from_micros(credits * 10_000))
+                                super::credits_text(Money::from_cents(credits).unwrap_or(Money::ZERO))
                             )}
                         </p>
                     }.into_any(),

@@ -146,7 +146,7 @@ fn LowBalanceAlert(
     };
     let form = status.can_manage.then(|| {
         // Thresholds are whole cents and never negative: "25.00", without the sign.
-        let value = threshold.to_string().trim_start_matches('$').to_owned();
+        let value = threshold.plain_dollars();
         view! {
             <ActionForm action=set_threshold>
                 <FormError error fields=&["threshold"]/>

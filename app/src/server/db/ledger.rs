@@ -42,6 +42,21 @@ impl EntryKind {
     }
 }
 
+/// Ledger key prefixes of the causes that buy credits (receipts read them back).
+pub const CHECKOUT_KEY_PREFIX: &str = "stripe:checkout:";
+pub const PAYMENT_INTENT_KEY_PREFIX: &str = "stripe:payment_intent:";
+
+/// The key of a credit purchase: its checkout session, whichever event reports it.
+pub fn checkout_key(checkout_id: &str) -> String {
+    format!("{CHECKOUT_KEY_PREFIX}{checkout_id}")
+}
+
+/// The key of an auto-recharge charge: its payment intent, whether the job or
+/// the webhook records it.
+pub fn payment_intent_key(payment_intent_id: &str) -> String {
+    format!("{PAYMENT_INTENT_KEY_PREFIX}{payment_intent_id}")
+}
+
 /// What to post: the cause is named by `idempotency_key`.
 #[derive(Clone, Debug)]
 pub struct NewEntry<'a> {
@@ -183,6 +198,14 @@ async fn entry_where(
     .bind(value)
     .fetch_optional(&mut *conn)
     .await
+}
+
+/// The entry a cause posted, if it has been posted yet.
+pub async fn entry_for_key(
+    conn: &mut AnyConnection,
+    idempotency_key: &str,
+) -> Result<Option<Entry>, sqlx::Error> {
+    entry_where(conn, EntryLookup::Key, idempotency_key).await
 }
 
 #[derive(Clone, Copy)]

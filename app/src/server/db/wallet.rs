@@ -22,10 +22,6 @@ pub const KINDS: [EntryKind; 6] = [
     EntryKind::AutoRecharge,
 ];
 
-/// The ledger key prefixes of the purchases a receipt can name.
-pub const CHECKOUT_KEY_PREFIX: &str = "stripe:checkout:";
-pub const PAYMENT_INTENT_KEY_PREFIX: &str = "stripe:payment_intent:";
-
 pub fn kind_from_str(raw: &str) -> Option<EntryKind> {
     KINDS.into_iter().find(|kind| kind.as_str() == raw)
 }
