@@ -14,7 +14,7 @@ use app::{shell, App};
 use axum::routing::{get, post};
 use axum::{middleware, Router};
 use leptos::prelude::*;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use rand::RngCore;
 use sha2::{Digest, Sha512};
 use std::future::Future;
@@ -167,7 +167,7 @@ fn router(config: &Config, state: AppState, key: Key, webhooks: Router) -> anyho
     leptos_options.site_root = config.site_root.clone().into();
     leptos_options.site_pkg_dir = "pkg".into();
     leptos_options.site_addr = config.bind_addr;
-    let routes = generate_route_list(App);
+    let routes = route_list();
 
     let provide_state = {
         let state = state.clone();
@@ -226,6 +226,16 @@ fn router(config: &Config, state: AppState, key: Key, webhooks: Router) -> anyho
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
         }))
         .layer(SetRequestIdLayer::x_request_id(RandomRequestId)))
+}
+
+/// The app's routes, generated once per process. Generating them renders the
+/// app with resource loading suppressed by a process-wide flag, and a resource
+/// first polled by another request while that flag is up waits forever
+/// (leptos-rs/leptos#4773). Once per process, before any router exists, no
+/// render can overlap it, even when tests start many instances in one process.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 #[derive(Clone, Copy)]
