@@ -9,57 +9,17 @@ and p50/p99/max latency, and checks that the wallet holds exactly N purchases.
 
     python3 scripts/bench_stripe_webhook.py [--events 2000] [--concurrency 8] [--backends sqlite,postgres]
 
-Needs only the Python standard library (and psql for the PostgreSQL check).
+Figures worth publishing come from a release build
+(`source scripts/env.sh && cargo build --release -p server --bin phonebooth`).
+Needs only the Python standard library (and psql for PostgreSQL); the shared
+helpers are in scripts/bench_lib.py.
 """
-import argparse, hashlib, hmac, http.client, json, os, socket, sqlite3, subprocess, sys, tempfile, threading, time, urllib.request
+import hashlib, hmac, json, time
+
+import bench_lib
 
 SECRET = "whsec_benchmark_secret_0123456789abcdef"
-PG_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 CENTS = 1000  # $10 per purchase
-
-
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close(); return port
-
-
-def binary():
-    for profile in ("release", "debug"):
-        path = os.path.join("target", profile, "phonebooth")
-        if os.path.exists(path):
-            return path
-    sys.exit("build first: scripts/run.sh (release) or cargo leptos build (debug)")
-
-
-def start(backend, data_dir):
-    port = free_port()
-    env = dict(os.environ, DATA_DIR=data_dir, BIND_ADDR=f"127.0.0.1:{port}", STRIPE_WEBHOOK_SECRET=SECRET,
-               SESSION_SECRET="benchmark-session-secret-0123456789", RUST_LOG="warn")
-    if backend == "postgres":
-        name = f"pb_bench_{int(time.time())}_{os.getpid()}"
-        subprocess.run(["psql", PG_ADMIN, "-qc", f"create database {name}"], check=True)
-        env["DATABASE_URL"] = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    else:
-        env["DATABASE_URL"] = f"sqlite://{data_dir}/bench.db?mode=rwc"
-    log = open(os.path.join(data_dir, "server.log"), "w")
-    proc = subprocess.Popen([binary()], env=env, stdout=log, stderr=log)
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1)
-            return proc, port, env["DATABASE_URL"]
-        except OSError:
-            time.sleep(0.1)
-    proc.kill(); sys.exit(f"server did not start; see {data_dir}/server.log")
-
-
-def register(port):
-    conn = http.client.HTTPConnection("127.0.0.1", port)
-    body = "name=Bench&email=bench%40example.com&password=a+long+enough+passphrase"
-    headers = {"content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "same-origin", "accept": "application/json"}
-    conn.request("POST", "/api/auth/register", body, headers)
-    response = conn.getresponse(); response.read()
-    cookie = response.getheader("set-cookie").split(";")[0]
-    conn.request("POST", "/api/auth/account", "", dict(headers, cookie=cookie))
-    return json.loads(conn.getresponse().read())["current_org"]["org_id"]
 
 
 def event(n, org_id):
@@ -75,67 +35,29 @@ def signed(body):
     return {"stripe-signature": f"t={t},v1={v1}", "content-type": "application/json"}
 
 
-def run(port, org_id, events, concurrency):
-    latencies, failures, lock = [], [], threading.Lock()
-    bodies = [event(n, org_id) for n in range(events)]
-
-    def worker(start_index):
-        conn = http.client.HTTPConnection("127.0.0.1", port)
-        mine = []
-        for n in range(start_index, events, concurrency):
-            began = time.perf_counter()
-            conn.request("POST", "/webhooks/stripe", bodies[n], signed(bodies[n]))
-            response = conn.getresponse(); response.read()
-            mine.append(time.perf_counter() - began)
-            if response.status != 200:
-                with lock: failures.append(response.status)
-        with lock: latencies.extend(mine)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
-    began = time.perf_counter()
-    for t in threads: t.start()
-    for t in threads: t.join()
-    elapsed = time.perf_counter() - began
-    latencies.sort()
-    pct = lambda p: latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
-    return {"events": events, "seconds": elapsed, "events_per_s": events / elapsed, "p50_ms": pct(0.50),
-            "p99_ms": pct(0.99), "max_ms": latencies[-1] * 1000, "failures": len(failures)}
-
-
-def credited(backend, database_url):
-    sql = "select balance from wallet"
-    if backend == "sqlite":
-        path = database_url.removeprefix("sqlite://").split("?")[0]
-        return sqlite3.connect(path).execute(sql).fetchone()[0]
-    return int(subprocess.run(["psql", database_url, "-Atc", sql], capture_output=True, text=True, check=True).stdout)
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--backends", default="sqlite,postgres")
-    args = parser.parse_args()
-    os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-    print(f"binary: {binary()}; {args.events} distinct signed events, {args.concurrency} connections")
-    ok = True
-    for backend in args.backends.split(","):
-        with tempfile.TemporaryDirectory() as data_dir:
-            proc, port, database_url = start(backend, data_dir)
-            try:
-                org_id = register(port)
-                result = run(port, org_id, args.events, args.concurrency)
-                balance = credited(backend, database_url)
-            finally:
-                proc.terminate(); proc.wait()
+def bench(backend, args):
+    with bench_lib.Server(backend, {"STRIPE_WEBHOOK_SECRET": SECRET}, keep=args.keep) as server:
+        org_id = bench_lib.Session(server.port).org_id
+        requests = []
+        for n in range(args.events):
+            body = event(n, org_id)
+            requests.append(("/webhooks/stripe", body, signed(body)))
+        load = bench_lib.run_load(server.port, requests, args.concurrency,
+                                  lambda _i, status, _b: None if status == 200 else f"answered {status}")
+        balance = server.db.value("select balance from wallet")
         expected = args.events * CENTS * 10_000
         exact = balance == expected
-        ok &= exact and result["failures"] == 0
-        print(f"{backend:9} {result['events_per_s']:8.0f} events/s   p50 {result['p50_ms']:6.2f} ms   "
-              f"p99 {result['p99_ms']:6.2f} ms   max {result['max_ms']:7.2f} ms   non-200: {result['failures']}   "
-              f"balance {'exact' if exact else f'WRONG ({balance} != {expected})'}")
-    sys.exit(0 if ok else 1)
+        server.failed = not exact or bool(load.failures)
+        bench_lib.report(backend, "stripe webhook",
+                         f"{load.latency_line('events')}   ({args.events} events, {args.concurrency} connections)   "
+                         f"non-200: {len(load.failures)}   "
+                         f"balance {'exact' if exact else f'WRONG ({balance} != {expected})'}")
+        for line in bench_lib.failure_lines(load.failures):
+            print(line)
+    return not server.failed
 
 
 if __name__ == "__main__":
-    main()
+    parser = bench_lib.arg_parser(__doc__)
+    parser.add_argument("--events", type=int, default=2000)
+    bench_lib.run_backends(parser.parse_args(), bench)

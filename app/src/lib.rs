@@ -79,6 +79,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/wallet") view=pages::wallet::WalletPage/>
                     <Route path=path!("/wallet/receipts/:entry_id") view=pages::wallet::ReceiptPage/>
                     <Route path=path!("/calls") view=pages::calls::CallsPage/>
+                    <Route path=path!("/calls/:call_id") view=pages::calls::CallDetailPage/>
                     <Route path=path!("/settings") view=pages::settings::SettingsPage/>
                 </ParentRoute>
             </Routes>

@@ -53,10 +53,34 @@ pub struct Config {
     pub purchase_limits: PurchaseLimits,
     /// How often organizations are checked for auto-recharge.
     pub auto_recharge_scan_every: std::time::Duration,
+    /// Selects the Twilio carrier; None means the built-in simulated carrier.
+    pub twilio: Option<TwilioAccount>,
+    /// Verifies Twilio signatures (the simulated carrier signs with it too).
+    /// None: generate one and keep it in the data folder (simulated carrier only).
+    pub twilio_auth_token: Option<Secret>,
+    /// Twilio's API base URL (tests point it at a local fake).
+    pub twilio_api_base: Option<Url>,
+    /// The caller ID calls are placed from (E.164).
+    pub caller_id: String,
+    /// No call lasts longer than this, whatever the balance.
+    pub call_max_duration_secs: u64,
+    /// Destinations above this price per minute ask for confirmation.
+    pub call_confirm_above_per_minute: Money,
+    /// How often stuck calls are reconciled with the carrier.
+    pub call_sweep_every: std::time::Duration,
     pub log_format: LogFormat,
     /// Where the compiled site (pkg/, assets) lives.
     pub site_root: String,
 }
+
+/// A Twilio account: its SID and auth token (the token is `Config::twilio_auth_token`).
+#[derive(Clone, Debug)]
+pub struct TwilioAccount {
+    pub account_sid: String,
+}
+
+/// Twilio's magic test caller ID, used by the simulated carrier when none is configured.
+pub const SIMULATED_CALLER_ID: &str = "+15005550006";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{variable}: {problem}")]
@@ -85,6 +109,39 @@ fn dollars(
                 format!("must be a whole number of dollars, got {raw:?}"),
             )
         })
+}
+
+/// A whole number from `variable` within `range`, or `default`.
+fn whole_number(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let Some(raw) = lookup(variable) else {
+        return Ok(default);
+    };
+    raw.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| {
+            invalid(
+                variable,
+                format!(
+                    "must be a whole number from {} to {}, got {raw:?}",
+                    range.start(),
+                    range.end()
+                ),
+            )
+        })
+}
+
+/// '+' and 8 to 15 digits.
+fn is_e164(raw: &str) -> bool {
+    raw.strip_prefix('+').is_some_and(|digits| {
+        (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
@@ -215,6 +272,59 @@ impl Config {
                 })?,
         };
 
+        let twilio_auth_token = lookup("TWILIO_AUTH_TOKEN").map(Secret::new);
+        let twilio = match lookup("TWILIO_ACCOUNT_SID") {
+            None => None,
+            Some(raw) if !raw.starts_with("AC") || raw.len() != 34 => {
+                return Err(invalid(
+                    "TWILIO_ACCOUNT_SID",
+                    "must be a Twilio account SID (AC followed by 32 characters)",
+                ))
+            }
+            Some(_) if twilio_auth_token.is_none() => {
+                return Err(invalid(
+                    "TWILIO_AUTH_TOKEN",
+                    "is required with TWILIO_ACCOUNT_SID",
+                ))
+            }
+            Some(account_sid) => Some(TwilioAccount { account_sid }),
+        };
+        let twilio_api_base = match lookup("TWILIO_API_BASE") {
+            None => None,
+            Some(raw) => Some(
+                Url::parse(&raw)
+                    .map_err(|e| invalid("TWILIO_API_BASE", format!("not a URL ({e}): {raw:?}")))?,
+            ),
+        };
+        let caller_id =
+            match (lookup("TWILIO_CALLER_ID"), &twilio) {
+                (Some(raw), _) if !is_e164(&raw) => {
+                    return Err(invalid(
+                        "TWILIO_CALLER_ID",
+                        format!("must be an E.164 number such as +14155550100, got {raw:?}"),
+                    ))
+                }
+                (Some(raw), _) => raw,
+                (None, Some(_)) => return Err(invalid(
+                    "TWILIO_CALLER_ID",
+                    "is required with TWILIO_ACCOUNT_SID (a number of your Twilio account, E.164)",
+                )),
+                (None, None) => SIMULATED_CALLER_ID.to_owned(),
+            };
+        let call_max_duration_secs =
+            whole_number(&lookup, "CALL_MAX_DURATION_SECS", 4 * 3600, 60..=86_400)?;
+        let call_confirm_above_per_minute = match lookup("CALL_CONFIRM_ABOVE_USD_PER_MIN") {
+            None => Money::from_dollars(1).expect("a small constant"),
+            Some(raw) => Money::parse_dollars(&raw).map_err(|problem| {
+                invalid(
+                    "CALL_CONFIRM_ABOVE_USD_PER_MIN",
+                    format!("{problem}, got {raw:?}"),
+                )
+            })?,
+        };
+        let call_sweep_every =
+            std::time::Duration::from_secs(whole_number(&lookup, "CALL_SWEEP_SECS", 60, 1..=3600)?);
+
         let log_format = match lookup("LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
@@ -237,6 +347,13 @@ impl Config {
             stripe_api_base,
             purchase_limits,
             auto_recharge_scan_every,
+            twilio,
+            twilio_auth_token,
+            twilio_api_base,
+            caller_id,
+            call_max_duration_secs,
+            call_confirm_above_per_minute,
+            call_sweep_every,
             log_format,
             site_root: lookup("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_owned()),
         })
@@ -333,5 +450,72 @@ mod tests {
         let config = config(&[("PUBLIC_URL", "https://calls.example.com/")]).unwrap();
         assert!(config.serves_https());
         assert_eq!(config.public_origin(), "https://calls.example.com");
+    }
+
+    #[test]
+    fn calling_settings_default_to_the_simulated_carrier_and_name_bad_values() {
+        let defaults = config(&[]).unwrap();
+        assert!(defaults.twilio.is_none());
+        assert_eq!(defaults.caller_id, SIMULATED_CALLER_ID);
+        assert_eq!(defaults.call_max_duration_secs, 4 * 3600);
+        assert_eq!(
+            defaults.call_confirm_above_per_minute,
+            Money::from_dollars(1).unwrap()
+        );
+        let sid = format!("AC{}", "0".repeat(32));
+        for (settings, variable) in [
+            (
+                vec![("TWILIO_ACCOUNT_SID", "not-a-sid")],
+                "TWILIO_ACCOUNT_SID",
+            ),
+            (
+                vec![("TWILIO_ACCOUNT_SID", sid.as_str())],
+                "TWILIO_AUTH_TOKEN",
+            ),
+            (
+                vec![
+                    ("TWILIO_ACCOUNT_SID", sid.as_str()),
+                    ("TWILIO_AUTH_TOKEN", "t"),
+                ],
+                "TWILIO_CALLER_ID",
+            ),
+            (
+                vec![("TWILIO_CALLER_ID", "0207 183 8750")],
+                "TWILIO_CALLER_ID",
+            ),
+            (vec![("TWILIO_API_BASE", "not a url")], "TWILIO_API_BASE"),
+            (
+                vec![("CALL_MAX_DURATION_SECS", "59")],
+                "CALL_MAX_DURATION_SECS",
+            ),
+            (
+                vec![("CALL_MAX_DURATION_SECS", "ten")],
+                "CALL_MAX_DURATION_SECS",
+            ),
+            (
+                vec![("CALL_CONFIRM_ABOVE_USD_PER_MIN", "-1")],
+                "CALL_CONFIRM_ABOVE_USD_PER_MIN",
+            ),
+            (vec![("CALL_SWEEP_SECS", "0")], "CALL_SWEEP_SECS"),
+        ] {
+            assert_eq!(
+                config(&settings).unwrap_err().variable,
+                variable,
+                "{settings:?}"
+            );
+        }
+        let twilio = config(&[
+            ("TWILIO_ACCOUNT_SID", sid.as_str()),
+            ("TWILIO_AUTH_TOKEN", "twilio-token-that-must-not-print"),
+            ("TWILIO_CALLER_ID", "+14155550100"),
+        ])
+        .unwrap();
+        assert_eq!(twilio.twilio.unwrap().account_sid, sid);
+        assert_eq!(twilio.caller_id, "+14155550100");
+        let printed = format!(
+            "{:?}",
+            config(&[("TWILIO_AUTH_TOKEN", "twilio-token-that-must-not-print")]).unwrap()
+        );
+        assert!(!printed.contains("twilio-token-that-must-not-print"));
     }
 }

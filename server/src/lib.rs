@@ -1,6 +1,8 @@
 //! The Phonebooth server: configuration, startup, routing and web security
 //! around the `app` crate. `main.rs` is the command line; start at `startup.rs`.
 
+pub mod call_events;
+pub mod calls_export;
 pub mod config;
 pub mod health;
 pub mod jobs;

@@ -5,10 +5,13 @@
 use crate::config::{Config, Secret};
 use crate::{health, jobs, page_gate, providers, server_fn_status, web_security, webhooks};
 use anyhow::Context;
+use app::server::calls::CallSettings;
+use app::server::carrier::Carrier;
 use app::server::db::Db;
 use app::server::payments::PaymentProvider;
 use app::server::sandbox::SandboxPayments;
 use app::server::session_store::DbSessionStore;
+use app::server::simulated_carrier::{SimTiming, SimulatedCarrier};
 use app::server::AppState;
 use app::{shell, App};
 use axum::routing::{get, post};
@@ -33,6 +36,9 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 
 /// Larger bodies are refused with 413 before any handler reads them.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The forced hangup is sent this long before a call's paid time runs out,
+/// so the carrier's reported duration stays inside the last paid increment.
+const HANGUP_MARGIN_MS: i64 = 1_000;
 const SESSION_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 pub struct Application {
@@ -46,6 +52,9 @@ pub struct Application {
 impl Application {
     /// Opens the database, applies migrations and binds the listener.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        // One TLS crypto provider for every client (ring, as sqlx and Stripe
+        // use); a second install, as in tests with many apps, is a no-op.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         if config.database_url.expose().starts_with("sqlite:") {
             std::fs::create_dir_all(&config.data_dir).with_context(|| {
                 format!("creating the data folder {}", config.data_dir.display())
@@ -67,12 +76,52 @@ impl Application {
                 "whsec_",
             )?),
         };
+        let twilio_auth_token = match &config.twilio_auth_token {
+            Some(token) => token.clone(),
+            None => Secret::new(generated_secret(
+                &config.data_dir.join("twilio_auth_token"),
+                "",
+            )?),
+        };
+        let public_url = config.public_url.as_str().trim_end_matches('/').to_owned();
+        let calling = CallSettings {
+            max_duration_ceiling_secs: config.call_max_duration_secs,
+            confirm_above_per_minute: config.call_confirm_above_per_minute,
+            caller_id: config.caller_id.clone(),
+            hangup_margin_ms: HANGUP_MARGIN_MS,
+        };
         let webhooks = Router::new()
             .route("/webhooks/stripe", post(webhooks::stripe::receive))
             .with_state(webhooks::stripe::StripeWebhook {
                 db: db.clone(),
                 secret: stripe_webhook_secret.clone(),
-            });
+            })
+            .merge(
+                Router::new()
+                    .route("/webhooks/twilio/status", post(webhooks::twilio::status))
+                    .route("/webhooks/twilio/voice", post(webhooks::twilio::voice))
+                    .with_state(webhooks::twilio::TwilioWebhook {
+                        db: db.clone(),
+                        auth_token: twilio_auth_token.clone(),
+                        public_url: public_url.clone(),
+                        calling: calling.clone(),
+                    }),
+            );
+        let (carrier, simulated): (Arc<dyn Carrier>, _) = match &config.twilio {
+            Some(account) => (
+                Arc::new(providers::twilio::TwilioCarrier::new(
+                    &account.account_sid,
+                    &twilio_auth_token,
+                    config.twilio_api_base.as_ref(),
+                )),
+                None,
+            ),
+            None => {
+                let simulated = Arc::new(SimulatedCarrier::new(db.clone(), SimTiming::default()));
+                (simulated.clone(), Some(simulated))
+            }
+        };
+        tracing::info!(carrier = carrier.name(), "carrier");
         let payments: Arc<dyn PaymentProvider> = match &config.stripe_secret_key {
             Some(key) => Arc::new(
                 providers::stripe::StripeProvider::new(key, config.stripe_api_base.as_ref())
@@ -84,8 +133,10 @@ impl Application {
         let state = AppState {
             db: db.clone(),
             payments,
-            public_url: config.public_url.as_str().trim_end_matches('/').to_owned(),
+            public_url,
             purchase_limits: config.purchase_limits,
+            carrier: carrier.clone(),
+            calling: calling.clone(),
         };
         let router = router(config, state.clone(), key, webhooks)?;
         // Jobs reach our own webhook over loopback, whatever PUBLIC_URL says.
@@ -105,6 +156,12 @@ impl Application {
             stripe_webhook_url: format!("http://{loopback}/webhooks/stripe"),
             stripe_webhook_secret: stripe_webhook_secret.clone(),
             auto_recharge_scan_every: config.auto_recharge_scan_every,
+            carrier,
+            simulated,
+            calling,
+            call_sweep_every: config.call_sweep_every,
+            twilio_auth_token,
+            loopback_base: format!("http://{loopback}"),
         };
         app::server::password_hash::warm_up().await;
         Ok(Self {
@@ -208,6 +265,8 @@ fn router(config: &Config, state: AppState, key: Key, webhooks: Router) -> anyho
         .merge(operations)
         .merge(webhooks)
         .merge(crate::wallet_export::routes(state.clone()))
+        .merge(crate::call_events::routes(state.clone()))
+        .merge(crate::calls_export::routes(state.clone()))
         .layer(middleware::from_fn(server_fn_status::error_status))
         .layer(middleware::from_fn_with_state(state, page_gate::redirect_pages))
         .layer(sessions)

@@ -48,11 +48,18 @@ async fn history_csv(
     session: Session,
     Query(query): Query<ExportQuery>,
 ) -> Response {
-    match export(&state, &session, query).await {
+    csv_download("ledger", export(&state, &session, query).await)
+}
+
+/// An export's answer: the CSV as a download named
+/// `phonebooth-<what>-<org id>-<today>.csv`, or the error's status and text.
+/// `result` carries the organization id (for the file name) and the CSV.
+pub(crate) fn csv_download(what: &str, result: Result<(String, String), AppError>) -> Response {
+    match result {
         Ok((org_id, csv)) => {
             let today = queries::iso_date(queries::date_of(clock::now()));
             let disposition =
-                format!("attachment; filename=\"phonebooth-ledger-{org_id}-{today}.csv\"");
+                format!("attachment; filename=\"phonebooth-{what}-{org_id}-{today}.csv\"");
             (
                 [
                     (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
@@ -71,19 +78,30 @@ async fn history_csv(
     }
 }
 
+/// The organization an export reads, once the session's user is known to
+/// belong to it: 401 without a user, 404 for anyone else's organization.
+pub(crate) async fn exported_org(
+    state: &AppState,
+    session: &Session,
+    org_id: Option<String>,
+) -> Result<String, AppError> {
+    let viewer = viewer_from_session(session, &state.db)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    let org_id = org_id.unwrap_or_default();
+    db::orgs::role_of(&state.db.pool, &org_id, &viewer.user.user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(org_id)
+}
+
 /// Authorize, parse, read: the organization id (for the file name) and the CSV.
 async fn export(
     state: &AppState,
     session: &Session,
     query: ExportQuery,
 ) -> Result<(String, String), AppError> {
-    let viewer = viewer_from_session(session, &state.db)
-        .await?
-        .ok_or(AppError::Unauthorized)?;
-    let org_id = query.org_id.unwrap_or_default();
-    db::orgs::role_of(&state.db.pool, &org_id, &viewer.user.user_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let org_id = exported_org(state, session, query.org_id).await?;
     let filter = HistoryFilter::parse(
         query.kind.as_deref(),
         query.from.as_deref(),
@@ -123,7 +141,8 @@ pub fn to_csv(entries: &[Entry]) -> String {
     csv
 }
 
-fn push_row<const N: usize>(csv: &mut String, cells: [String; N]) {
+/// Appends one CSV record (RFC 4180, CRLF-terminated).
+pub(crate) fn push_row<const N: usize>(csv: &mut String, cells: [String; N]) {
     for (i, cell) in cells.iter().enumerate() {
         if i > 0 {
             csv.push(',');
@@ -145,7 +164,7 @@ fn quoted(cell: &str) -> String {
 /// Text that a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, or a
 /// leading tab or carriage return) gets a `'` in front, so opening the file
 /// cannot run anything a description smuggled in.
-fn text_cell(text: &str) -> String {
+pub(crate) fn text_cell(text: &str) -> String {
     if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}")
     } else {

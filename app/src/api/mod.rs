@@ -2,6 +2,8 @@
 //! `server::guard`), parses second (domain types), delegates third (`server::db`).
 
 pub mod auth;
+pub mod call_history;
+pub mod calls;
 pub mod org;
 pub mod purchases;
 pub mod sandbox;

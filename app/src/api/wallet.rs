@@ -164,7 +164,7 @@ mod ssr {
     use super::*;
     use crate::server::db;
     use crate::server::db::ledger::{self, Entry};
-    use crate::server::db::wallet::{self as queries, HistoryFilter};
+    use crate::server::db::wallet::{self as queries, HistoryFilter, PageWindow};
     use crate::server::guard::{self, OrgAdmin};
     use crate::server::{clock, AppState};
 
@@ -228,19 +228,18 @@ mod ssr {
         let filter = HistoryFilter::parse(kind.as_deref(), from.as_deref(), to.as_deref())
             .map_err(|e| AppError::validation(e.field, e.message))?;
         let total = queries::count_entries(&state.db.pool, &member.org_id, &filter).await?;
+        let window = PageWindow::of(total, HISTORY_PAGE_SIZE, page);
         let size = i64::from(HISTORY_PAGE_SIZE);
-        let pages = u32::try_from(((total + size - 1) / size).max(1)).unwrap_or(u32::MAX);
-        let page = page.unwrap_or(1).clamp(1, pages);
-        let offset = i64::from(page - 1) * size;
-        let rows = queries::entries_page(&state.db.pool, &member.org_id, &filter, size, offset)
-            .await?
-            .into_iter()
-            .map(history_row)
-            .collect();
+        let rows =
+            queries::entries_page(&state.db.pool, &member.org_id, &filter, size, window.offset)
+                .await?
+                .into_iter()
+                .map(history_row)
+                .collect();
         Ok(HistoryPage {
             rows,
-            page,
-            pages,
+            page: window.page,
+            pages: window.pages,
             total,
         })
     }

@@ -2,6 +2,7 @@
 //! validate: once you hold an `EmailAddress` or a `Password`, it is valid.
 //! Each has one fallible constructor and its tests beside it.
 
+pub mod call_status;
 mod email;
 mod money;
 mod names;
@@ -10,6 +11,7 @@ mod password;
 pub mod rating;
 mod role;
 
+pub use call_status::{CallStatus, EndReason};
 pub use email::EmailAddress;
 pub use money::{Money, MICROS_PER_CREDIT, MICROS_PER_DOLLAR};
 pub use names::{OrgName, PersonName};

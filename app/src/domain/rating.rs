@@ -202,6 +202,28 @@ impl Rate {
         })
     }
 
+    /// A rate made of billing terms alone, for costing a call that copied
+    /// them (the destination's names play no part in the arithmetic).
+    pub fn billing_terms(
+        price_per_minute: Money,
+        connection_fee: Money,
+        initial_increment: u32,
+        subsequent_increment: u32,
+    ) -> Result<Rate, InvalidRate> {
+        Rate::new(RateParts {
+            prefix: "0".into(),
+            country_code: "ZZ".into(),
+            country_name: "-".into(),
+            description: String::new(),
+            price_per_minute,
+            connection_fee,
+            initial_increment,
+            subsequent_increment,
+            blocked: false,
+            blocked_reason: None,
+        })
+    }
+
     pub fn prefix(&self) -> &str {
         &self.prefix
     }

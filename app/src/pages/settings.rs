@@ -1,6 +1,7 @@
 //! Organization settings: its name (owners and admins), its members, and
 //! creating another organization.
 
+use crate::api::calls::{load_dialer, SetOrgCountry};
 use crate::api::org::{load_org_settings, CreateOrg, OrgSettings, RenameOrg};
 use crate::components::form::{action_error, FieldError, FormError};
 use crate::components::layout::MeResource;
@@ -44,7 +45,14 @@ pub fn SettingsPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading settings…"</p> }>
             {move || Suspend::new(async move {
                 match settings.await {
-                    Ok(Some(settings)) => view! { <OrgSettingsView settings rename/> }.into_any(),
+                    Ok(Some(settings)) => {
+                        let org_id = settings.org.org_id.clone();
+                        let can_manage = settings.org.role.can_manage_org();
+                        view! {
+                            <OrgSettingsView settings rename/>
+                            {can_manage.then(|| view! { <CallingSettings org_id/> })}
+                        }.into_any()
+                    }
                     Ok(None) => ().into_any(),
                     Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
                 }
@@ -111,6 +119,48 @@ fn CreateOrgForm(create: ServerAction<CreateOrg>) -> impl IntoView {
                 <FieldError error field="name"/>
                 <button type="submit" class="secondary" disabled=move || create.pending().get()>"Create organization"</button>
             </ActionForm>
+        </section>
+    }
+}
+
+/// Owners and admins: the country national numbers are dialed in (the dialer's default).
+#[component]
+fn CallingSettings(org_id: String) -> impl IntoView {
+    let save = ServerAction::<SetOrgCountry>::new();
+    let error = action_error(save);
+    let org = StoredValue::new(org_id);
+    let setup = Resource::new(
+        move || save.version().get(),
+        move |_| load_dialer(org.get_value()),
+    );
+    let saved = move || save.value().get().is_some_and(|r| r.is_ok());
+    view! {
+        <section class="card">
+            <h2>"Calling"</h2>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match setup.await {
+                        Ok(setup) => {
+                            let options = setup.countries.into_iter().map(|c| {
+                                let selected = c.code == setup.default_country;
+                                view! { <option value=c.code.clone() selected=selected>{format!("{} (+{})", c.name, c.calling_code)}</option> }
+                            }).collect_view();
+                            view! {
+                                <ActionForm action=save>
+                                    <input type="hidden" name="org_id" value=org.get_value()/>
+                                    <label for="org-country">"Country for national numbers"</label>
+                                    <select id="org-country" name="country" aria-describedby="country-error">{options}</select>
+                                    <FieldError error field="country"/>
+                                    <p class="hint">"Numbers typed without + and a country code are read as this country's; the dialer starts on it."</p>
+                                    <button type="submit" disabled=move || save.pending().get()>"Save country"</button>
+                                    {move || saved().then(|| view! { <p class="notice" role="status">"Saved."</p> })}
+                                </ActionForm>
+                            }.into_any()
+                        }
+                        Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
         </section>
     }
 }

@@ -6,14 +6,18 @@
 //! calling); `db/` holds the SQL, one module per aggregate.
 
 pub mod auto_recharge;
+pub mod calls;
+pub mod carrier;
 pub mod clock;
 pub mod db;
 pub mod guard;
 pub mod ids;
 pub mod password_hash;
 pub mod payments;
+pub mod phone;
 pub mod sandbox;
 pub mod session_store;
+pub mod simulated_carrier;
 pub mod state;
 pub mod throttle;
 

@@ -1,5 +1,7 @@
 //! What every request handler and server function can reach.
 
+use super::calls::CallSettings;
+use super::carrier::Carrier;
 use super::db::Db;
 use super::payments::PaymentProvider;
 use crate::domain::Money;
@@ -14,6 +16,9 @@ pub struct AppState {
     /// `PUBLIC_URL` without a trailing slash: the base of links handed to providers.
     pub public_url: String,
     pub purchase_limits: PurchaseLimits,
+    /// Twilio, or the built-in simulated carrier when Twilio is not configured.
+    pub carrier: Arc<dyn Carrier>,
+    pub calling: CallSettings,
 }
 
 /// The custom credit purchase amounts allowed (configured; packs lie within them).

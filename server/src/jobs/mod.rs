@@ -5,20 +5,31 @@
 //! idempotent. A handler error retries with backoff; after `MAX_ATTEMPTS` the
 //! job is given up and logged.
 //!
-//! Kinds: `sandbox.deliver_stripe_event` (stripe_delivery.rs) and
-//! `wallet.auto_recharge` (auto_recharge.rs, which also runs the periodic scan).
+//! Kinds: `sandbox.deliver_stripe_event` (stripe_delivery.rs),
+//! `wallet.auto_recharge` (auto_recharge.rs, which also runs the periodic scan),
+//! `call.forced_hangup` (calls.rs, which also runs the call sweep), and the
+//! simulated carrier's `carrier.sim_advance` and `carrier.sim_status_callback`
+//! (carrier_sim.rs).
 
 mod auto_recharge;
+mod calls;
+mod carrier_sim;
 mod stripe_delivery;
 
 use crate::config::Secret;
+use app::server::calls::CallSettings;
+use app::server::carrier::Carrier;
 use app::server::db::{jobs, Db};
 use app::server::payments::PaymentProvider;
+use app::server::simulated_carrier::SimulatedCarrier;
 use app::server::{clock, ids};
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
-const POLL_EVERY: Duration = Duration::from_millis(200);
+const POLL_EVERY: Duration = Duration::from_millis(100);
+/// Jobs one instance runs at once.
+const CONCURRENT_JOBS: usize = 16;
 /// A job running longer than this is presumed dead and run again elsewhere.
 const LEASE_MS: i64 = 60_000;
 const MAX_ATTEMPTS: i64 = 12;
@@ -33,35 +44,60 @@ pub struct JobContext {
     pub stripe_webhook_url: String,
     pub stripe_webhook_secret: Secret,
     pub auto_recharge_scan_every: Duration,
+    pub carrier: Arc<dyn Carrier>,
+    /// The same carrier when it is the simulated one (its own jobs need it).
+    pub simulated: Option<Arc<SimulatedCarrier>>,
+    pub calling: CallSettings,
+    pub call_sweep_every: Duration,
+    /// Signs the simulated carrier's status callbacks.
+    pub twilio_auth_token: Secret,
+    /// `http://127.0.0.1:<port>`: our own server, for deliveries to ourselves.
+    pub loopback_base: String,
 }
 
-/// Runs the queue until the process ends.
+/// Runs the queue until the process ends: claims due jobs while fewer than
+/// `CONCURRENT_JOBS` run, each in its own task, so many hangups due at once
+/// (or one slow delivery) do not wait behind each other.
 pub fn spawn(context: JobContext) {
     let worker = ids::new_id("wrk");
     tracing::info!(%worker, "job runner started");
     tokio::spawn(auto_recharge::scan_forever(context.clone()));
+    tokio::spawn(calls::sweep_forever(context.clone()));
+    let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_JOBS));
     tokio::spawn(async move {
         loop {
-            match run_one(&context, &worker).await {
-                Ok(true) => continue,
-                Ok(false) => {}
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let now_ms = clock::now_ms();
+            match jobs::claim_due(&context.db.pool, &worker, now_ms, now_ms + LEASE_MS).await {
+                Ok(Some(job)) => {
+                    let context = context.clone();
+                    tokio::spawn(async move {
+                        if let Err(error) = run(&context, job).await {
+                            tracing::warn!(error = ?error, "recording a job's outcome failed");
+                        }
+                        drop(slot);
+                    });
+                    continue;
+                }
+                Ok(None) => {}
                 Err(error) => tracing::warn!(error = ?error, "job queue unavailable"),
             }
+            drop(slot);
             tokio::time::sleep(POLL_EVERY).await;
         }
     });
 }
 
-/// Runs the next due job, if any. True when one ran.
-async fn run_one(context: &JobContext, worker: &str) -> Result<bool, sqlx::Error> {
-    let now_ms = clock::now_ms();
-    let Some(job) = jobs::claim_due(&context.db.pool, worker, now_ms, now_ms + LEASE_MS).await?
-    else {
-        return Ok(false);
-    };
+/// Runs one claimed job and records how it went.
+async fn run(context: &JobContext, job: jobs::Job) -> Result<(), sqlx::Error> {
     let span =
         tracing::info_span!("job", job_id = %job.job_id, kind = %job.kind, attempt = job.attempts);
-    let _entered = span.enter();
+    record(context, job).instrument(span).await
+}
+
+async fn record(context: &JobContext, job: jobs::Job) -> Result<(), sqlx::Error> {
     let outcome = match serde_json::from_str(&job.payload) {
         Ok(payload) => dispatch(context, &job.kind, &payload).await,
         Err(error) => Err(JobError::Permanent(format!("payload is not JSON: {error}"))),
@@ -89,7 +125,7 @@ async fn run_one(context: &JobContext, worker: &str) -> Result<bool, sqlx::Error
             .await?;
         }
     }
-    Ok(true)
+    Ok(())
 }
 
 /// 1 s, 2 s, 4 s … capped at 5 minutes.
@@ -121,6 +157,11 @@ async fn dispatch(
     match kind {
         app::server::sandbox::DELIVERY_JOB => stripe_delivery::deliver(context, payload).await,
         app::server::auto_recharge::JOB_KIND => auto_recharge::charge(context, payload).await,
+        app::server::calls::FORCED_HANGUP_JOB => calls::forced_hangup(context, payload).await,
+        app::server::simulated_carrier::ADVANCE_JOB => carrier_sim::advance(context, payload).await,
+        app::server::simulated_carrier::CALLBACK_JOB => {
+            carrier_sim::deliver(context, payload).await
+        }
         other => Err(JobError::Permanent(format!("unknown job kind {other}"))),
     }
 }

@@ -3,3 +3,4 @@
 //! provider lives in `app::server::sandbox`, beside the checkout page it serves.
 
 pub mod stripe;
+pub mod twilio;

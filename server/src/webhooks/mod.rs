@@ -3,3 +3,6 @@
 
 pub mod stripe;
 pub mod stripe_signature;
+pub mod twilio;
+pub mod twilio_form;
+pub mod twilio_signature;

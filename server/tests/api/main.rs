@@ -4,6 +4,9 @@
 mod common;
 
 mod accounts;
+mod call_history;
+mod call_restart;
+mod calls;
 mod isolation;
 mod ledger;
 mod operations;
@@ -12,5 +15,6 @@ mod purchases;
 mod rates;
 mod stripe_provider;
 mod stripe_webhook;
+mod twilio_provider;
 mod wallet;
 mod web_security;

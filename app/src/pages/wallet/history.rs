@@ -93,10 +93,7 @@ pub fn HistorySection(version: Signal<u32>) -> impl IntoView {
                         }
                         Ok(None) => ().into_any(),
                         Err(error @ AppError::Validation { .. }) => view! {
-                            <p class="form-error" role="alert" data-testid="history-error">
-                                {format!("These filters cannot be used: {error}.")}
-                            </p>
-                            <p><a href="/wallet">"Show all transactions"</a></p>
+                            <FilterErrorNotice error testid="history-error" clear_href="/wallet" clear_text="Show all transactions"/>
                         }.into_any(),
                         Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
                     }
@@ -126,18 +123,8 @@ fn FilterForm(filters: Filters) -> impl IntoView {
                     {options}
                 </select>
             </div>
-            <div>
-                <label for="history-from">"From"</label>
-                <input id="history-from" name="from" type="date" value=filters.from.clone()/>
-            </div>
-            <div>
-                <label for="history-to">"To"</label>
-                <input id="history-to" name="to" type="date" value=filters.to.clone()/>
-            </div>
-            <div class="history-filter-actions">
-                <button type="submit" class="secondary">"Filter"</button>
-                {filters.is_any().then(|| view! { <a href="/wallet">"Clear"</a> })}
-            </div>
+            <DateRangeFields id_prefix="history" from=filters.from.clone() to=filters.to.clone()/>
+            <FilterActions clear_href="/wallet" is_any=filters.is_any()/>
         </form>
         <p class="hint">"Dates are whole days in UTC; both ends are included."</p>
     }
@@ -155,18 +142,10 @@ fn HistoryTable(page: HistoryPage, filters: Filters, org_id: String) -> impl Int
         return view! { <p class="empty-state" data-testid="history-empty">{message}</p> }
             .into_any();
     }
-    let summary = if page.total == 1 {
-        "1 transaction".to_owned()
-    } else {
-        format!("{} transactions", page.total)
-    };
     let csv_href = filters.csv_href(&org_id);
     view! {
-        <div class="history-summary">
-            <p class="muted">{summary}</p>
-            // `download` also tells the client-side router to leave this link to the browser.
-            <a href=csv_href download="" rel="external" data-testid="history-csv">"Download CSV"</a>
-        </div>
+        <HistorySummary total=page.total noun=("transaction", "transactions") csv_href
+            csv_text="Download CSV" testid="history-csv"/>
         <div class="table-scroll">
             <table class="table history-table">
                 <thead>
@@ -183,7 +162,7 @@ fn HistoryTable(page: HistoryPage, filters: Filters, org_id: String) -> impl Int
                 </tbody>
             </table>
         </div>
-        <Pagination page=page.page pages=page.pages filters/>
+        <Pagination page=page.page pages=page.pages href=move |n| filters.page_href(n) label="Transaction pages"/>
     }
     .into_any()
 }
@@ -235,13 +214,95 @@ fn page_numbers(page: u32, pages: u32) -> Vec<Option<u32>> {
     shown
 }
 
+/// The date fields of a history's filter form: `from` and `to`, whole UTC days
+/// (what `<input type="date">` sends, and `server::db::wallet::DayRange` reads).
 #[component]
-fn Pagination(page: u32, pages: u32, filters: Filters) -> impl IntoView {
+pub(crate) fn DateRangeFields(id_prefix: &'static str, from: String, to: String) -> impl IntoView {
+    let (from_id, to_id) = (format!("{id_prefix}-from"), format!("{id_prefix}-to"));
+    view! {
+        <div>
+            <label for=from_id.clone()>"From"</label>
+            <input id=from_id name="from" type="date" value=from/>
+        </div>
+        <div>
+            <label for=to_id.clone()>"To"</label>
+            <input id=to_id name="to" type="date" value=to/>
+        </div>
+    }
+    .into_any()
+}
+
+/// The end of a history's filter form: the submit button, and while any
+/// filter is set a link back to the unfiltered view.
+#[component]
+pub(crate) fn FilterActions(clear_href: &'static str, is_any: bool) -> impl IntoView {
+    view! {
+        <div class="history-filter-actions">
+            <button type="submit" class="secondary">"Filter"</button>
+            {is_any.then(|| view! { <a href=clear_href>"Clear"</a> })}
+        </div>
+    }
+    .into_any()
+}
+
+/// Filters the server refused: its message, which says what to fix, and the
+/// way back to the unfiltered view.
+#[component]
+pub(crate) fn FilterErrorNotice(
+    error: AppError,
+    testid: &'static str,
+    clear_href: &'static str,
+    clear_text: &'static str,
+) -> impl IntoView {
+    view! {
+        <p class="form-error" role="alert" data-testid=testid>
+            {format!("These filters cannot be used: {error}.")}
+        </p>
+        <p><a href=clear_href>{clear_text}</a></p>
+    }
+    .into_any()
+}
+
+/// How many rows a history's filters match (`noun`: singular, plural), and
+/// the link to the CSV export of the same view.
+#[component]
+pub(crate) fn HistorySummary(
+    total: i64,
+    noun: (&'static str, &'static str),
+    csv_href: String,
+    csv_text: &'static str,
+    testid: &'static str,
+) -> impl IntoView {
+    let summary = if total == 1 {
+        format!("1 {}", noun.0)
+    } else {
+        format!("{total} {}", noun.1)
+    };
+    view! {
+        <div class="history-summary">
+            <p class="muted">{summary}</p>
+            // `download` also tells the client-side router to leave this link to the browser.
+            <a href=csv_href download="" rel="external" data-testid=testid>{csv_text}</a>
+        </div>
+    }
+    .into_any()
+}
+
+/// Page links of a history (this one and the calls'): `href(n)` is the
+/// address of page `n` with the view's filters; `label` names the pages for
+/// screen readers ("Transaction pages").
+#[component]
+pub(crate) fn Pagination(
+    page: u32,
+    pages: u32,
+    href: impl Fn(u32) -> String + 'static,
+    label: &'static str,
+) -> impl IntoView {
     if pages <= 1 {
         return ().into_any();
     }
     let link = |n: u32, text: String, rel: Option<&'static str>| {
-        view! { <a href=filters.page_href(n) rel=rel>{text}</a> }
+        view! { <a href=href(n) rel=rel>{text}</a> }
     };
     let previous = (page > 1).then(|| link(page - 1, "← Newer".to_owned(), Some("prev")));
     let next = (page < pages).then(|| link(page + 1, "Older →".to_owned(), Some("next")));
@@ -256,7 +317,7 @@ fn Pagination(page: u32, pages: u32, filters: Filters) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <nav class="pagination" aria-label="Transaction pages">
+        <nav class="pagination" aria-label=label>
             {previous}
             {numbers}
             {next}

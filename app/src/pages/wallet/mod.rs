@@ -13,7 +13,11 @@ mod history;
 mod receipt;
 mod spend_chart;
 
+pub(crate) use history::{
+    DateRangeFields, FilterActions, FilterErrorNotice, HistorySummary, Pagination,
+};
 pub use receipt::ReceiptPage;
+pub(crate) use receipt::{record_page, RecordTexts};
 
 use crate::api::auth::Me;
 use crate::api::wallet::{wallet_overview, SetLowBalanceThreshold, WalletStatus};

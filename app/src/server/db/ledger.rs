@@ -264,6 +264,43 @@ pub async fn post_in(
     if new.amount == Money::ZERO {
         return Err(LedgerError::Overflow);
     }
+    post_checked(conn, new, now, true).await
+}
+
+/// Locks the organization's wallet for the rest of the transaction and
+/// returns it: what a new call may spend is read under this lock, so
+/// simultaneous calls cannot authorize against the same money.
+pub async fn lock_in(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    now: i64,
+) -> Result<Balance, sqlx::Error> {
+    lock_wallet(conn, org_id, now).await
+}
+
+/// Posts a charge already incurred elsewhere (a carrier call whose hold was
+/// released because placing it looked failed): it is recorded even if it
+/// takes the balance below zero, because the money was spent. Same key rules
+/// as `post_in`.
+#[tracing::instrument(skip_all, fields(org_id = new.org_id, key = new.idempotency_key))]
+pub async fn post_incurred_in(
+    conn: &mut AnyConnection,
+    new: &NewEntry<'_>,
+    now: i64,
+) -> Result<Posted, LedgerError> {
+    if !new.amount.is_negative() {
+        return Err(LedgerError::InvalidSettlement);
+    }
+    post_checked(conn, new, now, false).await
+}
+
+/// The body of both posts: lock, replay a known key, refuse an overdraft when asked, append.
+async fn post_checked(
+    conn: &mut AnyConnection,
+    new: &NewEntry<'_>,
+    now: i64,
+    refuse_overdraft: bool,
+) -> Result<Posted, LedgerError> {
     let wallet = lock_wallet(conn, new.org_id, now).await?;
     if let Some(existing) = entry_where(conn, EntryLookup::Key, new.idempotency_key).await? {
         if existing.org_id != new.org_id || existing.amount != new.amount.micros() {
@@ -274,7 +311,10 @@ pub async fn post_in(
             replayed: true,
         });
     }
-    if new.amount.is_negative() && wallet.available().micros() + new.amount.micros() < 0 {
+    if refuse_overdraft
+        && new.amount.is_negative()
+        && wallet.available().micros() + new.amount.micros() < 0
+    {
         return Err(LedgerError::InsufficientFunds {
             available: wallet.available(),
         });

@@ -3,6 +3,8 @@
 //! Every query here runs unchanged on both backends (`$1` placeholders,
 //! integers for times and flags, text ids); the test suite runs on both.
 
+pub mod call_history;
+pub mod calls;
 pub mod jobs;
 pub mod ledger;
 pub mod login_failures;

@@ -148,6 +148,32 @@ pub async fn rename<'c>(
     Ok(())
 }
 
+/// The organization's country (ISO 3166-1 alpha-2): the dialer's default for national numbers.
+#[tracing::instrument(skip_all)]
+pub async fn country_of<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("select country from org where org_id = $1")
+        .bind(org_id)
+        .fetch_one(db)
+        .await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn set_country<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+    country: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update org set country = $1 where org_id = $2")
+        .bind(country)
+        .bind(org_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn members<'c>(
     db: impl Executor<'c, Database = Any>,

@@ -48,6 +48,20 @@ impl TryFrom<RateRow> for Rate {
     }
 }
 
+/// The deck's countries, by name: (ISO code, name, calling code). The calling
+/// code is the country's shortest prefix ("1" for the US, "44" for the UK).
+pub async fn countries<'c>(
+    db: impl Executor<'c, Database = Any>,
+) -> Result<Vec<(String, String, String)>, sqlx::Error> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "select country_code, min(country_name), min(prefix) from rate
+         group by country_code order by min(country_name)",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows)
+}
+
 /// The rate for a number: the one whose prefix is the longest prefix of
 /// `digits` (E.164 digits; a leading '+' is ignored). None when no prefix
 /// matches or `digits` is not a number. Blocked rates are returned too: the

@@ -110,15 +110,6 @@ pub fn short_date(date: Date) -> String {
 // ---------------------------------------------------------------------------
 // The history filter.
 
-/// Which entries a history view (page or CSV) shows. Dates are whole UTC days,
-/// both ends included.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct HistoryFilter {
-    pub kind: Option<EntryKind>,
-    pub from: Option<Date>,
-    pub to: Option<Date>,
-}
-
 /// Bad filter input: which field, and what to do about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FilterError {
@@ -126,23 +117,23 @@ pub struct FilterError {
     pub message: &'static str,
 }
 
-impl HistoryFilter {
-    /// Parses the filter as the query string carries it; empty means "any".
-    pub fn parse(
-        kind: Option<&str>,
-        from: Option<&str>,
-        to: Option<&str>,
-    ) -> Result<Self, FilterError> {
-        fn present(value: Option<&str>) -> Option<&str> {
-            value.map(str::trim).filter(|v| !v.is_empty())
-        }
-        let kind = match present(kind) {
-            None => None,
-            Some(raw) => Some(kind_from_str(raw).ok_or(FilterError {
-                field: "kind",
-                message: "choose a transaction kind from the list",
-            })?),
-        };
+/// A query-string value as a filter reads it: trimmed, and empty means "any".
+pub fn present(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// A range of whole UTC days, both ends included, either end open: the date
+/// filter of every history (this ledger's, and the calls' in `call_history`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DayRange {
+    pub from: Option<Date>,
+    pub to: Option<Date>,
+}
+
+impl DayRange {
+    /// Parses `from` and `to` as `<input type="date">` sends them; the end may
+    /// not come before the start.
+    pub fn parse(from: Option<&str>, to: Option<&str>) -> Result<Self, FilterError> {
         let date = |raw: Option<&str>, field: &'static str, message: &'static str| {
             present(raw)
                 .map(|raw| parse_date(raw).ok_or(FilterError { field, message }))
@@ -158,11 +149,11 @@ impl HistoryFilter {
                 });
             }
         }
-        Ok(Self { kind, from, to })
+        Ok(Self { from, to })
     }
 
     /// `[start, end)` in unix seconds: from 00:00 UTC of `from` to the start of the day after `to`.
-    fn bounds(&self) -> (i64, i64) {
+    pub fn bounds(&self) -> (i64, i64) {
         let start = self.from.map(day_start).unwrap_or(i64::MIN);
         let end = self
             .to
@@ -171,9 +162,70 @@ impl HistoryFilter {
             .unwrap_or(i64::MAX);
         (start, end)
     }
+}
+
+/// Which entries a history view (page or CSV) shows. Dates are whole UTC days,
+/// both ends included.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HistoryFilter {
+    pub kind: Option<EntryKind>,
+    pub from: Option<Date>,
+    pub to: Option<Date>,
+}
+
+impl HistoryFilter {
+    /// Parses the filter as the query string carries it; empty means "any".
+    pub fn parse(
+        kind: Option<&str>,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Self, FilterError> {
+        let kind = match present(kind) {
+            None => None,
+            Some(raw) => Some(kind_from_str(raw).ok_or(FilterError {
+                field: "kind",
+                message: "choose a transaction kind from the list",
+            })?),
+        };
+        let DayRange { from, to } = DayRange::parse(from, to)?;
+        Ok(Self { kind, from, to })
+    }
+
+    fn bounds(&self) -> (i64, i64) {
+        DayRange {
+            from: self.from,
+            to: self.to,
+        }
+        .bounds()
+    }
 
     fn kind_str(&self) -> &'static str {
         self.kind.map(EntryKind::as_str).unwrap_or("")
+    }
+}
+
+/// One page of a history of `total` rows, `size` to a page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageWindow {
+    /// 1-based, clamped to the last page.
+    pub page: u32,
+    /// At least 1, even when nothing matches.
+    pub pages: u32,
+    /// Rows before this page.
+    pub offset: i64,
+}
+
+impl PageWindow {
+    /// The page asked for (the first when none), clamped to the pages there are.
+    pub fn of(total: i64, size: u32, requested: Option<u32>) -> Self {
+        let size_rows = i64::from(size.max(1));
+        let pages = u32::try_from(((total + size_rows - 1) / size_rows).max(1)).unwrap_or(u32::MAX);
+        let page = requested.unwrap_or(1).clamp(1, pages);
+        Self {
+            page,
+            pages,
+            offset: i64::from(page - 1) * size_rows,
+        }
     }
 }
 
@@ -414,6 +466,19 @@ mod tests {
                 .kind,
             Some(EntryKind::CallCharge)
         );
+    }
+
+    #[test]
+    fn page_windows_clamp_to_the_pages_there_are() {
+        let window = |total, requested| {
+            let w = PageWindow::of(total, 25, requested);
+            (w.page, w.pages, w.offset)
+        };
+        assert_eq!(window(0, None), (1, 1, 0));
+        assert_eq!(window(25, Some(2)), (1, 1, 0));
+        assert_eq!(window(26, Some(2)), (2, 2, 25));
+        assert_eq!(window(60, Some(0)), (1, 3, 0));
+        assert_eq!(window(60, Some(99)), (3, 3, 50));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! over HTTP like a browser would.
 #![allow(dead_code)]
 
+pub mod fake_twilio;
+
 use app::server::db::Db;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{redirect, Client, Response};
@@ -60,7 +62,7 @@ fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
-async fn fresh_database_url(backend: Backend, data_dir: &std::path::Path) -> String {
+pub async fn fresh_database_url(backend: Backend, data_dir: &std::path::Path) -> String {
     match backend {
         Backend::Sqlite => format!("sqlite://{}/test.db?mode=rwc", data_dir.display()),
         Backend::Postgres => {
@@ -94,7 +96,18 @@ impl TestApp {
     /// Stops nothing, but starts a second instance on the same database: what a
     /// restart (or another instance behind a load balancer) looks like.
     pub async fn restarted(self) -> Self {
-        Self::start(self.backend, self.database_url.clone(), self._data_dir, &[]).await
+        Self::restarted_with(self, &[]).await
+    }
+
+    /// `restarted` with extra settings (the same ones the first instance had).
+    pub async fn restarted_with(self, extra: &[(&str, &str)]) -> Self {
+        Self::start(
+            self.backend,
+            self.database_url.clone(),
+            self._data_dir,
+            extra,
+        )
+        .await
     }
 
     async fn start(

@@ -1,0 +1,559 @@
+//! Call history, read side: one organization's calls (filtered, paginated) and
+//! the explanation of what one call cost. Placing calls and billing them is the
+//! call service's; the CSV export of this history is a plain GET route in
+//! `server/src/calls_export.rs` reading the same queries
+//! (`server::db::call_history`).
+//!
+//! Any member of the organization may read all of its calls. Every function
+//! takes the organization id explicitly and checks the caller's membership of
+//! exactly that organization first; anyone else gets `NotFound`.
+//! Everything people read (times, numbers, labels, the arithmetic) is
+//! formatted here, on the server, so the pages only lay it out.
+
+use crate::domain::Money;
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Calls per history page.
+pub const CALLS_PAGE_SIZE: u32 = 25;
+
+/// The status filter's choices, `(value, label)` in the order the form lists
+/// them: answered calls first (what people look for most), then the endings,
+/// then calls still under way.
+pub const STATUS_CHOICES: [(&str, &str); 10] = [
+    ("answered", "Answered (talked)"),
+    ("completed", "Completed"),
+    ("busy", "Busy"),
+    ("no-answer", "No answer"),
+    ("failed", "Failed"),
+    ("canceled", "Canceled"),
+    ("in-progress", "In progress"),
+    ("ringing", "Ringing"),
+    ("initiated", "Connecting (initiated)"),
+    ("queued", "Connecting (queued)"),
+];
+
+/// One call in the history table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallRow {
+    pub call_id: String,
+    pub created_at: i64,
+    /// `2024-05-03 14:07 UTC`
+    pub time: String,
+    /// E.164, as dialed: what Redial dials again.
+    pub number: String,
+    /// `+44 20 7183 8750`
+    pub number_display: String,
+    /// `United Kingdom · Mobile`
+    pub destination: String,
+    /// The member who dialed.
+    pub member: String,
+    /// `1:05`, or `—` before the call was answered.
+    pub duration: String,
+    /// Twilio's spelling (`no-answer`).
+    pub status: String,
+    pub status_label: String,
+    pub end_reason_label: Option<String>,
+    /// What was charged; None until the call has been billed.
+    pub cost: Option<Money>,
+}
+
+/// Someone the member filter offers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallMember {
+    pub user_id: String,
+    pub name: String,
+    pub email: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallHistoryPage {
+    pub rows: Vec<CallRow>,
+    /// 1-based, clamped to the last page.
+    pub page: u32,
+    /// At least 1, even when nothing matches.
+    pub pages: u32,
+    pub total: i64,
+    /// Older calls are on later pages.
+    pub has_more: bool,
+    /// For the member filter.
+    pub members: Vec<CallMember>,
+}
+
+/// Everything about one call, and why it cost what it did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallExplanation {
+    pub call_id: String,
+    /// When it was dialed, `2024-05-03 14:07 UTC`.
+    pub time: String,
+    pub answered_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub number: String,
+    pub number_display: String,
+    pub destination: String,
+    pub member: String,
+    pub member_email: String,
+    pub status: String,
+    pub status_label: String,
+    pub end_reason_label: Option<String>,
+    /// The rate deck prefix that matched, with its `+`: `+447`.
+    pub rate_prefix: String,
+    pub price_per_minute: Money,
+    pub connection_fee: Money,
+    /// `60/60`, `30/6`: the first increment, then each one after it, in seconds.
+    pub increments: String,
+    pub initial_increment: i64,
+    pub subsequent_increment: i64,
+    /// Talk time as the carrier reported it; None before the call ended.
+    pub duration_secs: Option<i64>,
+    /// `1:05`, or `—`.
+    pub duration: String,
+    pub billed_seconds: i64,
+    /// How many increments were billed (the first one counts as one).
+    pub increment_count: i64,
+    /// `price_per_minute × billed_seconds / 60`, rounded up to a micro-dollar.
+    pub usage: Money,
+    /// What was charged; None until the call has been billed.
+    pub cost: Option<Money>,
+    /// `$0.10 + $0.013 × 120 s / 60 = $0.126`, for a charged call.
+    pub arithmetic: Option<String>,
+    /// The usage had a fraction of a micro-dollar, rounded up.
+    pub rounded_up: bool,
+    /// Why a $0 call cost nothing.
+    pub free_reason: Option<String>,
+    pub ledger_entry_id: Option<String>,
+    /// The ledger's amount for the charge: negative.
+    pub ledger_amount: Option<Money>,
+    pub carrier: String,
+    /// The carrier's id for the call (Twilio's CallSid).
+    pub carrier_sid: Option<String>,
+}
+
+/// Newest first. `from` and `to` (YYYY-MM-DD, UTC, inclusive), `status` (a
+/// carrier status or `answered`), `member` (a user id) and `number` (digits,
+/// formatted any way) are optional filters; empty means any.
+#[allow(clippy::too_many_arguments)]
+#[server(endpoint = "calls/history")]
+pub async fn call_history(
+    org_id: String,
+    from: Option<String>,
+    to: Option<String>,
+    status: Option<String>,
+    member: Option<String>,
+    number: Option<String>,
+    page: Option<u32>,
+) -> Result<CallHistoryPage, AppError> {
+    let raw = RawFilter {
+        from,
+        to,
+        status,
+        member,
+        number,
+    };
+    ssr::call_history(org_id, raw, page).await
+}
+
+/// One call of the organization with its cost explained; anything else is `NotFound`.
+#[server(endpoint = "calls/detail")]
+pub async fn call_detail(org_id: String, call_id: String) -> Result<CallExplanation, AppError> {
+    ssr::call_detail(org_id, call_id).await
+}
+
+#[cfg(feature = "ssr")]
+use crate::server::db::call_history::RawCallFilter as RawFilter;
+
+#[cfg(feature = "ssr")]
+pub use ssr::checked_filter;
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use super::*;
+    use crate::domain::rating::{self, Rate, RateParts};
+    use crate::domain::{CallStatus, EndReason};
+    use crate::server::db::call_history::{self as queries, CallFilter, CallRecord, Caller};
+    use crate::server::db::wallet::{display_time, PageWindow};
+    use crate::server::guard;
+    use crate::server::phone::format_international;
+    use sqlx::AnyPool;
+
+    /// Parses the filters and checks that the member filtered by is someone of
+    /// the organization: what the page and the CSV export both do first. Also
+    /// returns who the member filter offers.
+    pub async fn checked_filter(
+        pool: &AnyPool,
+        org_id: &str,
+        raw: &RawFilter,
+    ) -> Result<(CallFilter, Vec<Caller>), AppError> {
+        let filter =
+            CallFilter::parse(raw).map_err(|e| AppError::validation(e.field, e.message))?;
+        let callers = queries::callers(pool, org_id).await?;
+        if let Some(member) = &filter.member {
+            if !callers.iter().any(|c| &c.user_id == member) {
+                return Err(AppError::validation(
+                    "member",
+                    "choose a member of this organization from the list",
+                ));
+            }
+        }
+        Ok((filter, callers))
+    }
+
+    pub async fn call_history(
+        org_id: String,
+        raw: RawFilter,
+        page: Option<u32>,
+    ) -> Result<CallHistoryPage, AppError> {
+        let (member, state) = guard::require_member(&org_id).await?;
+        let pool = &state.db.pool;
+        let (filter, callers) = checked_filter(pool, &member.org_id, &raw).await?;
+        let total = queries::count_calls(pool, &member.org_id, &filter).await?;
+        let window = PageWindow::of(total, CALLS_PAGE_SIZE, page);
+        let size = i64::from(CALLS_PAGE_SIZE);
+        let rows = queries::calls_page(pool, &member.org_id, &filter, size, window.offset)
+            .await?
+            .into_iter()
+            .map(call_row)
+            .collect();
+        Ok(CallHistoryPage {
+            rows,
+            page: window.page,
+            pages: window.pages,
+            total,
+            has_more: window.page < window.pages,
+            members: callers
+                .into_iter()
+                .map(|c| CallMember {
+                    user_id: c.user_id,
+                    name: c.name,
+                    email: c.email,
+                })
+                .collect(),
+        })
+    }
+
+    pub async fn call_detail(org_id: String, call_id: String) -> Result<CallExplanation, AppError> {
+        let (member, state) = guard::require_member(&org_id).await?;
+        let record = queries::call_record(&state.db.pool, &member.org_id, &call_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        Ok(explain(record))
+    }
+
+    fn call_row(record: CallRecord) -> CallRow {
+        CallRow {
+            time: display_time(record.created_at),
+            number_display: format_international(&record.to_number),
+            destination: destination(&record),
+            duration: duration_text(record.duration_secs),
+            status_label: record.status_label().to_owned(),
+            end_reason_label: record.end_reason_label().map(str::to_owned),
+            cost: record.cost.map(Money::from_micros),
+            call_id: record.call_id,
+            created_at: record.created_at,
+            number: record.to_number,
+            member: record.member_name,
+            status: record.status,
+        }
+    }
+
+    /// `United Kingdom · Mobile`; just the country when the deck line says no more.
+    fn destination(record: &CallRecord) -> String {
+        let description = record.description.trim();
+        if description.is_empty() || description == record.country_name {
+            record.country_name.clone()
+        } else {
+            format!("{} · {description}", record.country_name)
+        }
+    }
+
+    /// `0:42`, `12:05`, `1:02:05`; `—` when there is no talk time to show.
+    pub(super) fn duration_text(secs: Option<i64>) -> String {
+        let Some(secs) = secs.filter(|s| *s >= 0) else {
+            return "—".to_owned();
+        };
+        let (hours, minutes, seconds) = (secs / 3600, secs / 60 % 60, secs % 60);
+        if hours > 0 {
+            format!("{hours}:{minutes:02}:{seconds:02}")
+        } else {
+            format!("{minutes}:{seconds:02}")
+        }
+    }
+
+    /// The explanation of one call's cost, from the rate copied onto it and
+    /// what billing recorded (DESIGN.md, "Rating and billing").
+    pub(super) fn explain(record: CallRecord) -> CallExplanation {
+        let price = Money::from_micros(record.price_per_minute);
+        let fee = Money::from_micros(record.connection_fee);
+        let (initial, subsequent) = (record.initial_increment, record.subsequent_increment);
+        let talked = record.duration_secs.filter(|d| *d > 0);
+        // What billing recorded; before billing, what the rating rule gives
+        // for the talk time so far.
+        let billed_seconds = record
+            .billed_seconds
+            .or_else(|| {
+                let d = u64::try_from(talked?).ok()?;
+                let billed = rating::billed_seconds(
+                    d,
+                    u32::try_from(initial).ok()?,
+                    u32::try_from(subsequent).ok()?,
+                )?;
+                i64::try_from(billed).ok()
+            })
+            .unwrap_or(0);
+        let increment_count = if billed_seconds <= 0 {
+            0
+        } else {
+            1 + (billed_seconds - initial).max(0) / subsequent.max(1)
+        };
+        let cost = record.cost.map(Money::from_micros);
+        let charged = cost.filter(|c| *c > Money::ZERO);
+        let usage = charged
+            .and_then(|c| c.checked_sub(fee))
+            .unwrap_or(Money::ZERO);
+        let rounded_up = charged.is_some()
+            && (i128::from(record.price_per_minute) * i128::from(billed_seconds)) % 60 != 0;
+        let arithmetic =
+            charged.map(|total| format!("{fee} + {price} × {billed_seconds} s / 60 = {total}"));
+        if let Some(charged) = charged {
+            check_against_the_rating_rule(&record, charged, billed_seconds);
+        }
+        let free_reason = (cost == Some(Money::ZERO)).then(|| free_reason(&record, talked));
+        CallExplanation {
+            time: display_time(record.created_at),
+            answered_at: record.answered_at.map(display_time),
+            ended_at: record.ended_at.map(display_time),
+            number_display: format_international(&record.to_number),
+            destination: destination(&record),
+            status_label: record.status_label().to_owned(),
+            end_reason_label: record.end_reason_label().map(str::to_owned),
+            rate_prefix: format!("+{}", record.rate_prefix),
+            price_per_minute: price,
+            connection_fee: fee,
+            increments: format!("{initial}/{subsequent}"),
+            initial_increment: initial,
+            subsequent_increment: subsequent,
+            duration: duration_text(record.duration_secs),
+            duration_secs: record.duration_secs,
+            billed_seconds,
+            increment_count,
+            usage,
+            cost,
+            arithmetic,
+            rounded_up,
+            free_reason,
+            ledger_amount: record.ledger_amount.map(Money::from_micros),
+            ledger_entry_id: record.ledger_entry_id,
+            carrier: record.carrier,
+            carrier_sid: record.carrier_sid,
+            call_id: record.call_id,
+            number: record.to_number,
+            member: record.member_name,
+            member_email: record.member_email,
+            status: record.status,
+        }
+    }
+
+    /// Why a call cost nothing: it was not answered (no call is charged
+    /// before it is), or the destination is free.
+    fn free_reason(record: &CallRecord, talked: Option<i64>) -> String {
+        if talked.is_some() {
+            return "Calls to this destination are free.".to_owned();
+        }
+        let reason = record
+            .end_reason
+            .as_deref()
+            .and_then(EndReason::parse)
+            .or_else(|| {
+                CallStatus::parse(&record.status)
+                    .filter(|s| s.is_terminal())
+                    .map(EndReason::of_terminal)
+            });
+        let why = match reason {
+            Some(
+                reason @ (EndReason::Busy
+                | EndReason::NoAnswer
+                | EndReason::Canceled
+                | EndReason::Failed
+                | EndReason::CarrierRefused),
+            ) => reason.label(),
+            _ => "It was never answered",
+        };
+        format!("{why}. Calls that are not answered cost nothing, not even the connection fee.")
+    }
+
+    /// Billing and this explanation use the same rule; if the stored cost ever
+    /// disagrees with it, the page still shows what was charged, and the
+    /// discrepancy is logged for someone to look at.
+    fn check_against_the_rating_rule(record: &CallRecord, charged: Money, billed_seconds: i64) {
+        let rate = Rate::new(RateParts {
+            prefix: record.rate_prefix.clone(),
+            country_code: record.country_code.clone(),
+            country_name: record.country_name.clone(),
+            description: record.description.clone(),
+            price_per_minute: Money::from_micros(record.price_per_minute),
+            connection_fee: Money::from_micros(record.connection_fee),
+            initial_increment: u32::try_from(record.initial_increment).unwrap_or(0),
+            subsequent_increment: u32::try_from(record.subsequent_increment).unwrap_or(0),
+            blocked: false,
+            blocked_reason: None,
+        });
+        let expected = rate
+            .ok()
+            .zip(u64::try_from(billed_seconds).ok())
+            .and_then(|(rate, billed)| rating::cost(&rate, billed));
+        if expected != Some(charged) {
+            tracing::warn!(
+                call_id = %record.call_id,
+                charged = charged.micros(),
+                expected = ?expected.map(Money::micros),
+                "a call's charge disagrees with the rating rule"
+            );
+        }
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::ssr::{duration_text, explain};
+    use super::STATUS_CHOICES;
+    use crate::domain::Money;
+    use crate::server::db::call_history::{CallRecord, StatusFilter};
+
+    fn record(
+        (initial, subsequent): (i64, i64),
+        per_minute: i64,
+        fee: i64,
+        duration: i64,
+        status: &str,
+        end_reason: &str,
+    ) -> CallRecord {
+        let billed = crate::domain::rating::billed_seconds(
+            duration as u64,
+            initial as u32,
+            subsequent as u32,
+        )
+        .unwrap() as i64;
+        let cost = if duration == 0 {
+            0
+        } else {
+            fee + (per_minute * billed + 59) / 60
+        };
+        CallRecord {
+            call_id: "call_1".into(),
+            user_id: "usr_1".into(),
+            member_name: "Ada".into(),
+            member_email: "ada@example.com".into(),
+            to_number: "+442071838750".into(),
+            rate_prefix: "44".into(),
+            country_code: "GB".into(),
+            country_name: "United Kingdom".into(),
+            description: "Landline".into(),
+            price_per_minute: per_minute,
+            connection_fee: fee,
+            initial_increment: initial,
+            subsequent_increment: subsequent,
+            carrier: "twilio".into(),
+            carrier_sid: Some("CA123".into()),
+            status: status.into(),
+            end_reason: Some(end_reason.into()),
+            created_at: 1_709_251_200,
+            answered_at: (duration > 0).then_some(1_709_251_205),
+            ended_at: Some(1_709_251_300),
+            duration_secs: Some(duration),
+            billed_seconds: Some(billed),
+            cost: Some(cost),
+            ledger_entry_id: (cost > 0).then(|| "le_1".into()),
+            ledger_amount: (cost > 0).then_some(-cost),
+        }
+    }
+
+    #[test]
+    fn a_sixty_sixty_call_bills_whole_minutes() {
+        let call = explain(record(
+            (60, 60),
+            13_000,
+            100_000,
+            61,
+            "completed",
+            "hung_up",
+        ));
+        assert_eq!(call.increments, "60/60");
+        assert_eq!((call.billed_seconds, call.increment_count), (120, 2));
+        assert_eq!(call.usage, Money::from_micros(26_000));
+        assert_eq!(call.cost, Some(Money::from_micros(126_000)));
+        assert_eq!(
+            call.arithmetic.as_deref(),
+            Some("$0.10 + $0.013 × 120 s / 60 = $0.126")
+        );
+        assert!(!call.rounded_up);
+        assert_eq!(call.ledger_amount, Some(Money::from_micros(-126_000)));
+        assert_eq!(call.duration, "1:01");
+        assert_eq!(call.destination, "United Kingdom · Landline");
+        assert_eq!(call.number_display, "+44 20 7183 8750");
+        assert_eq!(call.free_reason, None);
+    }
+
+    #[test]
+    fn a_thirty_six_call_bills_six_second_steps_after_the_first_thirty() {
+        let call = explain(record((30, 6), 10_000, 0, 61, "completed", "completed"));
+        assert_eq!((call.billed_seconds, call.increment_count), (66, 7));
+        assert_eq!(call.cost, Some(Money::from_micros(11_000)));
+        assert_eq!(
+            call.arithmetic.as_deref(),
+            Some("$0.00 + $0.01 × 66 s / 60 = $0.011")
+        );
+        let rounded = explain(record((1, 1), 13_000, 0, 61, "completed", "completed"));
+        assert!(rounded.rounded_up, "13,000 × 61 / 60 is not whole");
+        assert_eq!(rounded.cost, Some(Money::from_micros(13_217)));
+    }
+
+    #[test]
+    fn an_unanswered_call_says_why_it_cost_nothing() {
+        let busy = explain(record((60, 60), 13_000, 100_000, 0, "busy", "busy"));
+        assert_eq!(busy.cost, Some(Money::ZERO));
+        assert_eq!((busy.billed_seconds, busy.increment_count), (0, 0));
+        assert_eq!(busy.arithmetic, None);
+        assert!(busy
+            .free_reason
+            .unwrap()
+            .starts_with("The line was busy. Calls that are not answered cost nothing"));
+        let hung_up = explain(record((60, 60), 13_000, 0, 0, "completed", "hung_up"));
+        assert!(hung_up
+            .free_reason
+            .unwrap()
+            .starts_with("It was never answered."));
+        let free = explain(record((60, 60), 0, 0, 30, "completed", "hung_up"));
+        assert_eq!(
+            free.free_reason.as_deref(),
+            Some("Calls to this destination are free.")
+        );
+    }
+
+    #[test]
+    fn a_call_not_billed_yet_has_no_cost() {
+        let mut live = record((60, 60), 13_000, 0, 0, "in-progress", "hung_up");
+        (live.cost, live.billed_seconds, live.end_reason) = (None, None, None);
+        live.duration_secs = None;
+        let call = explain(live);
+        assert_eq!((call.cost, call.free_reason), (None, None));
+        assert_eq!(call.duration, "—");
+        assert_eq!(call.status_label, "In progress");
+    }
+
+    #[test]
+    fn durations_read_as_clock_times() {
+        assert_eq!(duration_text(Some(0)), "0:00");
+        assert_eq!(duration_text(Some(42)), "0:42");
+        assert_eq!(duration_text(Some(725)), "12:05");
+        assert_eq!(duration_text(Some(3_725)), "1:02:05");
+        assert_eq!(duration_text(None), "—");
+    }
+
+    #[test]
+    fn every_status_choice_is_a_filter_the_server_accepts() {
+        for (value, _) in STATUS_CHOICES {
+            assert!(StatusFilter::parse(value).is_some(), "{value}");
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! Server functions of the dialer: the live quote, placing and ending a
+//! call, and what the dialer shows on load (countries, recent calls, the live
+//! call). Every one checks the caller's membership of the organization on the
+//! server; the rules themselves live in `crate::server::calls`.
+
+use crate::domain::rating::{self, Rate};
+use crate::domain::{CallStatus, EndReason, Money};
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A call as the dialer and the live panel show it (also the SSE payload).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallView {
+    pub call_id: String,
+    pub e164: String,
+    /// "+44 20 7183 8750"
+    pub number: String,
+    /// "United Kingdom — London"
+    pub destination: String,
+    pub status: CallStatus,
+    pub end_reason: Option<EndReason>,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub answered_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub max_duration_secs: i64,
+    /// When the forced hangup runs, unix milliseconds (answered calls).
+    pub hangup_at_ms: Option<i64>,
+    pub price_per_minute: Money,
+    pub connection_fee: Money,
+    pub initial_increment: u32,
+    pub subsequent_increment: u32,
+    pub duration_secs: Option<i64>,
+    /// What was charged, once ended.
+    pub cost: Option<Money>,
+    pub updated_at_ms: i64,
+}
+
+impl CallView {
+    /// The cost of `elapsed_secs` of talk at this call's rate (the live
+    /// "cost so far"; the real charge comes from the carrier's duration).
+    pub fn cost_after(&self, elapsed_secs: u64) -> Money {
+        if elapsed_secs == 0 {
+            return Money::ZERO;
+        }
+        Rate::billing_terms(
+            self.price_per_minute,
+            self.connection_fee,
+            self.initial_increment,
+            self.subsequent_increment,
+        )
+        .ok()
+        .and_then(|rate| rating::cost(&rate, elapsed_secs))
+        .unwrap_or(Money::ZERO)
+    }
+
+    pub fn is_live(&self) -> bool {
+        !self.status.is_terminal()
+    }
+}
+
+/// A destination the dialer can choose for national numbers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Country {
+    /// ISO 3166-1 alpha-2
+    pub code: String,
+    pub name: String,
+    /// "44"
+    pub calling_code: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DialerSetup {
+    pub countries: Vec<Country>,
+    /// The organization's country: the picker's default.
+    pub default_country: String,
+    pub available: Money,
+    /// The member's latest calls, newest first.
+    pub recent: Vec<CallView>,
+    /// Prefix of the dial form's per-attempt keys (fresh per page load).
+    pub form_nonce: String,
+    /// The server's clock when this was read, unix ms (live timers use it).
+    pub server_now_ms: i64,
+}
+
+/// The quote for a number as typed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QuoteView {
+    /// Callable: `minutes` is how long the balance lasts (rounded down).
+    Callable {
+        number: String,
+        destination: String,
+        price_per_minute: Money,
+        connection_fee: Money,
+        increments: String,
+        max_duration_secs: u64,
+        needs_confirmation: bool,
+    },
+    /// A real destination, but the first increment and connection fee do not fit.
+    Unaffordable {
+        number: String,
+        destination: String,
+        price_per_minute: Money,
+        connection_fee: Money,
+        increments: String,
+        needed: Money,
+        available: Money,
+    },
+    /// Not callable: invalid, blocked or not a destination we serve; the reason says which.
+    Refused { reason: String },
+}
+
+#[server(endpoint = "calls/dialer")]
+pub async fn load_dialer(org_id: String) -> Result<DialerSetup, AppError> {
+    ssr::load_dialer(org_id).await
+}
+
+#[server(endpoint = "calls/quote")]
+pub async fn quote_number(
+    org_id: String,
+    number: String,
+    country: String,
+) -> Result<QuoteView, AppError> {
+    ssr::quote_number(org_id, number, country).await
+}
+
+/// Places a call. `client_key` comes from the dial form: sending the same
+/// one again (a double click) returns the same call instead of a second one.
+#[server(endpoint = "calls/start")]
+pub async fn start_call(
+    org_id: String,
+    number: String,
+    country: String,
+    client_key: String,
+    confirmed: Option<String>,
+) -> Result<CallView, AppError> {
+    ssr::start_call(org_id, number, country, client_key, confirmed.is_some()).await
+}
+
+/// Hangs up an answered call or cancels one still connecting.
+#[server(endpoint = "calls/end")]
+pub async fn end_call(org_id: String, call_id: String) -> Result<CallView, AppError> {
+    ssr::end_call(org_id, call_id).await
+}
+
+/// Owners and admins: the country national numbers are read in.
+#[server(endpoint = "calls/country")]
+pub async fn set_org_country(org_id: String, country: String) -> Result<(), AppError> {
+    ssr::set_org_country(org_id, country).await
+}
+
+/// How many recent calls the dialer lists.
+pub const RECENT_CALLS: i64 = 8;
+
+#[cfg(feature = "ssr")]
+pub use ssr::call_view;
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use super::*;
+    use crate::server::calls::{self as service, CallError, CallbackUrls, StartCall};
+    use crate::server::db::{self, calls::Call};
+    use crate::server::guard;
+    use crate::server::phone::{format_international, is_region};
+    use crate::server::AppState;
+
+    pub fn call_view(call: &Call) -> CallView {
+        CallView {
+            call_id: call.call_id.clone(),
+            e164: call.to_number.clone(),
+            number: format_international(&call.to_number),
+            destination: destination(&call.country_name, &call.description),
+            status: call.status(),
+            end_reason: call.end_reason(),
+            created_at: call.created_at,
+            answered_at: call.answered_at,
+            ended_at: call.ended_at,
+            max_duration_secs: call.max_duration_secs,
+            hangup_at_ms: call.hangup_at_ms,
+            price_per_minute: Money::from_micros(call.price_per_minute),
+            connection_fee: Money::from_micros(call.connection_fee),
+            initial_increment: u32::try_from(call.initial_increment).unwrap_or(60),
+            subsequent_increment: u32::try_from(call.subsequent_increment).unwrap_or(60),
+            duration_secs: call.duration_secs,
+            cost: call.cost.map(Money::from_micros),
+            updated_at_ms: call.updated_at_ms,
+        }
+    }
+
+    fn destination(country: &str, description: &str) -> String {
+        if description.is_empty() || description == country {
+            country.to_owned()
+        } else {
+            format!("{country} — {description}")
+        }
+    }
+
+    fn increments(rate: &Rate) -> String {
+        format!(
+            "{}/{}",
+            rate.initial_increment(),
+            rate.subsequent_increment()
+        )
+    }
+
+    pub async fn load_dialer(org_id: String) -> Result<DialerSetup, AppError> {
+        let (member, state) = guard::require_member(&org_id).await?;
+        let countries = db::rates::countries(&state.db.pool)
+            .await?
+            .into_iter()
+            .filter(|(code, _, _)| is_region(code))
+            .map(|(code, name, calling_code)| Country {
+                code,
+                name,
+                calling_code,
+            })
+            .collect();
+        let default_country = db::orgs::country_of(&state.db.pool, &member.org_id).await?;
+        let available = state.db.balance(&member.org_id).await?.available();
+        let recent: Vec<CallView> = db::calls::recent_for_user(
+            &state.db.pool,
+            &member.viewer.user.user_id,
+            &member.org_id,
+            RECENT_CALLS,
+        )
+        .await?
+        .iter()
+        .map(call_view)
+        .collect();
+        Ok(DialerSetup {
+            countries,
+            default_country,
+            available,
+            recent,
+            form_nonce: crate::server::ids::new_id("dial"),
+            server_now_ms: crate::server::clock::now_ms(),
+        })
+    }
+
+    pub async fn quote_number(
+        org_id: String,
+        number: String,
+        country: String,
+    ) -> Result<QuoteView, AppError> {
+        let (member, state) = guard::require_member(&org_id).await?;
+        let quote =
+            service::quote(&state.db, &state.calling, &member.org_id, &number, &country).await;
+        let quote = match quote {
+            Ok(quote) => quote,
+            Err(CallError::Db(error)) => return Err(error.into()),
+            Err(refused) => {
+                return Ok(QuoteView::Refused {
+                    reason: refused.to_string(),
+                })
+            }
+        };
+        let number = quote.number.international.clone();
+        let destination = destination(quote.rate.country_name(), quote.rate.description());
+        Ok(match quote.max_duration_secs {
+            Some(max_duration_secs) => QuoteView::Callable {
+                number,
+                destination,
+                price_per_minute: quote.rate.price_per_minute(),
+                connection_fee: quote.rate.connection_fee(),
+                increments: increments(&quote.rate),
+                max_duration_secs,
+                needs_confirmation: quote.needs_confirmation,
+            },
+            None => QuoteView::Unaffordable {
+                number,
+                destination,
+                price_per_minute: quote.rate.price_per_minute(),
+                connection_fee: quote.rate.connection_fee(),
+                increments: increments(&quote.rate),
+                needed: quote.first_increment_cost,
+                available: quote.available,
+            },
+        })
+    }
+
+    pub async fn start_call(
+        org_id: String,
+        number: String,
+        country: String,
+        client_key: String,
+        confirmed: bool,
+    ) -> Result<CallView, AppError> {
+        let (member, state) = guard::require_member(&org_id).await?;
+        let client_key = client_key.trim();
+        if client_key.is_empty()
+            || client_key.len() > 64
+            || !client_key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(AppError::validation(
+                "client_key",
+                "the dial form is out of date; reload the page",
+            ));
+        }
+        let request = StartCall {
+            org_id: &member.org_id,
+            user_id: &member.viewer.user.user_id,
+            raw_number: &number,
+            country: &country,
+            client_key,
+            confirmed,
+        };
+        let call = service::start_call(
+            &state.db,
+            state.carrier.as_ref(),
+            &state.calling,
+            &urls(&state),
+            &request,
+        )
+        .await
+        .map_err(to_app_error)?;
+        Ok(call_view(&call))
+    }
+
+    pub async fn end_call(org_id: String, call_id: String) -> Result<CallView, AppError> {
+        let (member, state) = guard::require_member(&org_id).await?;
+        let call = service::end_call(&state.db, state.carrier.as_ref(), &member.org_id, &call_id)
+            .await
+            .map_err(to_app_error)?;
+        Ok(call_view(&call))
+    }
+
+    pub async fn set_org_country(org_id: String, country: String) -> Result<(), AppError> {
+        let (member, state) = guard::require_member(&org_id).await?;
+        let admin = member.require_admin()?;
+        let country = country.trim().to_ascii_uppercase();
+        let known = db::rates::countries(&state.db.pool)
+            .await?
+            .into_iter()
+            .any(|(code, _, _)| code == country && is_region(&code));
+        if !known {
+            return Err(AppError::validation(
+                "country",
+                "choose a country from the list",
+            ));
+        }
+        db::orgs::set_country(&state.db.pool, &admin.member().org_id, &country).await?;
+        Ok(())
+    }
+
+    fn urls(state: &AppState) -> CallbackUrls {
+        CallbackUrls {
+            public_url: state.public_url.clone(),
+        }
+    }
+
+    fn to_app_error(error: CallError) -> AppError {
+        match error {
+            CallError::Number(_) | CallError::NoRate(_) | CallError::Blocked { .. } => {
+                AppError::validation("number", error.to_string())
+            }
+            CallError::Unaffordable { .. } => AppError::conflict("unaffordable", error.to_string()),
+            CallError::NeedsConfirmation { .. } => {
+                AppError::conflict("needs_confirmation", error.to_string())
+            }
+            CallError::CarrierRefused(_) => {
+                AppError::conflict("carrier_refused", error.to_string())
+            }
+            CallError::CarrierUnavailable => AppError::Unavailable,
+            CallError::NotFound => AppError::NotFound,
+            CallError::Ledger(error) => error.into(),
+            CallError::Db(error) => error.into(),
+        }
+    }
+}

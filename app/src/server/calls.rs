@@ -1,0 +1,737 @@
+//! The call service: every rule that moves a call or its money.
+//!
+//! - `quote`: what a number would cost and how long the balance lasts.
+//! - `start_call`: authorize under the wallet lock, record the call with its
+//!   copied rate, hold the most it may cost, then ask the carrier.
+//! - `apply_carrier_event`: the state machine (`domain::call_status::decide`)
+//!   plus its effects: schedule the forced hangup when answered, charge or
+//!   release when it ends, exactly once.
+//! - `end_call`, `forced_hangup`, `sweep`: ending a call on request, when
+//!   the credits run out, and when the carrier's final word never came.
+//!
+//! Each runs its database work in one transaction that first locks the call
+//! (or the wallet), so events, hangups and sweeps for one call serialize.
+
+use crate::domain::call_status::{decide, Decision};
+use crate::domain::rating::{self, Rate};
+use crate::domain::{CallStatus, EndReason, Money};
+use crate::server::carrier::{Carrier, CarrierError, CarrierEvent, Ending, PlaceCall};
+use crate::server::clock;
+use crate::server::db::calls::{self, Call, CallRef, NewCall, RecordedEvent};
+use crate::server::db::ledger::{self, EntryKind, LedgerError, NewEntry};
+use crate::server::db::{jobs, rates, Db};
+use crate::server::phone::{parse_dialed, DialedNumber, NumberError};
+use sqlx::AnyConnection;
+use std::sync::LazyLock;
+use tokio::sync::Notify;
+
+/// The job that ends a call when its credits run out.
+pub const FORCED_HANGUP_JOB: &str = "call.forced_hangup";
+/// A call still unanswered this long after it was placed is presumed lost
+/// by the sweeper (carriers give up ringing well before).
+pub const RING_GRACE_SECS: i64 = 180;
+
+/// Wakes live panels in this process when a call changes (other instances
+/// notice by polling; see `server/src/call_events.rs`).
+pub static CALL_CHANGED: LazyLock<Notify> = LazyLock::new(Notify::new);
+
+/// Calling settings, from configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallSettings {
+    /// No call lasts longer, whatever the balance (`CALL_MAX_DURATION_SECS`).
+    pub max_duration_ceiling_secs: u64,
+    /// Destinations above this price per minute ask for confirmation
+    /// (`CALL_CONFIRM_ABOVE_USD_PER_MIN`).
+    pub confirm_above_per_minute: Money,
+    /// The caller ID calls are placed from (`TWILIO_CALLER_ID`).
+    pub caller_id: String,
+    /// The forced hangup is sent this long before the paid time runs out, so
+    /// the cutoff never starts another billed increment.
+    pub hangup_margin_ms: i64,
+}
+
+/// What a number would cost.
+#[derive(Clone, Debug)]
+pub struct Quote {
+    pub number: DialedNumber,
+    pub rate: Rate,
+    pub available: Money,
+    /// The longest call the available balance pays for; None when even the
+    /// first increment plus the connection fee does not fit.
+    pub max_duration_secs: Option<u64>,
+    /// What the first increment plus the connection fee costs.
+    pub first_increment_cost: Money,
+    pub needs_confirmation: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("{0}")]
+    Number(#[from] NumberError),
+    #[error("We do not call {0} yet.")]
+    NoRate(String),
+    #[error("Calls to {number} are blocked: {reason}.")]
+    Blocked { number: String, reason: String },
+    #[error("Not enough credit: the first {increment} s and connection fee cost {needed}, and {available} is available.")]
+    Unaffordable {
+        needed: Money,
+        available: Money,
+        increment: u32,
+    },
+    #[error(
+        "{price} per minute is above this organization's confirmation threshold: confirm to call."
+    )]
+    NeedsConfirmation { price: Money },
+    #[error("The carrier refused the call: {0}. Nothing was charged.")]
+    CarrierRefused(String),
+    #[error("We could not reach the carrier. Nothing was charged; please try again.")]
+    CarrierUnavailable,
+    #[error("no such call")]
+    NotFound,
+    #[error(transparent)]
+    Ledger(LedgerError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<LedgerError> for CallError {
+    fn from(error: LedgerError) -> Self {
+        match error {
+            LedgerError::Db(error) => CallError::Db(error),
+            other => CallError::Ledger(other),
+        }
+    }
+}
+
+/// The quote for `raw` as typed, national formats read in `country`.
+pub async fn quote(
+    db: &Db,
+    settings: &CallSettings,
+    org_id: &str,
+    raw: &str,
+    country: &str,
+) -> Result<Quote, CallError> {
+    let number = parse_dialed(raw, country)?;
+    let rate = rates::longest_prefix_match(&db.pool, number.digits())
+        .await?
+        .ok_or_else(|| CallError::NoRate(number.international.clone()))?;
+    if rate.is_blocked() {
+        return Err(CallError::Blocked {
+            number: number.international.clone(),
+            reason: rate.blocked_reason().unwrap_or("blocked").to_owned(),
+        });
+    }
+    let available = db.balance(org_id).await?.available();
+    Ok(priced(number, rate, available, settings))
+}
+
+fn priced(number: DialedNumber, rate: Rate, available: Money, settings: &CallSettings) -> Quote {
+    let first_increment_cost =
+        rating::cost(&rate, u64::from(rate.initial_increment())).unwrap_or(Money::ZERO);
+    let max_duration_secs =
+        rating::max_duration(&rate, available, settings.max_duration_ceiling_secs);
+    let needs_confirmation = rate.price_per_minute() > settings.confirm_above_per_minute;
+    Quote {
+        number,
+        rate,
+        available,
+        max_duration_secs,
+        first_increment_cost,
+        needs_confirmation,
+    }
+}
+
+/// A dial request.
+#[derive(Clone, Debug)]
+pub struct StartCall<'a> {
+    pub org_id: &'a str,
+    pub user_id: &'a str,
+    pub raw_number: &'a str,
+    pub country: &'a str,
+    /// One per dial click (from the form): repeating it returns the same call.
+    pub client_key: &'a str,
+    /// The member confirmed an expensive destination.
+    pub confirmed: bool,
+}
+
+/// Where the carrier reaches us about one call.
+#[derive(Clone, Debug)]
+pub struct CallbackUrls {
+    /// `PUBLIC_URL` without a trailing slash.
+    pub public_url: String,
+}
+
+impl CallbackUrls {
+    pub fn voice(&self, call_id: &str) -> String {
+        format!("{}/webhooks/twilio/voice?call={call_id}", self.public_url)
+    }
+
+    pub fn status(&self, call_id: &str) -> String {
+        format!("{}/webhooks/twilio/status?call={call_id}", self.public_url)
+    }
+}
+
+/// Places a call. See the module comment for the order of steps; a refusal
+/// by the carrier releases the hold and ends the call as failed.
+pub async fn start_call(
+    db: &Db,
+    carrier: &dyn Carrier,
+    settings: &CallSettings,
+    urls: &CallbackUrls,
+    request: &StartCall<'_>,
+) -> Result<Call, CallError> {
+    if let Some(existing) =
+        calls::by_client_key(&db.pool, request.org_id, request.client_key).await?
+    {
+        return Ok(existing);
+    }
+    let quote = quote(
+        db,
+        settings,
+        request.org_id,
+        request.raw_number,
+        request.country,
+    )
+    .await?;
+    if quote.needs_confirmation && !request.confirmed {
+        return Err(CallError::NeedsConfirmation {
+            price: quote.rate.price_per_minute(),
+        });
+    }
+    let call = match authorize(db, carrier, settings, request, &quote).await {
+        Err(CallError::Db(error)) if is_unique_violation(&error) => {
+            // The same click raced itself: the other request made the call.
+            return calls::by_client_key(&db.pool, request.org_id, request.client_key)
+                .await?
+                .ok_or(CallError::Db(error));
+        }
+        Err(error) => return Err(error),
+        Ok(Authorized::Existing(call)) => return Ok(call),
+        Ok(Authorized::New(call)) => call,
+    };
+    let placed = carrier
+        .place_call(&PlaceCall {
+            call_id: call.call_id.clone(),
+            to: call.to_number.clone(),
+            from: settings.caller_id.clone(),
+            time_limit_secs: u64::try_from(call.max_duration_secs).unwrap_or(0),
+            voice_url: urls.voice(&call.call_id),
+            status_callback_url: urls.status(&call.call_id),
+        })
+        .await;
+    match placed {
+        Ok(placed) => record_placed(db, carrier, &call.call_id, &placed.sid).await,
+        Err(error) => {
+            let (reason, shown) = match error {
+                CarrierError::Refused(message) => (
+                    EndReason::CarrierRefused,
+                    CallError::CarrierRefused(message),
+                ),
+                CarrierError::NotFound | CarrierError::Unavailable(_) => {
+                    tracing::error!(call_id = %call.call_id, error = %error, "placing a call failed");
+                    (EndReason::Failed, CallError::CarrierUnavailable)
+                }
+            };
+            fail_unplaced(db, &call.call_id, reason).await?;
+            Err(shown)
+        }
+    }
+}
+
+enum Authorized {
+    New(Call),
+    /// The same dial click got here first (a double click, a retry).
+    Existing(Call),
+}
+
+/// Under the wallet lock: the maximum duration from what is available now,
+/// the call row, and the hold for its maximum cost. Commits before the
+/// carrier is asked, so the money is reserved whatever happens next.
+async fn authorize(
+    db: &Db,
+    carrier: &dyn Carrier,
+    settings: &CallSettings,
+    request: &StartCall<'_>,
+    quote: &Quote,
+) -> Result<Authorized, CallError> {
+    let now_ms = clock::now_ms();
+    let now = now_ms / 1000;
+    let mut tx = db.begin_write().await?;
+    let available = ledger::lock_in(&mut tx, request.org_id, now)
+        .await?
+        .available();
+    // Dial clicks of one organization serialize on its wallet: look again.
+    if let Some(existing) =
+        calls::by_client_key(&mut *tx, request.org_id, request.client_key).await?
+    {
+        return Ok(Authorized::Existing(existing));
+    }
+    let rate = &quote.rate;
+    let unaffordable = || CallError::Unaffordable {
+        needed: quote.first_increment_cost,
+        available,
+        increment: rate.initial_increment(),
+    };
+    let max_secs = rating::max_duration(rate, available, settings.max_duration_ceiling_secs)
+        .ok_or_else(unaffordable)?;
+    let max_cost = rating::cost(rate, max_secs).ok_or_else(unaffordable)?;
+    let mut call = calls::insert(
+        &mut tx,
+        &NewCall {
+            org_id: request.org_id,
+            user_id: request.user_id,
+            client_key: request.client_key,
+            to_number: &quote.number.e164,
+            rate,
+            max_duration_secs: i64::try_from(max_secs).unwrap_or(i64::MAX),
+            carrier: carrier.name(),
+        },
+        now_ms,
+    )
+    .await?;
+    let expires_at = now + RING_GRACE_SECS + call.max_duration_secs;
+    let hold = ledger::place_hold_in(
+        &mut tx,
+        request.org_id,
+        max_cost,
+        &format!("call:{}:hold", call.call_id),
+        expires_at,
+        now,
+    )
+    .await?;
+    calls::set_hold(&mut tx, &call.call_id, &hold.hold_id).await?;
+    call.hold_id = Some(hold.hold_id);
+    tx.commit().await?;
+    changed();
+    Ok(Authorized::New(call))
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// The carrier accepted: remember its call id. If the member pressed End
+/// while the carrier was being asked, the end is sent now.
+async fn record_placed(
+    db: &Db,
+    carrier: &dyn Carrier,
+    call_id: &str,
+    sid: &str,
+) -> Result<Call, CallError> {
+    let mut tx = db.begin_write().await?;
+    let mut call = calls::lock(&mut tx, CallRef::Id(call_id))
+        .await?
+        .ok_or(CallError::NotFound)?;
+    if call.carrier_sid.is_none() {
+        call.carrier_sid = Some(sid.to_owned());
+        call.updated_at_ms = clock::now_ms();
+        calls::store(&mut tx, &call).await?;
+    }
+    tx.commit().await?;
+    changed();
+    if call.end_requested_at.is_some() && !call.status().is_terminal() {
+        send_end(carrier, &call).await?;
+    }
+    Ok(call)
+}
+
+/// Placing failed: release the hold and end the call at no cost.
+async fn fail_unplaced(db: &Db, call_id: &str, reason: EndReason) -> Result<(), CallError> {
+    let now_ms = clock::now_ms();
+    let mut tx = db.begin_write().await?;
+    let mut call = calls::lock(&mut tx, CallRef::Id(call_id))
+        .await?
+        .ok_or(CallError::NotFound)?;
+    if !call.status().is_terminal() {
+        call.status = CallStatus::Failed.as_str().to_owned();
+        call.end_reason = Some(reason.as_str().to_owned());
+        settle(&mut tx, &mut call, 0, now_ms).await?;
+        calls::store(&mut tx, &call).await?;
+    }
+    tx.commit().await?;
+    changed();
+    Ok(())
+}
+
+/// What happened to a carrier event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventOutcome {
+    Applied,
+    Duplicate,
+    Stale,
+    /// No call of ours has this id or carrier id.
+    UnknownCall,
+}
+
+/// Applies one carrier event (status callback or swept state). Safe to call
+/// with the same event any number of times, in any order.
+#[tracing::instrument(skip_all, fields(sid = %event.sid, status = event.status.as_str(), sequence = event.sequence))]
+pub async fn apply_carrier_event(
+    db: &Db,
+    settings: &CallSettings,
+    event: &CarrierEvent,
+) -> Result<EventOutcome, CallError> {
+    let now_ms = clock::now_ms();
+    let mut tx = db.begin_write().await?;
+    let call = match &event.call_id {
+        Some(id) => calls::lock(&mut tx, CallRef::Id(id)).await?,
+        None => calls::lock(&mut tx, CallRef::Sid(&event.sid)).await?,
+    };
+    let Some(mut call) = call else {
+        tracing::warn!("carrier event for a call we do not know");
+        return Ok(EventOutcome::UnknownCall);
+    };
+    match &call.carrier_sid {
+        Some(sid) if *sid != event.sid => {
+            tracing::warn!(call_id = %call.call_id, known_sid = %sid, "carrier event names another carrier call");
+            return Ok(EventOutcome::UnknownCall);
+        }
+        Some(_) => {}
+        None => call.carrier_sid = Some(event.sid.clone()),
+    }
+    let decision = decide(
+        call.status(),
+        call.last_sequence,
+        event.status,
+        event.sequence,
+    );
+    calls::record_event(
+        &mut tx,
+        &RecordedEvent {
+            call_id: &call.call_id,
+            status: event.status,
+            sequence: event.sequence,
+            occurred_at: event.occurred_at,
+            duration_secs: event.duration_secs.and_then(|d| i64::try_from(d).ok()),
+            outcome: match decision {
+                Decision::Apply => "applied",
+                Decision::Duplicate => "duplicate",
+                Decision::Stale => "stale",
+            },
+        },
+        now_ms / 1000,
+    )
+    .await?;
+    if decision == Decision::Apply {
+        call.status = event.status.as_str().to_owned();
+        call.last_sequence = call.last_sequence.max(event.sequence);
+        call.updated_at_ms = now_ms;
+        if event.status == CallStatus::InProgress {
+            answered(&mut tx, settings, &mut call, event.occurred_at, now_ms).await?;
+        } else if event.status.is_terminal() {
+            ended(&mut tx, &mut call, event, now_ms).await?;
+        }
+    }
+    // A carrier id learned from a stale event is still worth keeping.
+    calls::store(&mut tx, &call).await?;
+    tx.commit().await?;
+    changed();
+    Ok(match decision {
+        Decision::Apply => EventOutcome::Applied,
+        Decision::Duplicate => EventOutcome::Duplicate,
+        Decision::Stale => EventOutcome::Stale,
+    })
+}
+
+/// Answered at `answered_at` (the carrier's clock): schedule the forced
+/// hangup for when the paid time runs out, minus the margin. If an end was
+/// already requested (a cancel raced the answer), hang up right away.
+async fn answered(
+    conn: &mut AnyConnection,
+    settings: &CallSettings,
+    call: &mut Call,
+    answered_at: i64,
+    now_ms: i64,
+) -> Result<(), CallError> {
+    call.answered_at = Some(answered_at);
+    let deadline_ms = (answered_at + call.max_duration_secs) * 1000 - settings.hangup_margin_ms;
+    call.hangup_at_ms = Some(deadline_ms);
+    let run_at_ms = if call.end_requested_at.is_some() {
+        now_ms
+    } else {
+        deadline_ms
+    };
+    let payload = serde_json::json!({ "call_id": call.call_id });
+    jobs::enqueue(
+        &mut *conn,
+        &jobs::NewJob {
+            kind: FORCED_HANGUP_JOB,
+            payload: &payload,
+            dedupe_key: Some(&format!("call:{}:hangup", call.call_id)),
+            run_at_ms,
+        },
+        now_ms / 1000,
+    )
+    .await?;
+    Ok(())
+}
+
+/// The end: cost from the carrier's duration (completed calls only), then
+/// the hold settled with that charge or released, in this transaction.
+async fn ended(
+    conn: &mut AnyConnection,
+    call: &mut Call,
+    event: &CarrierEvent,
+    now_ms: i64,
+) -> Result<(), CallError> {
+    let duration = match event.status {
+        CallStatus::Completed => event.duration_secs.unwrap_or(0),
+        _ => 0,
+    };
+    let duration = i64::try_from(duration).unwrap_or(i64::MAX);
+    call.ended_at = Some(event.occurred_at);
+    if duration > 0 && call.answered_at.is_none() {
+        // The answer event was lost or is still on its way.
+        call.answered_at = Some(event.occurred_at - duration);
+    }
+    let requested = call.end_reason();
+    let reason = match (requested, event.status) {
+        // The answer won the race with a cancel: it was a call, hung up by us.
+        (Some(EndReason::Canceled), CallStatus::Completed) if duration > 0 => EndReason::HungUp,
+        (Some(reason), _) => reason,
+        // The carrier's own time limit (our second line of defence) ended it.
+        (None, CallStatus::Completed) if duration >= call.max_duration_secs => {
+            EndReason::CreditsExhausted
+        }
+        (None, status) => EndReason::of_terminal(status),
+    };
+    call.end_reason = Some(reason.as_str().to_owned());
+    settle(conn, call, duration, now_ms).await
+}
+
+/// Charges `duration_secs` at the call's own rate (zero releases the hold)
+/// and records duration, billed seconds and cost on the call.
+async fn settle(
+    conn: &mut AnyConnection,
+    call: &mut Call,
+    duration_secs: i64,
+    now_ms: i64,
+) -> Result<(), CallError> {
+    let now = now_ms / 1000;
+    if call.ended_at.is_none() {
+        call.ended_at = Some(now);
+    }
+    call.updated_at_ms = now_ms;
+    let rate = call.rate()?;
+    let seconds = u64::try_from(duration_secs).unwrap_or(0);
+    let (billed, cost) = if seconds == 0 {
+        (0, Money::ZERO)
+    } else {
+        let billed = rate.billed_seconds(seconds).ok_or(LedgerError::Overflow)?;
+        (
+            billed,
+            rating::cost(&rate, seconds).ok_or(LedgerError::Overflow)?,
+        )
+    };
+    call.duration_secs = Some(duration_secs);
+    call.billed_seconds = Some(i64::try_from(billed).unwrap_or(i64::MAX));
+    call.cost = Some(cost.micros());
+    let key = charge_key(call);
+    let description = format!(
+        "Call to {} ({}, {}): {} s billed",
+        call.to_number, call.country_name, call.description, billed
+    );
+    let actor = format!(
+        "carrier:{}",
+        call.carrier_sid.as_deref().unwrap_or(&call.call_id)
+    );
+    let charge = NewEntry {
+        org_id: &call.org_id,
+        kind: EntryKind::CallCharge,
+        amount: cost.checked_neg().ok_or(LedgerError::Overflow)?,
+        actor: &actor,
+        description: &description,
+        idempotency_key: &key,
+    };
+    let entry = match call.hold_id.clone() {
+        None if cost == Money::ZERO => None,
+        None => Some(ledger::post_incurred_in(conn, &charge, now).await?.entry),
+        Some(hold_id) => {
+            let settled = if cost == Money::ZERO {
+                ledger::release_hold_in(conn, &hold_id, now)
+                    .await
+                    .map(|_| None)
+            } else {
+                ledger::settle_hold_in(conn, &hold_id, &charge, now).await
+            };
+            match settled {
+                Ok(entry) => entry,
+                // Released already, when placing looked failed: the call was
+                // made after all, and its cost was incurred. The charge key
+                // still keeps it to one charge.
+                Err(LedgerError::HoldClosed(_)) if cost == Money::ZERO => None,
+                Err(LedgerError::HoldClosed(_)) => {
+                    Some(ledger::post_incurred_in(conn, &charge, now).await?.entry)
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    };
+    call.ledger_entry_id = entry.map(|e| e.ledger_entry_id);
+    Ok(())
+}
+
+/// One cause, one charge: the carrier's call id.
+pub fn charge_key(call: &Call) -> String {
+    format!(
+        "call:{}:charge",
+        call.carrier_sid.as_deref().unwrap_or(&call.call_id)
+    )
+}
+
+/// The member ends a call: cancel if still connecting, hang up if answered.
+/// The cost is whatever the carrier then reports; nothing is charged here.
+pub async fn end_call(
+    db: &Db,
+    carrier: &dyn Carrier,
+    org_id: &str,
+    call_id: &str,
+) -> Result<Call, CallError> {
+    let now_ms = clock::now_ms();
+    let mut tx = db.begin_write().await?;
+    let mut call = calls::lock(&mut tx, CallRef::Id(call_id))
+        .await?
+        .filter(|call| call.org_id == org_id)
+        .ok_or(CallError::NotFound)?;
+    if call.status().is_terminal() {
+        return Ok(call);
+    }
+    if call.end_requested_at.is_none() {
+        call.end_requested_at = Some(now_ms / 1000);
+        let reason = if call.status().is_connecting() {
+            EndReason::Canceled
+        } else {
+            EndReason::HungUp
+        };
+        call.end_reason = Some(reason.as_str().to_owned());
+        call.updated_at_ms = now_ms;
+        calls::store(&mut tx, &call).await?;
+    }
+    tx.commit().await?;
+    changed();
+    send_end(carrier, &call).await?;
+    Ok(call)
+}
+
+/// Asks the carrier to end the call the way its state needs. A call the
+/// carrier has not accepted yet has nothing to end: `record_placed` sends it.
+async fn send_end(carrier: &dyn Carrier, call: &Call) -> Result<(), CallError> {
+    let Some(sid) = &call.carrier_sid else {
+        return Ok(());
+    };
+    let how = if call.status().is_connecting() {
+        Ending::Cancel
+    } else {
+        Ending::HangUp
+    };
+    match carrier.end_call(sid, how).await {
+        Ok(()) | Err(CarrierError::NotFound) => Ok(()),
+        Err(error) => {
+            tracing::warn!(call_id = %call.call_id, %error, "ending a call at the carrier failed");
+            Err(CallError::CarrierUnavailable)
+        }
+    }
+}
+
+/// What the forced hangup did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HangupOutcome {
+    Sent,
+    /// Already over (or never answered): nothing to do.
+    NotLive,
+}
+
+/// The forced hangup job: the paid time is up. Idempotent: the reason and
+/// the first send time are recorded once, and ending an ended call is a no-op.
+pub async fn forced_hangup(
+    db: &Db,
+    carrier: &dyn Carrier,
+    call_id: &str,
+) -> Result<HangupOutcome, CallError> {
+    let now_ms = clock::now_ms();
+    let mut tx = db.begin_write().await?;
+    let Some(mut call) = calls::lock(&mut tx, CallRef::Id(call_id)).await? else {
+        return Ok(HangupOutcome::NotLive);
+    };
+    if call.status() != CallStatus::InProgress {
+        return Ok(HangupOutcome::NotLive);
+    }
+    if call.end_requested_at.is_none() {
+        call.end_requested_at = Some(now_ms / 1000);
+        call.end_reason = Some(EndReason::CreditsExhausted.as_str().to_owned());
+    }
+    if call.hangup_sent_at_ms.is_none() {
+        call.hangup_sent_at_ms = Some(now_ms);
+    }
+    call.updated_at_ms = now_ms;
+    calls::store(&mut tx, &call).await?;
+    tx.commit().await?;
+    changed();
+    send_end(carrier, &call).await?;
+    Ok(HangupOutcome::Sent)
+}
+
+/// The sweeper: calls still open well past their limits are reconciled with
+/// the carrier's own record (billed if it completed, released if not).
+/// Returns how many calls were looked at.
+pub async fn sweep(
+    db: &Db,
+    carrier: &dyn Carrier,
+    settings: &CallSettings,
+    now: i64,
+) -> Result<usize, CallError> {
+    let candidates = calls::open_created_before(&db.pool, now - RING_GRACE_SECS, 100).await?;
+    let mut looked_at = 0;
+    for call in candidates {
+        let limit = call.created_at + RING_GRACE_SECS + call.max_duration_secs + 60;
+        let unplaced = call.carrier_sid.is_none();
+        if !unplaced && limit > now {
+            continue;
+        }
+        looked_at += 1;
+        if let Err(error) = reconcile(db, carrier, settings, &call).await {
+            tracing::warn!(call_id = %call.call_id, %error, "sweeping a call failed; next sweep retries");
+        }
+    }
+    Ok(looked_at)
+}
+
+async fn reconcile(
+    db: &Db,
+    carrier: &dyn Carrier,
+    settings: &CallSettings,
+    call: &Call,
+) -> Result<(), CallError> {
+    let Some(sid) = &call.carrier_sid else {
+        // The carrier never confirmed it (we stopped while asking): no call to bill.
+        return fail_unplaced(db, &call.call_id, EndReason::Failed).await;
+    };
+    let state = match carrier.fetch_call(sid).await {
+        Ok(state) => state,
+        Err(CarrierError::NotFound) => {
+            return fail_unplaced(db, &call.call_id, EndReason::Failed).await
+        }
+        Err(error) => {
+            tracing::warn!(call_id = %call.call_id, %error, "carrier unavailable while sweeping");
+            return Err(CallError::CarrierUnavailable);
+        }
+    };
+    if state.status.is_terminal() {
+        let event = CarrierEvent {
+            call_id: Some(call.call_id.clone()),
+            sid: sid.clone(),
+            status: state.status,
+            sequence: call.last_sequence + 1,
+            occurred_at: state.ended_at.unwrap_or_else(clock::now),
+            duration_secs: state.duration_secs,
+        };
+        apply_carrier_event(db, settings, &event).await?;
+        return Ok(());
+    }
+    // Still live past every limit: end it; the next sweep bills what it reports.
+    send_end(carrier, call).await
+}
+
+fn changed() {
+    CALL_CHANGED.notify_waiters();
+}

@@ -1,0 +1,407 @@
+//! Reading the calls an organization made: the history (filtered, paginated,
+//! exported) and one call with everything needed to explain its cost. Nothing
+//! here writes; placing, progressing and billing calls is the call service's.
+//! Every query takes the organization id a guard checked and reads only that
+//! organization's calls.
+//!
+//! The filter lives here because the server functions (`api/call_history.rs`)
+//! and the CSV export (`server/src/calls_export.rs`) must read exactly the same
+//! rows. Its date range is the wallet history's (`wallet::DayRange`).
+
+use super::wallet::{present, DayRange, FilterError};
+use crate::domain::{CallStatus, EndReason};
+use serde::Deserialize;
+use sqlx::any::AnyArguments;
+use sqlx::query::QueryAs;
+use sqlx::{Any, Executor, FromRow};
+
+/// E.164 numbers have at most 15 digits: a longer search cannot match.
+pub const MAX_NUMBER_DIGITS: usize = 15;
+
+/// The status filter's value for answered calls (completed with talk time).
+pub const ANSWERED: &str = "answered";
+
+/// Which calls by status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusFilter {
+    /// Completed with more than 0 seconds of talk time: the calls that were
+    /// actually had (and, at a non-zero rate, paid for).
+    Answered,
+    /// Exactly this carrier status.
+    Is(CallStatus),
+}
+
+impl StatusFilter {
+    pub fn parse(raw: &str) -> Option<Self> {
+        if raw == ANSWERED {
+            Some(StatusFilter::Answered)
+        } else {
+            CallStatus::parse(raw).map(StatusFilter::Is)
+        }
+    }
+
+    /// `(status, least talk time)` as the query binds them.
+    fn binds(self) -> (&'static str, i64) {
+        match self {
+            StatusFilter::Answered => (CallStatus::Completed.as_str(), 1),
+            StatusFilter::Is(status) => (status.as_str(), 0),
+        }
+    }
+}
+
+/// The filters as a query string carries them, each optional; empty means "any".
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct RawCallFilter {
+    /// `YYYY-MM-DD`, UTC, included.
+    pub from: Option<String>,
+    /// `YYYY-MM-DD`, UTC, included.
+    pub to: Option<String>,
+    /// A carrier status (`busy`, `no-answer` …) or `answered`.
+    pub status: Option<String>,
+    /// A user id.
+    pub member: Option<String>,
+    /// Digits of the number, formatted any way.
+    pub number: Option<String>,
+}
+
+/// Which calls a history view (page or CSV) shows. Every part is optional.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallFilter {
+    pub days: DayRange,
+    pub status: Option<StatusFilter>,
+    /// The user id of the member who dialed.
+    pub member: Option<String>,
+    /// Digits that must appear, in this order, in the dialed number.
+    pub number_digits: Option<String>,
+}
+
+impl CallFilter {
+    /// Parses the filters. Whether `member` is someone of the organization is
+    /// the caller's check (it needs the database: see [`callers`]).
+    pub fn parse(raw: &RawCallFilter) -> Result<Self, FilterError> {
+        let days = DayRange::parse(raw.from.as_deref(), raw.to.as_deref())?;
+        let status = present(raw.status.as_deref())
+            .map(|value| {
+                StatusFilter::parse(value).ok_or(FilterError {
+                    field: "status",
+                    message: "choose a call status from the list",
+                })
+            })
+            .transpose()?;
+        let number_digits = present(raw.number.as_deref())
+            .map(search_digits)
+            .transpose()?;
+        Ok(Self {
+            days,
+            status,
+            member: present(raw.member.as_deref()).map(str::to_owned),
+            number_digits,
+        })
+    }
+
+    fn status_binds(&self) -> (&'static str, i64) {
+        self.status.map(StatusFilter::binds).unwrap_or(("", 0))
+    }
+
+    /// `%digits%`, or `%` (everything) without a search. The digits carry no
+    /// LIKE wildcards, and E.164 is `+` then digits, so a run of digits found
+    /// in `to_number` is found in its digits.
+    fn number_pattern(&self) -> String {
+        format!("%{}%", self.number_digits.as_deref().unwrap_or(""))
+    }
+}
+
+/// The digits of a number as someone typed it to search: spaces, dashes,
+/// dots, parentheses and `+` are formatting and are dropped.
+fn search_digits(raw: &str) -> Result<String, FilterError> {
+    let mut digits = String::new();
+    for c in raw.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else if !matches!(c, ' ' | '-' | '.' | '(' | ')' | '+') {
+            return Err(FilterError {
+                field: "number",
+                message: "search by the digits of a number (spaces, dashes and + are fine)",
+            });
+        }
+    }
+    if digits.is_empty() {
+        return Err(FilterError {
+            field: "number",
+            message: "type at least one digit of the number to search for",
+        });
+    }
+    if digits.len() > MAX_NUMBER_DIGITS {
+        return Err(FilterError {
+            field: "number",
+            message: "a phone number has at most 15 digits",
+        });
+    }
+    Ok(digits)
+}
+
+/// One call as the history and its explanation read it: the call row, who
+/// dialed it, and the ledger entry that charged it (if one did).
+#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
+pub struct CallRecord {
+    pub call_id: String,
+    pub user_id: String,
+    pub member_name: String,
+    pub member_email: String,
+    pub to_number: String,
+    pub rate_prefix: String,
+    pub country_code: String,
+    pub country_name: String,
+    pub description: String,
+    pub price_per_minute: i64,
+    pub connection_fee: i64,
+    pub initial_increment: i64,
+    pub subsequent_increment: i64,
+    pub carrier: String,
+    pub carrier_sid: Option<String>,
+    pub status: String,
+    pub end_reason: Option<String>,
+    pub created_at: i64,
+    pub answered_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub duration_secs: Option<i64>,
+    pub billed_seconds: Option<i64>,
+    pub cost: Option<i64>,
+    pub ledger_entry_id: Option<String>,
+    /// The charge as the ledger recorded it: negative.
+    pub ledger_amount: Option<i64>,
+}
+
+impl CallRecord {
+    /// What people read for the status ("No answer"); the stored text if it is
+    /// not one we know.
+    pub fn status_label(&self) -> &str {
+        CallStatus::parse(&self.status).map_or(&self.status, |s| s.label())
+    }
+
+    /// What people read for why it ended ("The line was busy"), once it ended.
+    pub fn end_reason_label(&self) -> Option<&str> {
+        let raw = self.end_reason.as_deref()?;
+        Some(EndReason::parse(raw).map_or(raw, |r| r.label()))
+    }
+}
+
+const RECORD_COLUMNS: &str = "call.call_id, call.user_id,
+    app_user.name as member_name, app_user.email as member_email,
+    call.to_number, call.rate_prefix, call.country_code, call.country_name, call.description,
+    call.price_per_minute, call.connection_fee, call.initial_increment, call.subsequent_increment,
+    call.carrier, call.carrier_sid, call.status, call.end_reason,
+    call.created_at, call.answered_at, call.ended_at,
+    call.duration_secs, call.billed_seconds, call.cost,
+    call.ledger_entry_id, ledger_entry.amount as ledger_amount";
+
+// The ledger entry is matched within the same organization too, so a wrong id
+// on a call could never show another tenant's entry.
+const RECORD_FROM: &str = "from call
+    join app_user on app_user.user_id = call.user_id
+    left join ledger_entry on ledger_entry.ledger_entry_id = call.ledger_entry_id
+                          and ledger_entry.org_id = call.org_id";
+
+// `$4 = ''`, `$6 = ''` keep one statement for "any" and "this one" (both are
+// always bound as text, so both backends know their types); `$5` is the least
+// talk time, 1 for answered calls and 0 otherwise; `$7` is a LIKE pattern.
+const FILTERED: &str = "where call.org_id = $1 and call.created_at >= $2 and call.created_at < $3
+      and ($4 = '' or call.status = $4)
+      and coalesce(call.duration_secs, 0) >= $5
+      and ($6 = '' or call.user_id = $6)
+      and call.to_number like $7";
+
+type Query<'q, O> = QueryAs<'q, Any, O, AnyArguments<'q>>;
+
+/// Binds `$1` to `$7` of [`FILTERED`].
+fn bind_filter<'q, O>(
+    query: Query<'q, O>,
+    org_id: &'q str,
+    filter: &'q CallFilter,
+) -> Query<'q, O> {
+    let (start, end) = filter.days.bounds();
+    let (status, least_duration) = filter.status_binds();
+    query
+        .bind(org_id)
+        .bind(start)
+        .bind(end)
+        .bind(status)
+        .bind(least_duration)
+        .bind(filter.member.as_deref().unwrap_or(""))
+        .bind(filter.number_pattern())
+}
+
+/// How many calls the filter matches.
+#[tracing::instrument(skip_all, fields(org_id))]
+pub async fn count_calls<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+    filter: &CallFilter,
+) -> Result<i64, sqlx::Error> {
+    let sql = format!("select count(*) from call {FILTERED}");
+    let (n,): (i64,) = bind_filter(sqlx::query_as(&sql), org_id, filter)
+        .fetch_one(db)
+        .await?;
+    Ok(n)
+}
+
+/// One page of matching calls, newest first; calls started in the same second
+/// are ordered by id so pages never overlap or skip.
+#[tracing::instrument(skip_all, fields(org_id))]
+pub async fn calls_page<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+    filter: &CallFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<CallRecord>, sqlx::Error> {
+    let sql = format!(
+        "select {RECORD_COLUMNS} {RECORD_FROM} {FILTERED}
+         order by call.created_at desc, call.call_id desc
+         limit $8 offset $9"
+    );
+    bind_filter(sqlx::query_as(&sql), org_id, filter)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(db)
+        .await
+}
+
+/// Every matching call, in history order: what the CSV export writes.
+#[tracing::instrument(skip_all, fields(org_id))]
+pub async fn all_calls<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+    filter: &CallFilter,
+) -> Result<Vec<CallRecord>, sqlx::Error> {
+    calls_page(db, org_id, filter, i64::MAX, 0).await
+}
+
+/// One call of this organization; None for any other, including another
+/// organization's.
+#[tracing::instrument(skip_all, fields(org_id))]
+pub async fn call_record<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+    call_id: &str,
+) -> Result<Option<CallRecord>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {RECORD_COLUMNS} {RECORD_FROM} where call.org_id = $1 and call.call_id = $2"
+    ))
+    .bind(org_id)
+    .bind(call_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Someone the member filter offers.
+#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
+pub struct Caller {
+    pub user_id: String,
+    pub name: String,
+    pub email: String,
+}
+
+/// Who the member filter offers: the organization's members, and anyone who
+/// made calls in it and has since left (their calls are still listed).
+#[tracing::instrument(skip_all, fields(org_id))]
+pub async fn callers<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+) -> Result<Vec<Caller>, sqlx::Error> {
+    sqlx::query_as(
+        "select app_user.user_id, app_user.name, app_user.email
+           from app_user
+          where app_user.user_id in (select user_id from membership where org_id = $1
+                                     union
+                                     select user_id from call where org_id = $1)
+          order by app_user.name, app_user.email",
+    )
+    .bind(org_id)
+    .fetch_all(db)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(pairs: &[(&str, &str)]) -> RawCallFilter {
+        let get = |key: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        RawCallFilter {
+            from: get("from"),
+            to: get("to"),
+            status: get("status"),
+            member: get("member"),
+            number: get("number"),
+        }
+    }
+
+    fn parse(status: &str, number: &str) -> Result<CallFilter, FilterError> {
+        CallFilter::parse(&raw(&[("status", status), ("number", number)]))
+    }
+
+    #[test]
+    fn an_empty_filter_matches_everything() {
+        let filter = CallFilter::parse(&raw(&[
+            ("from", " "),
+            ("to", ""),
+            ("status", ""),
+            ("member", " "),
+        ]))
+        .unwrap();
+        assert_eq!(filter, CallFilter::default());
+        assert_eq!(filter.number_pattern(), "%%");
+        assert_eq!(filter.status_binds(), ("", 0));
+        assert_eq!(
+            CallFilter::parse(&RawCallFilter::default()).unwrap(),
+            filter
+        );
+    }
+
+    #[test]
+    fn number_searches_keep_only_the_digits() {
+        let filter = parse("", " +44 (20) 7183-88.75 ").unwrap();
+        assert_eq!(filter.number_digits.as_deref(), Some("442071838875"));
+        assert_eq!(filter.number_pattern(), "%442071838875%");
+        for bad in ["call mom", "44%", "4_4", "+", "1234567890123456"] {
+            assert_eq!(parse("", bad).unwrap_err().field, "number", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn statuses_are_the_carriers_or_answered() {
+        assert_eq!(
+            parse("answered", "").unwrap().status_binds(),
+            ("completed", 1)
+        );
+        assert_eq!(
+            parse("no-answer", "").unwrap().status_binds(),
+            ("no-answer", 0)
+        );
+        for bad in ["Busy", "no_answer", "done"] {
+            assert_eq!(parse(bad, "").unwrap_err().field, "status", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn bad_dates_name_their_field() {
+        let field = |from, to| {
+            CallFilter::parse(&raw(&[("from", from), ("to", to)]))
+                .unwrap_err()
+                .field
+        };
+        assert_eq!(field("2024-02-30", ""), "from");
+        assert_eq!(field("", "tomorrow"), "to");
+        assert_eq!(field("2024-03-02", "2024-03-01"), "to");
+        let days = CallFilter::parse(&raw(&[("from", "2024-03-01"), ("to", "2024-03-01")]))
+            .unwrap()
+            .days;
+        assert_eq!(days.bounds(), (1_709_251_200, 1_709_251_200 + 86_400));
+    }
+}

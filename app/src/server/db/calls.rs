@@ -1,0 +1,340 @@
+//! The `call` and `call_event` tables (migration 0006): one row per dialed
+//! call, and every carrier event received for it. The rules that move a call
+//! live in `crate::server::calls`; this module is only the SQL.
+
+use crate::domain::rating::{Rate, RateParts};
+use crate::domain::{CallStatus, EndReason, Money};
+use crate::server::ids::new_id;
+use sqlx::{Any, AnyConnection, Executor, FromRow};
+
+pub const CALL_COLUMNS: &str = "call_id, org_id, user_id, client_key, to_number, rate_prefix,
+    country_code, country_name, description, price_per_minute, connection_fee,
+    initial_increment, subsequent_increment, max_duration_secs, hold_id, carrier, carrier_sid,
+    status, last_sequence, end_reason, end_requested_at, created_at, answered_at, ended_at,
+    duration_secs, billed_seconds, cost, ledger_entry_id, hangup_at_ms, hangup_sent_at_ms,
+    updated_at_ms";
+
+#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
+pub struct Call {
+    pub call_id: String,
+    pub org_id: String,
+    pub user_id: String,
+    pub client_key: String,
+    pub to_number: String,
+    pub rate_prefix: String,
+    pub country_code: String,
+    pub country_name: String,
+    pub description: String,
+    pub price_per_minute: i64,
+    pub connection_fee: i64,
+    pub initial_increment: i64,
+    pub subsequent_increment: i64,
+    pub max_duration_secs: i64,
+    pub hold_id: Option<String>,
+    pub carrier: String,
+    pub carrier_sid: Option<String>,
+    pub status: String,
+    pub last_sequence: i64,
+    pub end_reason: Option<String>,
+    pub end_requested_at: Option<i64>,
+    pub created_at: i64,
+    pub answered_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub duration_secs: Option<i64>,
+    pub billed_seconds: Option<i64>,
+    pub cost: Option<i64>,
+    pub ledger_entry_id: Option<String>,
+    pub hangup_at_ms: Option<i64>,
+    pub hangup_sent_at_ms: Option<i64>,
+    pub updated_at_ms: i64,
+}
+
+impl Call {
+    pub fn status(&self) -> CallStatus {
+        // The table's check allows only these spellings.
+        CallStatus::parse(&self.status).unwrap_or(CallStatus::Failed)
+    }
+
+    pub fn end_reason(&self) -> Option<EndReason> {
+        self.end_reason.as_deref().and_then(EndReason::parse)
+    }
+
+    /// The rate copied when the call started.
+    pub fn rate(&self) -> Result<Rate, sqlx::Error> {
+        let increment = |secs: i64| u32::try_from(secs).unwrap_or(0);
+        Rate::new(RateParts {
+            prefix: self.rate_prefix.clone(),
+            country_code: self.country_code.clone(),
+            country_name: self.country_name.clone(),
+            description: self.description.clone(),
+            price_per_minute: Money::from_micros(self.price_per_minute),
+            connection_fee: Money::from_micros(self.connection_fee),
+            initial_increment: increment(self.initial_increment),
+            subsequent_increment: increment(self.subsequent_increment),
+            blocked: false,
+            blocked_reason: None,
+        })
+        .map_err(|error| sqlx::Error::Decode(Box::new(error)))
+    }
+}
+
+/// A call about to be placed.
+#[derive(Clone, Debug)]
+pub struct NewCall<'a> {
+    pub org_id: &'a str,
+    pub user_id: &'a str,
+    pub client_key: &'a str,
+    pub to_number: &'a str,
+    pub rate: &'a Rate,
+    pub max_duration_secs: i64,
+    pub carrier: &'a str,
+}
+
+pub async fn insert(
+    conn: &mut AnyConnection,
+    new: &NewCall<'_>,
+    now_ms: i64,
+) -> Result<Call, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "insert into call (call_id, org_id, user_id, client_key, to_number, rate_prefix,
+             country_code, country_name, description, price_per_minute, connection_fee,
+             initial_increment, subsequent_increment, max_duration_secs, carrier, status,
+             created_at, updated_at_ms)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'queued', $16, $17)
+         returning {CALL_COLUMNS}"
+    ))
+    .bind(new_id("call"))
+    .bind(new.org_id)
+    .bind(new.user_id)
+    .bind(new.client_key)
+    .bind(new.to_number)
+    .bind(new.rate.prefix())
+    .bind(new.rate.country_code())
+    .bind(new.rate.country_name())
+    .bind(new.rate.description())
+    .bind(new.rate.price_per_minute().micros())
+    .bind(new.rate.connection_fee().micros())
+    .bind(i64::from(new.rate.initial_increment()))
+    .bind(i64::from(new.rate.subsequent_increment()))
+    .bind(new.max_duration_secs)
+    .bind(new.carrier)
+    .bind(now_ms / 1000)
+    .bind(now_ms)
+    .fetch_one(&mut *conn)
+    .await
+}
+
+pub async fn set_hold(
+    conn: &mut AnyConnection,
+    call_id: &str,
+    hold_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update call set hold_id = $1 where call_id = $2")
+        .bind(hold_id)
+        .bind(call_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The call a dial click already made, if any (a double click, a retried request).
+pub async fn by_client_key<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+    client_key: &str,
+) -> Result<Option<Call>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {CALL_COLUMNS} from call where org_id = $1 and client_key = $2"
+    ))
+    .bind(org_id)
+    .bind(client_key)
+    .fetch_optional(db)
+    .await
+}
+
+/// One organization's call.
+pub async fn by_id<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+    call_id: &str,
+) -> Result<Option<Call>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {CALL_COLUMNS} from call where org_id = $1 and call_id = $2"
+    ))
+    .bind(org_id)
+    .bind(call_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// A call by id alone, for the carrier's own requests (signed, not a tenant's).
+pub async fn by_id_any<'c>(
+    db: impl Executor<'c, Database = Any>,
+    call_id: &str,
+) -> Result<Option<Call>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {CALL_COLUMNS} from call where call_id = $1"
+    ))
+    .bind(call_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// How a carrier event names its call.
+#[derive(Clone, Copy, Debug)]
+pub enum CallRef<'a> {
+    Id(&'a str),
+    Sid(&'a str),
+}
+
+/// Locks a call for the rest of the transaction and returns it: a no-op
+/// update row-locks it on PostgreSQL and takes the write lock on SQLite, so
+/// two events for one call are applied one after the other.
+pub async fn lock(
+    conn: &mut AnyConnection,
+    call: CallRef<'_>,
+) -> Result<Option<Call>, sqlx::Error> {
+    let (column, value) = match call {
+        CallRef::Id(id) => ("call_id", id),
+        CallRef::Sid(sid) => ("carrier_sid", sid),
+    };
+    sqlx::query_as(&format!(
+        "update call set updated_at_ms = updated_at_ms where {column} = $1 returning {CALL_COLUMNS}"
+    ))
+    .bind(value)
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// Writes every mutable column of a (locked) call back.
+pub async fn store(conn: &mut AnyConnection, call: &Call) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update call set hold_id = $2, carrier_sid = $3, status = $4, last_sequence = $5,
+             end_reason = $6, end_requested_at = $7, answered_at = $8, ended_at = $9,
+             duration_secs = $10, billed_seconds = $11, cost = $12, ledger_entry_id = $13,
+             hangup_at_ms = $14, hangup_sent_at_ms = $15, updated_at_ms = $16
+         where call_id = $1",
+    )
+    .bind(&call.call_id)
+    .bind(&call.hold_id)
+    .bind(&call.carrier_sid)
+    .bind(&call.status)
+    .bind(call.last_sequence)
+    .bind(&call.end_reason)
+    .bind(call.end_requested_at)
+    .bind(call.answered_at)
+    .bind(call.ended_at)
+    .bind(call.duration_secs)
+    .bind(call.billed_seconds)
+    .bind(call.cost)
+    .bind(&call.ledger_entry_id)
+    .bind(call.hangup_at_ms)
+    .bind(call.hangup_sent_at_ms)
+    .bind(call.updated_at_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A carrier event as received, with what was done about it.
+pub struct RecordedEvent<'a> {
+    pub call_id: &'a str,
+    pub status: CallStatus,
+    pub sequence: i64,
+    pub occurred_at: i64,
+    pub duration_secs: Option<i64>,
+    pub outcome: &'a str,
+}
+
+pub async fn record_event(
+    conn: &mut AnyConnection,
+    event: &RecordedEvent<'_>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into call_event (call_event_id, call_id, status, sequence_number, occurred_at,
+             duration_secs, outcome, received_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(new_id("cev"))
+    .bind(event.call_id)
+    .bind(event.status.as_str())
+    .bind(event.sequence)
+    .bind(event.occurred_at)
+    .bind(event.duration_secs)
+    .bind(event.outcome)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Events received for a call, in the carrier's order (tests and the detail view).
+pub async fn events<'c>(
+    db: impl Executor<'c, Database = Any>,
+    call_id: &str,
+) -> Result<Vec<(String, i64, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "select status, sequence_number, outcome from call_event
+         where call_id = $1 order by sequence_number, received_at, call_event_id",
+    )
+    .bind(call_id)
+    .fetch_all(db)
+    .await
+}
+
+/// Calls not ended that were created before `created_before` (the sweeper's
+/// candidates: past any ring time plus their own maximum duration).
+pub async fn open_created_before<'c>(
+    db: impl Executor<'c, Database = Any>,
+    created_before: i64,
+    limit: i64,
+) -> Result<Vec<Call>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {CALL_COLUMNS} from call
+         where ended_at is null and created_at < $1
+         order by created_at limit $2"
+    ))
+    .bind(created_before)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// A member's calls changed after `after_ms`, oldest change first (live panels).
+pub async fn changed_for_user<'c>(
+    db: impl Executor<'c, Database = Any>,
+    user_id: &str,
+    org_id: &str,
+    after_ms: i64,
+) -> Result<Vec<Call>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {CALL_COLUMNS} from call
+         where user_id = $1 and org_id = $2 and updated_at_ms > $3
+         order by updated_at_ms limit 50"
+    ))
+    .bind(user_id)
+    .bind(org_id)
+    .bind(after_ms)
+    .fetch_all(db)
+    .await
+}
+
+/// A member's latest calls in one organization, newest first (the dialer's recent list).
+pub async fn recent_for_user<'c>(
+    db: impl Executor<'c, Database = Any>,
+    user_id: &str,
+    org_id: &str,
+    limit: i64,
+) -> Result<Vec<Call>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {CALL_COLUMNS} from call
+         where user_id = $1 and org_id = $2
+         order by created_at desc, call_id desc limit $3"
+    ))
+    .bind(user_id)
+    .bind(org_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
