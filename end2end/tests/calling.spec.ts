@@ -23,6 +23,7 @@ test("dial, watch it connect, hang up, and see the exact charge; a busy line cos
   await buyTenDollars(page, testInfo);
 
   await visit(page, "/dialer", testInfo);
+  await expect(page.getByLabel("I accept destinations above $1.00 per minute")).toHaveCount(0);
   const number = page.getByLabel("Number", { exact: true });
   // The keyboard and the keypad both type into the number.
   await number.pressSequentially("+44 20 7183 875");
@@ -78,12 +79,19 @@ test("without JavaScript: dial from the form, reload to follow the call, end it,
   test.skip(jsEnabled(testInfo), "the JavaScript journey above covers the live panel");
   await register(page, testInfo, "Plain", uniqueEmail("plain"));
   await expect(page).toHaveURL(/\/dialer$/);
+  // The server's answer is the quote: with no credit, the reason and where to buy.
+  await page.getByLabel("Number", { exact: true }).fill("+44 20 7183 8750");
+  await page.getByRole("button", { name: "Call", exact: true }).click();
+  await expect(page.getByRole("alert")).toContainText("Not enough credit");
+  await expect(page.getByRole("alert").getByRole("link", { name: "Buy credits" })).toHaveAttribute("href", "/wallet");
   await buyTenDollars(page, testInfo);
 
   await visit(page, "/dialer", testInfo);
+  // No quote while typing: expensive destinations are accepted with a tick up front.
+  await expect(page.getByLabel("I accept destinations above $1.00 per minute")).not.toBeChecked();
   await page.getByLabel("Number", { exact: true }).fill("+44 20 7183 8750");
   await page.getByRole("button", { name: "Call", exact: true }).click();
-  await expect(page).toHaveURL(/\/dialer$/);
+  await expect(page).toHaveURL(/\/dialer\??$/);
   const panel = page.locator(".live-call");
   await expect(panel).toContainText("+44 20 7183 8750");
   // The page shows the call as it was when rendered: reload until it connects.
@@ -92,7 +100,7 @@ test("without JavaScript: dial from the form, reload to follow the call, end it,
     await expect(panel.locator(".live-status")).toHaveText("In progress", { timeout: 500 });
   }).toPass({ timeout: 15_000 });
   await page.getByRole("button", { name: "End call" }).click();
-  await expect(page).toHaveURL(/\/dialer$/);
+  await expect(page).toHaveURL(/\/dialer\??$/);
   const row = page.locator(".recent-calls tbody tr").first();
   await expect(async () => {
     await page.reload();
@@ -100,9 +108,9 @@ test("without JavaScript: dial from the form, reload to follow the call, end it,
   }).toPass({ timeout: 15_000 });
   await expect(row.locator(".amount")).toHaveText("$0.02");
 
-  // Redial fills the number in from the link.
+  // Redial fills the number in (as E.164) from the link.
   await row.getByRole("link", { name: "Redial +44 20 7183 8750" }).click();
-  await expect(page.getByLabel("Number", { exact: true })).toHaveValue("+44 20 7183 8750");
+  await expect(page.getByLabel("Number", { exact: true })).toHaveValue("+442071838750");
   await visit(page, "/wallet", testInfo);
   await expect(page.getByTestId("balance")).toHaveText("$9.98");
 });

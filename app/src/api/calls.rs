@@ -76,6 +76,8 @@ pub struct DialerSetup {
     /// The organization's country: the picker's default.
     pub default_country: String,
     pub available: Money,
+    /// Destinations above this price per minute need the member's confirmation.
+    pub confirm_above_per_minute: Money,
     /// The member's latest calls, newest first.
     pub recent: Vec<CallView>,
     /// Prefix of the dial form's per-attempt keys (fresh per page load).
@@ -162,7 +164,7 @@ mod ssr {
     use crate::server::calls::{self as service, CallError, CallbackUrls, StartCall};
     use crate::server::db::{self, calls::Call};
     use crate::server::guard;
-    use crate::server::phone::{format_international, is_region};
+    use crate::server::phone::{calling_code, format_international, is_region};
     use crate::server::AppState;
 
     pub fn call_view(call: &Call) -> CallView {
@@ -209,11 +211,13 @@ mod ssr {
         let countries = db::rates::countries(&state.db.pool)
             .await?
             .into_iter()
-            .filter(|(code, _, _)| is_region(code))
-            .map(|(code, name, calling_code)| Country {
-                code,
-                name,
-                calling_code,
+            .filter_map(|(code, name)| {
+                let calling_code = calling_code(&code)?.to_string();
+                Some(Country {
+                    code,
+                    name,
+                    calling_code,
+                })
             })
             .collect();
         let default_country = db::orgs::country_of(&state.db.pool, &member.org_id).await?;
@@ -232,6 +236,7 @@ mod ssr {
             countries,
             default_country,
             available,
+            confirm_above_per_minute: state.calling.confirm_above_per_minute,
             recent,
             form_nonce: crate::server::ids::new_id("dial"),
             server_now_ms: crate::server::clock::now_ms(),
@@ -334,7 +339,7 @@ mod ssr {
         let known = db::rates::countries(&state.db.pool)
             .await?
             .into_iter()
-            .any(|(code, _, _)| code == country && is_region(&code));
+            .any(|(code, _)| code == country && is_region(&code));
         if !known {
             return Err(AppError::validation(
                 "country",

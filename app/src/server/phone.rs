@@ -97,6 +97,15 @@ pub fn is_region(code: &str) -> bool {
     Id::from_str(code).is_ok()
 }
 
+/// The country calling code of a region ("CA" → 1, "GB" → 44): what the
+/// country picker shows. The deck's own prefixes can be longer (NANP area
+/// codes such as 1204), so they are not used for it.
+pub fn calling_code(region: &str) -> Option<u16> {
+    phonenumber::metadata::DATABASE
+        .by_id(region)
+        .map(|metadata| metadata.country_code())
+}
+
 /// An E.164 number formatted for people ("+44 20 7183 8750"); the input
 /// itself when the metadata does not know it (numbers are stored as dialed).
 pub fn format_international(e164: &str) -> String {
@@ -108,6 +117,14 @@ pub fn format_international(e164: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn calling_codes_come_from_the_numbering_plan() {
+        assert_eq!(calling_code("CA"), Some(1));
+        assert_eq!(calling_code("BS"), Some(1));
+        assert_eq!(calling_code("GB"), Some(44));
+        assert_eq!(calling_code("ZZ"), None);
+    }
 
     #[test]
     fn international_formats_normalize_to_e164() {

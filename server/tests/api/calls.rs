@@ -965,7 +965,13 @@ async fn the_organization_country_reads_national_numbers_and_only_admins_set_it(
     };
     let setup = dialer(&owner).await;
     assert_eq!(setup["default_country"], "US");
-    assert!(setup["countries"].as_array().unwrap().len() >= 50);
+    let countries = setup["countries"].as_array().unwrap();
+    assert!(countries.len() >= 50);
+    let canada = countries.iter().find(|c| c["code"] == "CA").unwrap();
+    assert_eq!(
+        canada["calling_code"], "1",
+        "the country code, not a NANP area code from the deck"
+    );
     let set = |country: &'static str| {
         let (app, owner) = (&app, &owner);
         async move {

@@ -174,6 +174,7 @@ fn Dialer(setup: DialerSetup, org_id: String) -> impl IntoView {
     // Effects run only in the browser: until then (and without JavaScript)
     // there is no quote, the Call button stays enabled and the server decides.
     let hydrated = RwSignal::new(false);
+    let confirm_above = setup.confirm_above_per_minute;
     Effect::new(move |_| hydrated.set(true));
 
     let countries = setup
@@ -236,6 +237,13 @@ fn Dialer(setup: DialerSetup, org_id: String) -> impl IntoView {
                             })}
                         </Transition>
                     </div>
+                    {move || (!hydrated.get()).then(|| view! {
+                        // Without JavaScript there is no quote to ask with: offer the tick up front.
+                        <label class="confirm">
+                            <input type="checkbox" name="confirmed" value="yes"/>
+                            {format!(" I accept destinations above {confirm_above} per minute")}
+                        </label>
+                    })}
                     {move || start_error.get().map(|error| view! { <DialError error/> })}
                     <button type="submit" class="call-button"
                         disabled=move || hydrated.get() && (start.pending().get() || !quote_allows_call(quote, confirmed))>

@@ -48,13 +48,12 @@ impl TryFrom<RateRow> for Rate {
     }
 }
 
-/// The deck's countries, by name: (ISO code, name, calling code). The calling
-/// code is the country's shortest prefix ("1" for the US, "44" for the UK).
+/// The deck's countries, by name: (ISO code, name).
 pub async fn countries<'c>(
     db: impl Executor<'c, Database = Any>,
-) -> Result<Vec<(String, String, String)>, sqlx::Error> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
-        "select country_code, min(country_name), min(prefix) from rate
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "select country_code, min(country_name) from rate
          group by country_code order by min(country_name)",
     )
     .fetch_all(db)
