@@ -7,18 +7,16 @@
 //! changes made by another instance are found by polling the `call` table
 //! twice a second (nothing lives only in one process's memory).
 //!
-//! Authorized like `wallet_export`: the session's user (401) and their
+//! Authorized by `session_member`: the session's user (401) and their
 //! membership of exactly that organization (404).
 
+use crate::session_member;
 use app::api::calls::call_view;
-use app::error::AppError;
 use app::server::calls::CALL_CHANGED;
 use app::server::db::calls as call_rows;
 use app::server::db::Db;
-use app::server::guard::viewer_from_session;
-use app::server::{clock, db, AppState};
+use app::server::{clock, AppState};
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -49,21 +47,14 @@ async fn live(
     session: Session,
     Query(query): Query<LiveQuery>,
 ) -> Response {
-    let viewer = match viewer_from_session(&session, &state.db).await {
-        Ok(Some(viewer)) => viewer,
-        Ok(None) => return refuse(AppError::Unauthorized),
-        Err(error) => return refuse(error),
+    let member = match session_member::require(&state, &session, query.org_id).await {
+        Ok(member) => member,
+        Err(error) => return session_member::refusal(error),
     };
-    let org_id = query.org_id.unwrap_or_default();
-    match db::orgs::role_of(&state.db.pool, &org_id, &viewer.user.user_id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return refuse(AppError::NotFound),
-        Err(error) => return refuse(error.into()),
-    }
     let feed = Feed {
         db: state.db.clone(),
-        user_id: viewer.user.user_id,
-        org_id,
+        user_id: member.user_id,
+        org_id: member.org_id,
         // What the page loaded may be a moment old: resend the last minute.
         cursor_ms: clock::now_ms() - 60_000,
         sent: HashMap::new(),
@@ -76,11 +67,6 @@ async fn live(
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
-}
-
-fn refuse(error: AppError) -> Response {
-    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, format!("{error}\n")).into_response()
 }
 
 struct Feed {

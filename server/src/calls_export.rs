@@ -11,7 +11,8 @@
 //! which a spreadsheet would evaluate); times, seconds and amounts are values
 //! we wrote and stay plain (amounts as exact decimals of micro-dollars).
 
-use crate::wallet_export::{csv_download, exported_org, push_row, text_cell};
+use crate::session_member;
+use crate::wallet_export::{csv_download, push_row, text_cell};
 use app::api::call_history::checked_filter;
 use app::domain::Money;
 use app::error::AppError;
@@ -52,7 +53,9 @@ async fn export(
     session: &Session,
     query: ExportQuery,
 ) -> Result<(String, String), AppError> {
-    let org_id = exported_org(state, session, query.org_id).await?;
+    let org_id = session_member::require(state, session, query.org_id)
+        .await?
+        .org_id;
     let (filter, _) = checked_filter(&state.db.pool, &org_id, &query.filter).await?;
     let calls = queries::all_calls(&state.db.pool, &org_id, &filter).await?;
     tracing::info!(%org_id, rows = calls.len(), "call history exported");

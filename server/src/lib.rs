@@ -10,6 +10,7 @@ pub mod page_gate;
 pub mod providers;
 pub mod rates_import;
 pub mod server_fn_status;
+pub mod session_member;
 pub mod startup;
 pub mod telemetry;
 pub mod wallet_export;

@@ -55,6 +55,9 @@ impl Application {
         // One TLS crypto provider for every client (ring, as sqlx and Stripe
         // use); a second install, as in tests with many apps, is a no-op.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // The numbering-plan metadata loads on first use (≈100 ms in release):
+        // load it now, off the runtime, rather than in the first quote.
+        tokio::task::spawn_blocking(app::server::phone::warm_up);
         if config.database_url.expose().starts_with("sqlite:") {
             std::fs::create_dir_all(&config.data_dir).with_context(|| {
                 format!("creating the data folder {}", config.data_dir.display())

@@ -2,25 +2,22 @@
 //! filtered exactly like the page (`app::server::db::wallet`), as a CSV download.
 //!
 //! A plain route rather than a server function because the browser must get
-//! a file with a `Content-Disposition`. It authorizes like `guard::require_member`:
-//! the session's user (401 otherwise; the page gate already sends logged-out
-//! browsers to the login page) and their membership of exactly that
-//! organization (404 otherwise, like an organization that does not exist).
+//! a file with a `Content-Disposition`. It authorizes with `session_member`:
+//! 401 without a session user, 404 for anyone else's organization.
 //!
 //! Cells are quoted per RFC 4180, and text cells that a spreadsheet would run
 //! as a formula are defused with a leading `'`. Amounts are plain decimals of
 //! exact micro-dollars, never floats; they are numbers we wrote, so the guard
 //! leaves them alone (a charge is `-0.50`, not `'-0.50`).
 
+use crate::session_member;
 use app::domain::Money;
 use app::error::AppError;
-use app::server::db;
 use app::server::db::ledger::Entry;
 use app::server::db::wallet::{self as queries, HistoryFilter};
-use app::server::guard::viewer_from_session;
 use app::server::{clock, AppState};
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -70,29 +67,8 @@ pub(crate) fn csv_download(what: &str, result: Result<(String, String), AppError
             )
                 .into_response()
         }
-        Err(error) => {
-            let status =
-                StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            (status, format!("{error}\n")).into_response()
-        }
+        Err(error) => session_member::refusal(error),
     }
-}
-
-/// The organization an export reads, once the session's user is known to
-/// belong to it: 401 without a user, 404 for anyone else's organization.
-pub(crate) async fn exported_org(
-    state: &AppState,
-    session: &Session,
-    org_id: Option<String>,
-) -> Result<String, AppError> {
-    let viewer = viewer_from_session(session, &state.db)
-        .await?
-        .ok_or(AppError::Unauthorized)?;
-    let org_id = org_id.unwrap_or_default();
-    db::orgs::role_of(&state.db.pool, &org_id, &viewer.user.user_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    Ok(org_id)
 }
 
 /// Authorize, parse, read: the organization id (for the file name) and the CSV.
@@ -101,7 +77,9 @@ async fn export(
     session: &Session,
     query: ExportQuery,
 ) -> Result<(String, String), AppError> {
-    let org_id = exported_org(state, session, query.org_id).await?;
+    let org_id = session_member::require(state, session, query.org_id)
+        .await?
+        .org_id;
     let filter = HistoryFilter::parse(
         query.kind.as_deref(),
         query.from.as_deref(),

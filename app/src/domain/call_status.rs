@@ -213,6 +213,7 @@ impl EndReason {
 mod tests {
     use super::CallStatus::*;
     use super::*;
+    use itertools::Itertools;
 
     #[test]
     fn names_round_trip() {
@@ -277,22 +278,6 @@ mod tests {
         status
     }
 
-    fn permutations(items: &[(CallStatus, i64)]) -> Vec<Vec<(CallStatus, i64)>> {
-        if items.len() <= 1 {
-            return vec![items.to_vec()];
-        }
-        let mut all = Vec::new();
-        for i in 0..items.len() {
-            let mut rest = items.to_vec();
-            let first = rest.remove(i);
-            for mut tail in permutations(&rest) {
-                tail.insert(0, first);
-                all.push(tail);
-            }
-        }
-        all
-    }
-
     #[test]
     fn every_order_of_every_lifecycle_ends_in_the_same_state() {
         let lifecycles: [&[(CallStatus, i64)]; 4] = [
@@ -308,7 +293,7 @@ mod tests {
         ];
         for lifecycle in lifecycles {
             let last = lifecycle.last().unwrap().0;
-            for order in permutations(lifecycle) {
+            for order in lifecycle.iter().copied().permutations(lifecycle.len()) {
                 // each event also delivered twice, the copy at the end
                 let mut doubled = order.clone();
                 doubled.extend(order.iter().copied());

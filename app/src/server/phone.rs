@@ -97,6 +97,12 @@ pub fn is_region(code: &str) -> bool {
     Id::from_str(code).is_ok()
 }
 
+/// Loads libphonenumber's metadata and compiles its common patterns, which
+/// the crate otherwise does lazily inside the first parse.
+pub fn warm_up() {
+    let _ = parse_dialed("+44 20 7183 8750", "US");
+}
+
 /// The country calling code of a region ("CA" → 1, "GB" → 44): what the
 /// country picker shows. The deck's own prefixes can be longer (NANP area
 /// codes such as 1204), so they are not used for it.

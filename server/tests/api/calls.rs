@@ -11,6 +11,7 @@ use app::domain::rating::{self, Rate, RateParts};
 use app::domain::{CallStatus, Money};
 use app::server::db::calls::{self as call_rows, Call};
 use app::server::db::ledger::{EntryKind, NewEntry};
+use itertools::Itertools;
 use reqwest::Client;
 use serde_json::Value;
 use server::webhooks::{twilio_form, twilio_signature};
@@ -298,7 +299,7 @@ async fn callbacks_in_every_order_and_twice_charge_exactly_once(backend_app: Tes
     ];
     let expected = rating::cost(&london_rate(), 61).unwrap();
     assert_eq!(expected, Money::from_micros(40_000));
-    let orders = permutations(&[0, 1, 2, 3]);
+    let orders: Vec<Vec<usize>> = (0..4).permutations(4).collect();
     assert_eq!(orders.len(), 24);
     for (n, order) in orders.iter().enumerate() {
         let (status, call) = dial(&app, &m, LONDON, &format!("order-{n}")).await;
@@ -892,22 +893,6 @@ async fn wait_for(mut done: impl FnMut() -> bool) {
         assert!(std::time::Instant::now() < deadline, "timed out");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-}
-
-fn permutations(items: &[usize]) -> Vec<Vec<usize>> {
-    if items.len() <= 1 {
-        return vec![items.to_vec()];
-    }
-    let mut all = Vec::new();
-    for i in 0..items.len() {
-        let mut rest = items.to_vec();
-        let first = rest.remove(i);
-        for mut tail in permutations(&rest) {
-            tail.insert(0, first);
-            all.push(tail);
-        }
-    }
-    all
 }
 
 async fn an_expensive_destination_needs_confirmation_before_it_is_dialed(backend_app: TestApp) {

@@ -387,47 +387,26 @@ async fn a_time_limit_beyond_twilios_four_hours_is_sent_as_four_hours() {
 }
 
 #[tokio::test]
-async fn hanging_up_sets_the_call_completed() {
-    let twilio = FakeTwilio::start().await;
-    twilio.put_call(SID, "in-progress", None, Some(AT_TEXT), None);
+async fn hanging_up_sets_the_call_completed_and_canceling_sets_it_canceled() {
+    for (ending, live_status, status) in [
+        (Ending::HangUp, "in-progress", "completed"),
+        (Ending::Cancel, "ringing", "canceled"),
+    ] {
+        let twilio = FakeTwilio::start().await;
+        twilio.put_call(SID, live_status, None, Some(AT_TEXT), None);
 
-    twilio
-        .carrier()
-        .end_call(SID, Ending::HangUp)
-        .await
-        .unwrap();
+        twilio.carrier().end_call(SID, ending).await.unwrap();
 
-    let requests = twilio.requests();
-    assert_eq!(requests.len(), 1, "{requests:#?}");
-    assert_authenticated(
-        &requests[0],
-        Method::POST,
-        &format!("{CALLS_PATH}/{SID}.json"),
-    );
-    assert_eq!(requests[0].form, pairs(&[("Status", "completed")]));
-    assert_eq!(twilio.status_of(SID), "completed");
-}
-
-#[tokio::test]
-async fn canceling_sets_the_call_canceled() {
-    let twilio = FakeTwilio::start().await;
-    twilio.put_call(SID, "ringing", None, Some(AT_TEXT), None);
-
-    twilio
-        .carrier()
-        .end_call(SID, Ending::Cancel)
-        .await
-        .unwrap();
-
-    let requests = twilio.requests();
-    assert_eq!(requests.len(), 1, "{requests:#?}");
-    assert_authenticated(
-        &requests[0],
-        Method::POST,
-        &format!("{CALLS_PATH}/{SID}.json"),
-    );
-    assert_eq!(requests[0].form, pairs(&[("Status", "canceled")]));
-    assert_eq!(twilio.status_of(SID), "canceled");
+        let requests = twilio.requests();
+        assert_eq!(requests.len(), 1, "{requests:#?}");
+        assert_authenticated(
+            &requests[0],
+            Method::POST,
+            &format!("{CALLS_PATH}/{SID}.json"),
+        );
+        assert_eq!(requests[0].form, pairs(&[("Status", status)]));
+        assert_eq!(twilio.status_of(SID), status);
+    }
 }
 
 #[tokio::test]
