@@ -505,12 +505,7 @@ async fn another_organizations_calls_are_invisible_in_the_list_the_detail_and_th
             ],
         ),
     ] {
-        let response = app.call(&alice, function, &form).await;
-        assert_eq!(response.status(), 404, "{function} {form:?}");
-        assert_eq!(
-            response.json::<Value>().await.unwrap(),
-            Value::from("NotFound")
-        );
+        app.assert_not_found(&alice, function, &form).await;
     }
     // Her own list has only her call.
     let (_, own) = history(&app, &alice, &[("org_id", &alices_org)]).await;

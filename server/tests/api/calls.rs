@@ -698,35 +698,29 @@ async fn another_organization_cannot_end_a_call_or_quote_for_it(backend_app: Tes
     let (_, call) = dial(&app, &owner, LONDON, "mine").await;
     let call_id = call["call_id"].as_str().unwrap();
     // The stranger names the owner's organization: not a member, not found.
-    let response = app
-        .call(
-            &stranger.client,
-            "calls/end",
-            &[("org_id", &owner.org_id), ("call_id", call_id)],
-        )
-        .await;
-    assert_eq!(response.status(), 404);
+    app.assert_not_found(
+        &stranger.client,
+        "calls/end",
+        &[("org_id", &owner.org_id), ("call_id", call_id)],
+    )
+    .await;
     // Their own organization: the call is not theirs.
-    let response = app
-        .call(
-            &stranger.client,
-            "calls/end",
-            &[("org_id", &stranger.org_id), ("call_id", call_id)],
-        )
-        .await;
-    assert_eq!(response.status(), 404);
-    let response = app
-        .call(
-            &stranger.client,
-            "calls/quote",
-            &[
-                ("org_id", &owner.org_id),
-                ("number", LONDON),
-                ("country", "GB"),
-            ],
-        )
-        .await;
-    assert_eq!(response.status(), 404);
+    app.assert_not_found(
+        &stranger.client,
+        "calls/end",
+        &[("org_id", &stranger.org_id), ("call_id", call_id)],
+    )
+    .await;
+    app.assert_not_found(
+        &stranger.client,
+        "calls/quote",
+        &[
+            ("org_id", &owner.org_id),
+            ("number", LONDON),
+            ("country", "GB"),
+        ],
+    )
+    .await;
     let (status, _) = dial(
         &app,
         &Member {

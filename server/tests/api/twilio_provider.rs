@@ -86,6 +86,17 @@ impl FakeTwilio {
         TwilioCarrier::new(ACCOUNT_SID, &Secret::new(AUTH_TOKEN), Some(&self.url))
     }
 
+    /// A call answered at `AT` that lasted 61 s.
+    fn put_completed_call(&self, sid: &str) {
+        self.put_call(
+            sid,
+            "completed",
+            Some("61"),
+            Some(AT_TEXT),
+            Some("Sat, 21 Nov 2026 10:01:01 +0000"),
+        );
+    }
+
     fn requests(&self) -> Vec<Recorded> {
         self.state.requests.lock().unwrap().clone()
     }
@@ -431,13 +442,7 @@ async fn a_cancel_that_crosses_the_answer_hangs_the_call_up() {
 #[tokio::test]
 async fn ending_a_call_that_has_already_ended_is_not_an_error() {
     let twilio = FakeTwilio::start().await;
-    twilio.put_call(
-        SID,
-        "completed",
-        Some("61"),
-        Some(AT_TEXT),
-        Some("Sat, 21 Nov 2026 10:01:01 +0000"),
-    );
+    twilio.put_completed_call(SID);
 
     for how in [Ending::HangUp, Ending::Cancel] {
         twilio.carrier().end_call(SID, how).await.unwrap();
@@ -454,13 +459,7 @@ async fn ending_a_call_that_has_already_ended_is_not_an_error() {
 #[tokio::test]
 async fn fetching_a_completed_call_reads_its_duration_and_times() {
     let twilio = FakeTwilio::start().await;
-    twilio.put_call(
-        SID,
-        "completed",
-        Some("61"),
-        Some(AT_TEXT),
-        Some("Sat, 21 Nov 2026 10:01:01 +0000"),
-    );
+    twilio.put_completed_call(SID);
 
     let call = twilio.carrier().fetch_call(SID).await.unwrap();
 

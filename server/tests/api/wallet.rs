@@ -388,12 +388,7 @@ async fn another_organizations_member_gets_not_found_for_every_wallet_read(app: 
             ],
         ),
     ] {
-        let response = app.call(&alice, function, &form).await;
-        assert_eq!(response.status(), 404, "{function} {form:?}");
-        assert_eq!(
-            response.json::<Value>().await.unwrap(),
-            Value::from("NotFound")
-        );
+        app.assert_not_found(&alice, function, &form).await;
     }
     let csv = alice
         .get(app.url(&format!("/wallet/history.csv?org_id={bobs_org}")))

@@ -178,6 +178,18 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Calls a server function that must answer as if the thing asked for
+    /// did not exist: 404 with the `NotFound` error, whoever's it is.
+    pub async fn assert_not_found(&self, client: &Client, function: &str, form: &[(&str, &str)]) {
+        let response = self.call(client, function, form).await;
+        assert_eq!(response.status(), 404, "{function} {form:?}");
+        assert_eq!(
+            response.json::<serde_json::Value>().await.unwrap(),
+            serde_json::Value::from("NotFound"),
+            "{function} {form:?}"
+        );
+    }
+
     pub async fn register(&self, client: &Client, name: &str, email: &str) -> Response {
         self.call(
             client,
