@@ -6,8 +6,8 @@ Per database it starts the built `phonebooth` twice, registers an account
 through the API and credits it with a grant written straight into the
 database (wallet and ledger entry in one transaction), then measures:
 
-1. Signed status callbacks (Twilio mode, against a fake of Twilio's Calls API
-   that this script serves on a local port): places N calls with
+1. Signed status callbacks (Twilio mode, against bench_lib.FakeTwilio, the
+   same fake of Twilio's Calls API as the API tests', on a local port): places N calls with
    /api/calls/start (figure: call starts/s), then posts each call's four
    events (initiated, ringing, in-progress, completed with a duration) and a
    duplicate of each, shuffled, from C keep-alive connections, each signed
@@ -36,14 +36,11 @@ release build: `source scripts/env.sh && cargo build --release -p server --bin p
 (the script prefers target/release/phonebooth when it is the newer binary).
 Standard library only, plus psql; shared helpers in scripts/bench_lib.py.
 """
-import base64, hashlib, hmac, http.server, json, random, re, threading, time, urllib.parse
+import json, random, time
 
 import bench_lib
 
-ACCOUNT_SID = "AC" + "b3c4" * 8
-AUTH_TOKEN = "bench-twilio-auth-token-0123456789"
-CALLER_ID = "+15005550006"
-STATUSES = ("initiated", "ringing", "in-progress", "completed")
+STATUSES = bench_lib.TWILIO_STATUSES
 # Numbers the quote benchmark cycles through ({} = four digits 1000-9999) and the answer each must get.
 QUOTE_NUMBERS = [
     ("+44 20 7183 {}", "GB", "Callable"),
@@ -64,84 +61,11 @@ def london(n):
     return f"+44207{183 + n // 9000:03d}{1000 + n % 9000}"
 
 
-def twilio_signature(url, params):
-    """Twilio's X-Twilio-Signature: base64 HMAC-SHA1 of the URL and the sorted name+value pairs."""
-    payload = url + "".join(name + value for name, value in sorted(params))
-    return base64.b64encode(hmac.new(AUTH_TOKEN.encode(), payload.encode(), hashlib.sha1).digest()).decode()
-
-
-def rfc2822(unix):
-    return time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(unix))
-
-
 def expected_cost(view, duration):
     """rating::cost: connection fee + price x billed seconds / 60, rounded up to the micro-dollar."""
     initial, step = view["initial_increment"], view["subsequent_increment"]
     billed = initial if duration <= initial else initial + -(-(duration - initial) // step) * step
     return view["connection_fee"] + -(-view["price_per_minute"] * billed // 60)
-
-
-class FakeTwilio(http.server.ThreadingHTTPServer):
-    """Twilio's Calls API, as much as the app uses: create (201), update and fetch."""
-    daemon_threads = True
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), FakeTwilioHandler)
-        self.base = f"http://127.0.0.1:{self.server_address[1]}"
-        self.calls, self.by_call_id, self.lock, self.next = {}, {}, threading.Lock(), 0
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    def settings(self):
-        return {"TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-                "TWILIO_API_BASE": self.base, "TWILIO_CALLER_ID": CALLER_ID}
-
-
-class FakeTwilioHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes: without this, Nagle's algorithm and
-    # the app's delayed ACK add ~40 ms to every call start.
-    disable_nagle_algorithm = True
-    route = re.compile(rf"^/2010-04-01/Accounts/{ACCOUNT_SID}/Calls(?:/(CA[0-9a-f]{{32}}))?\.json$")
-
-    def log_message(self, *_):
-        pass
-
-    def answer(self, status, body):
-        raw = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def do_POST(self):
-        fields = dict(urllib.parse.parse_qsl(self.rfile.read(int(self.headers.get("content-length", 0))).decode()))
-        match, fake = self.route.match(self.path), self.server
-        if not match:
-            return self.answer(404, {"code": 20404, "message": "not found", "status": 404})
-        with fake.lock:
-            if match.group(1) is None:
-                fake.next += 1
-                sid = f"CA{fake.next:032x}"
-                query = urllib.parse.urlparse(fields.get("StatusCallback", "")).query
-                call_id = urllib.parse.parse_qs(query).get("call", [None])[0]
-                fake.calls[sid] = {"sid": sid, "status": "queued", "to": fields.get("To"), "call_id": call_id,
-                                   "form": fields}
-                fake.by_call_id[call_id] = sid
-                return self.answer(201, {"sid": sid, "status": "queued", "to": fields.get("To"), "duration": None})
-            call = fake.calls.get(match.group(1))
-            if call is None:
-                return self.answer(404, {"code": 20404, "message": "not found", "status": 404})
-            call["status"] = fields.get("Status", call["status"])
-            return self.answer(200, {"sid": call["sid"], "status": call["status"], "duration": None})
-
-    def do_GET(self):
-        match = self.route.match(self.path)
-        call = self.server.calls.get(match.group(1)) if match and match.group(1) else None
-        if call is None:
-            return self.answer(404, {"code": 20404, "message": "not found", "status": 404})
-        self.answer(200, {"sid": call["sid"], "status": call["status"], "duration": None, "start_time": None,
-                          "end_time": None})
 
 
 def warm_up(backend, session, problems):
@@ -181,14 +105,10 @@ def callback_requests(server, views, fake, rng):
         times = (began, began + 1, began + 5, began + 5 + duration)
         path = f"/webhooks/twilio/status?call={view['call_id']}"
         for sequence, (status, at) in enumerate(zip(STATUSES, times)):
-            params = [("AccountSid", ACCOUNT_SID), ("ApiVersion", "2010-04-01"), ("CallSid", sid),
-                      ("CallStatus", status), ("Direction", "outbound-api"), ("From", CALLER_ID),
-                      ("To", view["e164"]), ("SequenceNumber", str(sequence)), ("Timestamp", rfc2822(at)),
-                      ("CallbackSource", "call-progress-events")]
-            if status == "completed":
-                params += [("CallDuration", str(duration)), ("Duration", str(-(-duration // 60)))]
+            params = bench_lib.twilio_status_params(sid, view["e164"], status, sequence, at,
+                                                    duration if status == "completed" else None)
             headers = {"content-type": "application/x-www-form-urlencoded",
-                       "x-twilio-signature": twilio_signature(server.public_url + path, params)}
+                       "x-twilio-signature": bench_lib.twilio_signature(server.public_url + path, params)}
             requests += [(path, bench_lib.form(params).encode(), headers)] * 2
     rng.shuffle(requests)
     return requests, durations
@@ -329,7 +249,7 @@ def bench_hangup(backend, args):
 
 def bench_backend(backend, args):
     rng = random.Random(args.seed)
-    fake = FakeTwilio()
+    fake = bench_lib.FakeTwilio()
     try:
         with bench_lib.Server(backend, fake.settings(), keep=args.keep) as server:
             session = bench_lib.Session(server.port)

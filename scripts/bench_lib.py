@@ -10,9 +10,17 @@ Standard library only, plus the `psql` CLI for PostgreSQL:
 - `Database`: reads and writes that database (sqlite3 module or psql);
 - `Session`: an account registered through the API, calling server functions;
 - `run_load`: sends requests from concurrent keep-alive connections and
-  times each; `latency_line` formats the figures.
+  times each; `latency_line` formats the figures;
+- the providers, as the API tests imitate them: `FakeTwilio` (the same fake
+  of Twilio's Calls API as server/tests/api/common/fake_twilio.rs: routes,
+  credentials, refusals, error bodies, ending rules), `twilio_signature` and
+  `twilio_status_params` (a status callback as Twilio signs and sends it,
+  like server/src/providers/twilio/{signature,wire}.rs), and
+  `stripe_signature` (the Stripe-Signature header, like
+  server/src/providers/stripe/signature.rs).
 """
-import argparse, atexit, http.client, itertools, json, os, re, shutil, socket, sqlite3, subprocess, sys, tempfile, threading, time
+import argparse, atexit, base64, hashlib, hmac, http.client, http.server, itertools, json, os, re, shutil, socket
+import sqlite3, subprocess, sys, tempfile, threading, time
 import urllib.parse, urllib.request, uuid
 
 PG_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -358,3 +366,162 @@ def failure_lines(failures, limit=3):
 
 def report(backend, figure, text):
     print(f"{backend:9} {figure:22} {text}", flush=True)
+
+
+# ---- Stripe and Twilio, as the API tests imitate them ----
+
+def stripe_signature(secret, body, timestamp=None):
+    """The Stripe-Signature header value for `body` (bytes): t=<unix>,v1=hex(HMAC-SHA256(secret, "<t>.<body>"))."""
+    t = str(int(time.time()) if timestamp is None else timestamp)
+    v1 = hmac.new(secret.encode(), t.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={v1}"
+
+
+# The fake's credentials and caller id: the values of common/fake_twilio.rs.
+TWILIO_ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
+TWILIO_AUTH_TOKEN = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+TWILIO_CALLER_ID = "+15005550006"
+# Twilio's test credentials refuse this `To` (error 21211); the fake also refuses any `To` ending in 0005 (21217).
+TWILIO_INVALID_NUMBER = "+15005550001"
+TWILIO_CALLS_PATH = f"/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/Calls"
+TWILIO_STATUSES = ("initiated", "ringing", "in-progress", "completed")
+
+
+def rfc2822(unix):
+    """Unix seconds as Twilio writes times: Sat, 21 Nov 2026 10:00:00 +0000."""
+    return time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(unix))
+
+
+def twilio_signature(url, params, auth_token=TWILIO_AUTH_TOKEN):
+    """Twilio's X-Twilio-Signature: base64 HMAC-SHA1 of the URL and the sorted name+value pairs."""
+    payload = url + "".join(name + value for name, value in sorted(params))
+    return base64.b64encode(hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()).decode()
+
+
+def twilio_status_params(call_sid, to, status, sequence, timestamp, duration=None):
+    """A status callback's form fields, as Twilio sends them (wire.rs, status_callback_params)."""
+    params = [("AccountSid", TWILIO_ACCOUNT_SID), ("ApiVersion", "2010-04-01"), ("CallSid", call_sid),
+              ("CallStatus", status), ("Direction", "outbound-api"), ("From", TWILIO_CALLER_ID), ("To", to),
+              ("SequenceNumber", str(sequence)), ("Timestamp", rfc2822(timestamp)),
+              ("CallbackSource", "call-progress-events")]
+    if status == "completed" and duration is not None:
+        # `Duration` is in minutes, each started minute counted.
+        params += [("CallDuration", str(duration)), ("Duration", str(-(-duration // 60)))]
+    return params
+
+
+class FakeTwilio(http.server.ThreadingHTTPServer):
+    """Twilio's Calls API on a local port, behaving as server/tests/api/common/fake_twilio.rs does:
+    POST {TWILIO_CALLS_PATH}.json places a call (201, Twilio's Call resource, `queued`); GET and POST
+    {TWILIO_CALLS_PATH}/<sid>.json fetch it and end it by Twilio's rules (`canceled` leaves an answered
+    call alone, `completed` hangs up, a call that is over refuses with 21220); HTTP Basic auth with
+    TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN; Twilio's error body for refusals. It sends no status
+    callbacks: the benchmark posts them. `by_call_id` maps our call id (the `call` parameter of the
+    StatusCallback URL) to the SID the fake gave the call. `shutdown()` stops it."""
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _FakeTwilioHandler)
+        self.base = f"http://127.0.0.1:{self.server_address[1]}"
+        self.calls, self.by_call_id, self.lock, self.next = {}, {}, threading.Lock(), 0
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def settings(self):
+        """The settings that put the app in Twilio mode against this fake."""
+        return {"TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
+                "TWILIO_API_BASE": self.base, "TWILIO_CALLER_ID": TWILIO_CALLER_ID}
+
+
+def _twilio_call_resource(sid, to, frm):
+    """The shape of Twilio's Call resource for a call just created."""
+    return {"account_sid": TWILIO_ACCOUNT_SID, "annotation": None, "answered_by": None, "api_version": "2010-04-01",
+            "caller_name": None, "date_created": None, "date_updated": None, "direction": "outbound-api",
+            "duration": None, "end_time": None, "forwarded_from": None, "from": frm, "from_formatted": frm,
+            "group_sid": None, "parent_call_sid": None, "phone_number_sid": "PN0123456789abcdef0123456789abcdef",
+            "price": None, "price_unit": "USD", "queue_time": "0", "sid": sid, "start_time": None, "status": "queued",
+            "subresource_uris": {"notifications": f"{TWILIO_CALLS_PATH}/{sid}/Notifications.json",
+                                 "recordings": f"{TWILIO_CALLS_PATH}/{sid}/Recordings.json"},
+            "to": to, "to_formatted": to, "trunk_sid": None, "uri": f"{TWILIO_CALLS_PATH}/{sid}.json"}
+
+
+class _FakeTwilioHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without this, Nagle's algorithm and
+    # the app's delayed ACK add ~40 ms to every call start.
+    disable_nagle_algorithm = True
+    route = re.compile(rf"^{re.escape(TWILIO_CALLS_PATH)}(?:/([A-Za-z0-9]+))?\.json$")
+    authorization = "Basic " + base64.b64encode(f"{TWILIO_ACCOUNT_SID}:{TWILIO_AUTH_TOKEN}".encode()).decode()
+
+    def log_message(self, *_):
+        pass
+
+    def answer(self, status, body):
+        raw = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def error(self, status, code, message):
+        """Twilio's error body."""
+        self.answer(status, {"code": code, "message": message,
+                             "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status})
+
+    def refused(self):
+        """The checks before any route: credentials (401, 20003)."""
+        if self.headers.get("authorization") != self.authorization:
+            self.error(401, 20003, "Authenticate")
+            return True
+        return False
+
+    def not_found(self):
+        self.error(404, 20404, f"The requested resource {self.path} was not found")
+
+    def do_POST(self):
+        raw = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
+        fields = dict(urllib.parse.parse_qsl(raw))
+        if self.refused():
+            return
+        match, fake = self.route.match(self.path), self.server
+        if not match:
+            return self.not_found()
+        with fake.lock:
+            if match.group(1) is None:
+                to = fields.get("To", "")
+                if to == TWILIO_INVALID_NUMBER:
+                    return self.error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+                if to.endswith("0005"):
+                    return self.error(400, 21217, "Phone number is not a valid phone number")
+                fake.next += 1
+                sid = f"CA{fake.next:032x}"
+                query = urllib.parse.urlparse(fields.get("StatusCallback", "")).query
+                call_id = urllib.parse.parse_qs(query).get("call", [None])[0]
+                fake.calls[sid] = call = _twilio_call_resource(sid, to, fields.get("From", ""))
+                fake.by_call_id[call_id] = sid
+                return self.answer(201, call)
+            call = fake.calls.get(match.group(1))
+            if call is None:
+                return self.not_found()
+            if call["status"] not in ("queued", "initiated", "ringing", "in-progress"):
+                return self.error(400, 21220, "Call is not in-progress. Cannot redirect.")
+            wanted, now = fields.get("Status", ""), rfc2822(int(time.time()))
+            if wanted == "canceled":
+                if call["status"] != "in-progress":
+                    call.update(status="canceled", duration="0", end_time=now)
+            elif wanted == "completed":
+                call.update(status="completed", end_time=now)
+            else:
+                return self.error(400, 21218, f"Invalid Status: {wanted}")
+            return self.answer(200, call)
+
+    def do_GET(self):
+        if self.refused():
+            return
+        match = self.route.match(self.path)
+        call = self.server.calls.get(match.group(1)) if match and match.group(1) else None
+        if call is None:
+            return self.not_found()
+        with self.server.lock:
+            call = dict(call)
+        self.answer(200, call)

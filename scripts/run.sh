@@ -6,5 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/env.sh
-cargo leptos build --release
+# The site (size-optimised WASM, JS, CSS, assets) into target/site, then the server.
+bash scripts/build_site.sh --release
+cargo build --release -p server --bin phonebooth
 exec target/release/phonebooth "$@"

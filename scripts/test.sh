@@ -35,7 +35,7 @@ cargo test -p app -p server
 # the WASM bundle and CSS are built here: building the server again with plain
 # `cargo build` features (no dev-dependencies) would recompile much of the graph.
 step "building the site (WASM bundle and CSS; the server binary comes from the test build)"
-cargo leptos build --frontend-only
+bash scripts/build_site.sh
 
 server_pid=""
 stop_server() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; server_pid=""; }

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Builds the site the server serves from target/site, without cargo-leptos:
+#
+#   target/site/pkg/phonebooth.js     wasm-bindgen's JS glue (--target web)
+#   target/site/pkg/phonebooth.wasm   the hydrate build of `frontend`
+#   target/site/pkg/phonebooth.css    style/main.css
+#   target/site/<public/*>            static assets, copied as they are
+#
+#   scripts/build_site.sh             debug WASM (tests, development)
+#   scripts/build_site.sh --release   `wasm-release` profile, then wasm-opt -Oz
+#
+# The tools come from scripts/setup.sh. The site is assembled in a temporary
+# directory beside target/site (LEPTOS_SITE_ROOT, as for the server) and moved
+# into place only when complete, so a failed build leaves the previous site as
+# it was. cargo rebuilds only what changed; wasm-bindgen and wasm-opt are
+# skipped when cargo's .wasm is one they have already processed.
+# docs/building.md explains each step.
+set -euo pipefail
+SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+cd "$(dirname "$SELF")/.."
+# The same LEPTOS_OUTPUT_NAME (and no RUSTFLAGS of our own) as every other
+# build, so this shares target/ with `cargo test`, clippy and the server build.
+source scripts/env.sh
+
+NAME=phonebooth                       # [[workspace.metadata.leptos]] name
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+SITE=${LEPTOS_SITE_ROOT:-target/site}     # the server's default
+WASM_TARGET=wasm32-unknown-unknown
+
+release=false
+case "${1:-}" in
+  "") ;;
+  --release) release=true ;;
+  -h|--help) sed -n '2,17p' "$SELF" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "usage: scripts/build_site.sh [--release]" >&2; exit 2 ;;
+esac
+
+say() { printf '\033[1m[site]\033[0m %s\n' "$*"; }
+die() { printf '\033[1m[site]\033[0m error: %s\n' "$*" >&2; exit 1; }
+
+command -v wasm-bindgen >/dev/null || die "wasm-bindgen not found: run scripts/setup.sh"
+if $release; then
+  # npm binaryen only (setup.sh puts it in .tools/); Debian's wasm-opt breaks hydration.
+  WASM_OPT="$PWD/.tools/node_modules/.bin/wasm-opt"
+  [ -x "$WASM_OPT" ] || die "wasm-opt (npm binaryen) not found in .tools/: run scripts/setup.sh"
+fi
+
+mkdir -p "$TARGET_DIR" "$(dirname "$SITE")"
+# One site build at a time (cargo has its own lock; the site directory does not).
+exec 9>"$TARGET_DIR/.build_site.lock"
+flock 9
+
+start=$SECONDS
+
+# 1. The hydrate build of `frontend` (and `app` with `hydrate` only, through it).
+if $release; then
+  profile=wasm-release
+  cargo build -p frontend --lib --target "$WASM_TARGET" --profile wasm-release
+else
+  profile=debug
+  cargo build -p frontend --lib --target "$WASM_TARGET"
+fi
+wasm_in="$TARGET_DIR/$WASM_TARGET/$profile/frontend.wasm"
+[ -f "$wasm_in" ] || die "cargo did not produce $wasm_in"
+
+staging=$(mktemp -d "$(dirname "$SITE")/.site.XXXXXX")
+cleanup() { rm -rf "$staging" "${old:-}" "${cache_new:-}"; }
+trap cleanup EXIT
+mkdir -p "$staging/pkg"
+
+# JS and WASM are kept per profile in target/site-cache/<profile>/ with a stamp
+# of what they were made from; when that still holds, they are reused instead
+# of running wasm-bindgen and wasm-opt again (wasm-opt takes a minute on 2 cores).
+cache="$TARGET_DIR/site-cache/$profile"
+stamp="$(sha256sum < "$wasm_in") $(sha256sum < "$SELF") $(wasm-bindgen --version)"
+$release && stamp="$stamp $("$WASM_OPT" --version)"
+
+if [ -f "$cache/stamp" ] && [ "$(cat "$cache/stamp")" = "$stamp" ] \
+   && [ -f "$cache/pkg/$NAME.js" ] && [ -f "$cache/pkg/$NAME.wasm" ]; then
+  say "JS and WASM unchanged since the last $profile build, reusing them"
+  cp -a "$cache/pkg/." "$staging/pkg/"
+else
+  # 2. JS glue and WASM. HydrationScripts (leptos 0.8) loads /pkg/<name>.js and,
+  #    because LEPTOS_OUTPUT_NAME was set at compile time, /pkg/<name>.wasm
+  #    without wasm-bindgen's `_bg` suffix: rename it as cargo-leptos does.
+  say "wasm-bindgen ($profile)"
+  wasm-bindgen --target web --no-typescript \
+    --out-dir "$staging/pkg" --out-name "$NAME" "$wasm_in"
+  mv "$staging/pkg/${NAME}_bg.wasm" "$staging/pkg/$NAME.wasm"
+
+  # 3. Release: shrink with wasm-opt, with cargo-leptos's arguments.
+  if $release; then
+    say "wasm-opt -Oz"
+    "$WASM_OPT" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+      "$staging/pkg/$NAME.wasm" -o "$staging/pkg/$NAME.opt.wasm"
+    mv "$staging/pkg/$NAME.opt.wasm" "$staging/pkg/$NAME.wasm"
+  fi
+
+  # Refresh the cache: a complete copy first, its stamp last.
+  mkdir -p "$(dirname "$cache")"
+  cache_new=$(mktemp -d "$cache.new.XXXXXX")
+  cp -a "$staging/pkg" "$cache_new/pkg"
+  printf '%s\n' "$stamp" > "$cache_new/stamp"
+  rm -rf "$cache"
+  mv "$cache_new" "$cache"
+fi
+
+# 4. The stylesheet, where app::shell links it (/pkg/phonebooth.css). Plain CSS,
+#    served as written (cargo-leptos would minify it; it is small and compressed anyway).
+cp style/main.css "$staging/pkg/$NAME.css"
+
+# 5. Static assets (assets-dir = "public") at the site root.
+if [ -d public ]; then
+  cp -a public/. "$staging/"
+fi
+
+# Into place: the old site moves aside and the new one takes its name (two
+# renames on one file system), then the old one is removed.
+chmod 755 "$staging"
+old=""
+if [ -e "$SITE" ]; then
+  old=$(mktemp -u "$(dirname "$SITE")/.site-old.XXXXXX")
+  mv "$SITE" "$old"
+fi
+mv "$staging" "$SITE"
+
+wasm_bytes=$(stat -c %s "$SITE/pkg/$NAME.wasm")
+say "site ready in $SITE ($profile, $NAME.wasm $((wasm_bytes / 1024)) KiB, $((SECONDS - start)) s)"
