@@ -1,5 +1,5 @@
--- The rate deck: what a call to each destination prefix costs (DESIGN.md,
--- "Rating and billing"). Replaced as a whole by `phonebooth rates import`;
+-- The rate deck: what a call to each destination prefix costs (the rating
+-- rules are app/src/domain/rating.rs). Replaced as a whole by `phonebooth rates import`;
 -- calls copy the rate they started with, so nothing references these rows.
 -- Same schema as migrations/postgres/0005_rates.sql (bigint there).
 

@@ -1,4 +1,4 @@
--- Calls (DESIGN.md, "A call's life"): one row per dialed call, the carrier
+-- Calls (docs/architecture.md, "Calls"): one row per dialed call, the carrier
 -- events that moved it, and the simulated carrier's own calls.
 -- Same schema as migrations/postgres/0006_calls.sql, which uses bigint.
 

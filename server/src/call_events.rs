@@ -1,17 +1,19 @@
 //! `GET /calls/live?org_id=…`: the live call panel's server push (SSE).
 //!
 //! Each open tab of a member holds one stream. It sends an `event: call`
-//! with the call as JSON (`app::api::calls::CallView`) whenever one of the
-//! member's calls in that organization changes, within a second: changes
-//! made in this process wake the stream at once (`calls::CALL_CHANGED`),
-//! changes made by another instance are found by polling the `call` table
-//! twice a second (nothing lives only in one process's memory).
+//! with the call as JSON (a `CallView`, built by
+//! `app::server::call_views::call_view` exactly as the dialer's server
+//! functions build it) whenever one of the member's calls in that
+//! organization changes, within a second: changes made in this process wake
+//! the stream at once (`calls::CALL_CHANGED`), changes made by another
+//! instance are found by polling the `call` table twice a second (nothing
+//! lives only in one process's memory).
 //!
 //! Authorized by `session_member`: the session's user (401) and their
 //! membership of exactly that organization (404).
 
 use crate::session_member;
-use app::api::calls::call_view;
+use app::server::call_views::call_view;
 use app::server::calls::CALL_CHANGED;
 use app::server::db::calls as call_rows;
 use app::server::db::Db;

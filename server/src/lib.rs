@@ -2,8 +2,8 @@
 //! around the `app` crate. `main.rs` is the command line; start at `startup.rs`.
 
 pub mod call_events;
-pub mod calls_export;
 pub mod config;
+pub mod exports;
 pub mod health;
 pub mod jobs;
 pub mod page_gate;
@@ -12,7 +12,7 @@ pub mod rates_import;
 pub mod server_fn_status;
 pub mod session_member;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
-pub mod wallet_export;
 pub mod web_security;
 pub mod webhooks;

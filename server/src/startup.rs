@@ -3,15 +3,16 @@
 //! same `Application` on port 0 (see `server/tests/`).
 
 use crate::config::{Config, Secret};
+use crate::providers::twilio::{SimTiming, SimulatedCarrier};
+use crate::state::{ServerState, WebhookSecrets};
 use crate::{health, jobs, page_gate, providers, server_fn_status, web_security, webhooks};
 use anyhow::Context;
 use app::server::calls::CallSettings;
-use app::server::carrier::Carrier;
 use app::server::db::Db;
-use app::server::payments::PaymentProvider;
-use app::server::sandbox::SandboxPayments;
+use app::server::providers::carrier::Carrier;
+use app::server::providers::payments::PaymentProvider;
+use app::server::providers::sandbox::SandboxPayments;
 use app::server::session_store::DbSessionStore;
-use app::server::simulated_carrier::{SimTiming, SimulatedCarrier};
 use app::server::AppState;
 use app::{shell, App};
 use axum::routing::{get, post};
@@ -93,23 +94,6 @@ impl Application {
             caller_id: config.caller_id.clone(),
             hangup_margin_ms: HANGUP_MARGIN_MS,
         };
-        let webhooks = Router::new()
-            .route("/webhooks/stripe", post(webhooks::stripe::receive))
-            .with_state(webhooks::stripe::StripeWebhook {
-                db: db.clone(),
-                secret: stripe_webhook_secret.clone(),
-            })
-            .merge(
-                Router::new()
-                    .route("/webhooks/twilio/status", post(webhooks::twilio::status))
-                    .route("/webhooks/twilio/voice", post(webhooks::twilio::voice))
-                    .with_state(webhooks::twilio::TwilioWebhook {
-                        db: db.clone(),
-                        auth_token: twilio_auth_token.clone(),
-                        public_url: public_url.clone(),
-                        calling: calling.clone(),
-                    }),
-            );
         let (carrier, simulated): (Arc<dyn Carrier>, _) = match &config.twilio {
             Some(account) => (
                 Arc::new(providers::twilio::TwilioCarrier::new(
@@ -138,10 +122,17 @@ impl Application {
             payments,
             public_url,
             purchase_limits: config.purchase_limits,
-            carrier: carrier.clone(),
-            calling: calling.clone(),
+            carrier,
+            calling,
         };
-        let router = router(config, state.clone(), key, webhooks)?;
+        let state = ServerState {
+            app: state,
+            secrets: WebhookSecrets {
+                stripe: stripe_webhook_secret.clone(),
+                twilio_auth_token,
+            },
+        };
+        let router = router(config, state.clone(), key)?;
         // Jobs reach our own webhook over loopback, whatever PUBLIC_URL says.
         let local = listener.local_addr().context("reading the bound address")?;
         let loopback = if local.ip().is_unspecified() {
@@ -150,21 +141,17 @@ impl Application {
             local
         };
         let jobs = jobs::JobContext {
-            db: db.clone(),
-            payments: state.payments.clone(),
+            app: state.app,
+            secrets: state.secrets,
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(15))
                 .build()
                 .context("building the HTTP client")?,
             stripe_webhook_url: format!("http://{loopback}/webhooks/stripe"),
-            stripe_webhook_secret: stripe_webhook_secret.clone(),
-            auto_recharge_scan_every: config.auto_recharge_scan_every,
-            carrier,
-            simulated,
-            calling,
-            call_sweep_every: config.call_sweep_every,
-            twilio_auth_token,
             loopback_base: format!("http://{loopback}"),
+            simulated,
+            auto_recharge_scan_every: config.auto_recharge_scan_every,
+            call_sweep_every: config.call_sweep_every,
         };
         app::server::password_hash::warm_up().await;
         Ok(Self {
@@ -219,7 +206,7 @@ impl Application {
     }
 }
 
-fn router(config: &Config, state: AppState, key: Key, webhooks: Router) -> anyhow::Result<Router> {
+fn router(config: &Config, state: ServerState, key: Key) -> anyhow::Result<Router> {
     let mut leptos_options = get_configuration(None)
         .context("reading the Leptos site settings")?
         .leptos_options;
@@ -230,16 +217,24 @@ fn router(config: &Config, state: AppState, key: Key, webhooks: Router) -> anyho
     let routes = route_list();
 
     let provide_state = {
-        let state = state.clone();
-        move || provide_context(state.clone())
+        let app = state.app.clone();
+        move || provide_context(app.clone())
     };
-    let operations = Router::new()
+    // The server's own routes: health, provider webhooks, the live call
+    // stream and the CSV exports. Each handler extracts the part it needs.
+    let own_routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .with_state(state.clone());
+        .route("/webhooks/stripe", post(webhooks::stripe::receive))
+        .route("/webhooks/twilio/status", post(webhooks::twilio::status))
+        .route("/webhooks/twilio/voice", post(webhooks::twilio::voice))
+        .with_state(state.clone())
+        .merge(crate::call_events::routes(state.app.clone()))
+        .merge(crate::exports::wallet::routes(state.app.clone()))
+        .merge(crate::exports::calls::routes(state.app.clone()));
 
     let secure = config.serves_https();
-    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.app.db.clone()))
         // `__Host-` makes browsers refuse the cookie unless Secure, Path=/ and no Domain.
         .with_name(if secure {
             "__Host-phonebooth_session"
@@ -265,13 +260,9 @@ fn router(config: &Config, state: AppState, key: Key, webhooks: Router) -> anyho
         })
         .fallback(leptos_axum::file_and_error_handler_with_context(provide_state, shell))
         .with_state(leptos_options)
-        .merge(operations)
-        .merge(webhooks)
-        .merge(crate::wallet_export::routes(state.clone()))
-        .merge(crate::call_events::routes(state.clone()))
-        .merge(crate::calls_export::routes(state.clone()))
+        .merge(own_routes)
         .layer(middleware::from_fn(server_fn_status::error_status))
-        .layer(middleware::from_fn_with_state(state, page_gate::redirect_pages))
+        .layer(middleware::from_fn_with_state(state.app, page_gate::redirect_pages))
         .layer(sessions)
         .layer(middleware::from_fn_with_state(origin_policy, web_security::require_same_origin))
         .layer(middleware::from_fn_with_state(secure, web_security::security_headers))

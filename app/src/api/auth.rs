@@ -169,7 +169,7 @@ mod ssr {
         Ok(Some(Me {
             name: viewer.user.name,
             email: viewer.user.email,
-            is_operator: viewer.user.is_operator == 1,
+            is_operator: viewer.user.is_operator,
             current_org: summary(current),
             orgs: memberships.into_iter().map(summary).collect(),
         }))

@@ -1,7 +1,7 @@
 //! Call history, read side: one organization's calls (filtered, paginated) and
 //! the explanation of what one call cost. Placing calls and billing them is the
 //! call service's; the CSV export of this history is a plain GET route in
-//! `server/src/calls_export.rs` reading the same queries
+//! `server/src/exports/calls.rs` reading the same queries
 //! (`server::db::call_history`).
 //!
 //! Any member of the organization may read all of its calls. Every function
@@ -164,40 +164,15 @@ pub async fn call_detail(org_id: String, call_id: String) -> Result<CallExplanat
 use crate::server::db::call_history::RawCallFilter as RawFilter;
 
 #[cfg(feature = "ssr")]
-pub use ssr::checked_filter;
-
-#[cfg(feature = "ssr")]
 mod ssr {
     use super::*;
     use crate::domain::rating::{self, Rate, RateParts};
     use crate::domain::{CallStatus, EndReason};
-    use crate::server::db::call_history::{self as queries, CallFilter, CallRecord, Caller};
-    use crate::server::db::wallet::{display_time, PageWindow};
+    use crate::server::dates::display_time;
+    use crate::server::db::call_history::{self as queries, CallRecord};
     use crate::server::guard;
+    use crate::server::paging::PageWindow;
     use crate::server::phone::format_international;
-    use sqlx::AnyPool;
-
-    /// Parses the filters and checks that the member filtered by is someone of
-    /// the organization: what the page and the CSV export both do first. Also
-    /// returns who the member filter offers.
-    pub async fn checked_filter(
-        pool: &AnyPool,
-        org_id: &str,
-        raw: &RawFilter,
-    ) -> Result<(CallFilter, Vec<Caller>), AppError> {
-        let filter =
-            CallFilter::parse(raw).map_err(|e| AppError::validation(e.field, e.message))?;
-        let callers = queries::callers(pool, org_id).await?;
-        if let Some(member) = &filter.member {
-            if !callers.iter().any(|c| &c.user_id == member) {
-                return Err(AppError::validation(
-                    "member",
-                    "choose a member of this organization from the list",
-                ));
-            }
-        }
-        Ok((filter, callers))
-    }
 
     pub async fn call_history(
         org_id: String,
@@ -206,7 +181,7 @@ mod ssr {
     ) -> Result<CallHistoryPage, AppError> {
         let (member, state) = guard::require_member(&org_id).await?;
         let pool = &state.db.pool;
-        let (filter, callers) = checked_filter(pool, &member.org_id, &raw).await?;
+        let (filter, callers) = queries::checked_filter(pool, &member.org_id, &raw).await?;
         let total = queries::count_calls(pool, &member.org_id, &filter).await?;
         let window = PageWindow::of(total, CALLS_PAGE_SIZE, page);
         let size = i64::from(CALLS_PAGE_SIZE);

@@ -156,47 +156,15 @@ pub async fn set_org_country(org_id: String, country: String) -> Result<(), AppE
 pub const RECENT_CALLS: i64 = 8;
 
 #[cfg(feature = "ssr")]
-pub use ssr::call_view;
-
-#[cfg(feature = "ssr")]
 mod ssr {
     use super::*;
+    use crate::domain::FormKey;
+    use crate::server::call_views::{call_view, destination};
     use crate::server::calls::{self as service, CallError, CallbackUrls, StartCall};
-    use crate::server::db::{self, calls::Call};
+    use crate::server::db;
     use crate::server::guard;
-    use crate::server::phone::{calling_code, format_international, is_region};
+    use crate::server::phone::{calling_code, is_region};
     use crate::server::AppState;
-
-    pub fn call_view(call: &Call) -> CallView {
-        CallView {
-            call_id: call.call_id.clone(),
-            e164: call.to_number.clone(),
-            number: format_international(&call.to_number),
-            destination: destination(&call.country_name, &call.description),
-            status: call.status(),
-            end_reason: call.end_reason(),
-            created_at: call.created_at,
-            answered_at: call.answered_at,
-            ended_at: call.ended_at,
-            max_duration_secs: call.max_duration_secs,
-            hangup_at_ms: call.hangup_at_ms,
-            price_per_minute: Money::from_micros(call.price_per_minute),
-            connection_fee: Money::from_micros(call.connection_fee),
-            initial_increment: u32::try_from(call.initial_increment).unwrap_or(60),
-            subsequent_increment: u32::try_from(call.subsequent_increment).unwrap_or(60),
-            duration_secs: call.duration_secs,
-            cost: call.cost.map(Money::from_micros),
-            updated_at_ms: call.updated_at_ms,
-        }
-    }
-
-    fn destination(country: &str, description: &str) -> String {
-        if description.is_empty() || description == country {
-            country.to_owned()
-        } else {
-            format!("{country} — {description}")
-        }
-    }
 
     fn increments(rate: &Rate) -> String {
         format!(
@@ -292,24 +260,14 @@ mod ssr {
         confirmed: bool,
     ) -> Result<CallView, AppError> {
         let (member, state) = guard::require_member(&org_id).await?;
-        let client_key = client_key.trim();
-        if client_key.is_empty()
-            || client_key.len() > 64
-            || !client_key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(AppError::validation(
-                "client_key",
-                "the dial form is out of date; reload the page",
-            ));
-        }
+        let client_key = FormKey::parse(&client_key)
+            .map_err(|message| AppError::validation("client_key", message))?;
         let request = StartCall {
             org_id: &member.org_id,
             user_id: &member.viewer.user.user_id,
             raw_number: &number,
             country: &country,
-            client_key,
+            client_key: client_key.as_str(),
             confirmed,
         };
         let call = service::start_call(

@@ -113,39 +113,19 @@ pub async fn dismiss_notice(org_id: String, notice_id: String) -> Result<(), App
 #[cfg(feature = "ssr")]
 mod ssr {
     use super::*;
-    use crate::domain::Money;
-    use crate::server::auto_recharge;
+    use crate::domain::{FormKey, Money};
     use crate::server::db::{ledger, notices, purchases};
-    use crate::server::guard::{self, OrgMember};
-    use crate::server::payments::{CardSetup, CheckoutRedirect, CreditCheckout, PaymentError};
-    use crate::server::{clock, ids, AppState};
+    use crate::server::guard;
+    use crate::server::providers::payments::{CardSetup, CreditCheckout};
+    use crate::server::purchases::{auto_recharge, checkout_once, CheckoutPurpose};
+    use crate::server::{clock, ids};
 
     fn whole_dollars(money: Money) -> i64 {
         money.micros() / crate::domain::MICROS_PER_DOLLAR
     }
 
-    /// Form keys are ours (`ids::new_id`), but they come back from the browser.
-    fn checked_form_key(form_key: &str) -> Result<&str, AppError> {
-        let ok = (8..=80).contains(&form_key.len())
-            && form_key
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if ok {
-            Ok(form_key)
-        } else {
-            Err(AppError::validation(
-                "form_key",
-                "this form has expired; reload the page and try again",
-            ))
-        }
-    }
-
-    fn provider_error(error: PaymentError) -> AppError {
-        tracing::error!(%error, "creating a checkout session failed");
-        match error {
-            PaymentError::Unavailable(_) => AppError::Unavailable,
-            PaymentError::Refused(_) => AppError::Internal,
-        }
+    fn parse_form_key(raw: &str) -> Result<FormKey, AppError> {
+        FormKey::parse(raw).map_err(|message| AppError::validation("form_key", message))
     }
 
     pub async fn load_purchase_options(org_id: String) -> Result<PurchaseOptions, AppError> {
@@ -171,7 +151,7 @@ mod ssr {
         form_key: String,
     ) -> Result<(), AppError> {
         let (member, state) = guard::require_member(&org_id).await?;
-        let form_key = checked_form_key(&form_key)?;
+        let form_key = parse_form_key(&form_key)?;
         let amount =
             Money::parse_dollars(&amount).map_err(|m| AppError::validation("amount", m))?;
         let limits = state.purchase_limits;
@@ -181,10 +161,8 @@ mod ssr {
                 format!("choose an amount from {} to {}", limits.min, limits.max),
             ));
         }
-        let key = format!(
-            "buy:{}:{}:{form_key}",
-            member.org_id, member.viewer.user.user_id
-        );
+        let purpose = CheckoutPurpose::Credits;
+        let key = purpose.idempotency_key(&member, &form_key);
         let wallet = format!("{}/wallet", state.public_url);
         let request = CreditCheckout {
             org_id: member.org_id.clone(),
@@ -194,57 +172,12 @@ mod ssr {
             success_url: format!("{wallet}?checkout={{CHECKOUT_SESSION_ID}}"),
             cancel_url: format!("{wallet}?checkout=canceled"),
         };
-        let redirect = checkout_once(&state, &member, &key, "credits", amount, || {
+        let redirect = checkout_once(&state, &member, &key, purpose, amount, || {
             state.payments.create_credit_checkout(&request)
         })
         .await?;
         leptos_axum::redirect(&redirect);
         Ok(())
-    }
-
-    /// Returns the URL of the checkout this form key already made, or makes one.
-    async fn checkout_once<F>(
-        state: &AppState,
-        member: &OrgMember,
-        key: &str,
-        purpose: &str,
-        amount: Money,
-        create: impl FnOnce() -> F,
-    ) -> Result<String, AppError>
-    where
-        F: std::future::Future<Output = Result<CheckoutRedirect, PaymentError>>,
-    {
-        if let Some(existing) = purchases::checkout_by_key(&state.db.pool, key).await? {
-            return Ok(existing.url);
-        }
-        let created = create().await.map_err(provider_error)?;
-        let now = clock::now();
-        if let Some(customer) = &created.customer_id {
-            purchases::set_payment_customer(&state.db.pool, &member.org_id, customer, now).await?;
-        }
-        let recorded = purchases::insert_checkout(
-            &state.db.pool,
-            &purchases::NewCheckout {
-                checkout_id: &created.session_id,
-                org_id: &member.org_id,
-                provider: state.payments.name(),
-                purpose,
-                amount: amount.micros(),
-                created_by: &member.viewer.user.user_id,
-                idempotency_key: key,
-                url: &created.url,
-            },
-            now,
-        )
-        .await?;
-        if !recorded {
-            // A concurrent submit of the same form won the race: use its session.
-            if let Some(existing) = purchases::checkout_by_key(&state.db.pool, key).await? {
-                return Ok(existing.url);
-            }
-        }
-        tracing::info!(checkout_id = %created.session_id, org_id = %member.org_id, %purpose, %amount, "checkout created");
-        Ok(created.url)
     }
 
     pub async fn check_purchase(
@@ -282,7 +215,7 @@ mod ssr {
             .map(|a| AttemptView {
                 when: a.created_at,
                 amount: Money::from_micros(a.amount).to_string(),
-                status: a.status,
+                status: a.status.as_str().to_owned(),
                 failure: a.failure,
             })
             .collect();
@@ -296,13 +229,13 @@ mod ssr {
             .collect();
         Ok(AutoRechargeView {
             can_manage: member.role.can_manage_org(),
-            enabled: rule.auto_recharge_enabled == 1,
-            threshold: Money::from_micros(rule.auto_recharge_threshold).plain_dollars(),
-            target: Money::from_micros(rule.auto_recharge_target).plain_dollars(),
-            monthly_cap: Money::from_micros(rule.auto_recharge_monthly_cap).plain_dollars(),
+            enabled: rule.enabled,
+            threshold: rule.threshold.plain_dollars(),
+            target: rule.target.plain_dollars(),
+            monthly_cap: rule.monthly_cap.plain_dollars(),
             used_this_month: used.to_string(),
             has_card: rule.payment_method_id.is_some(),
-            failures: rule.auto_recharge_failures,
+            failures: rule.failures,
             recent,
             notices,
             form_key: ids::new_id("card"),
@@ -374,11 +307,9 @@ mod ssr {
         let (member, state) = guard::require_member(&org_id).await?;
         let admin = member.require_admin()?;
         let member = admin.member();
-        let form_key = checked_form_key(&form_key)?;
-        let key = format!(
-            "card:{}:{}:{form_key}",
-            member.org_id, member.viewer.user.user_id
-        );
+        let form_key = parse_form_key(&form_key)?;
+        let purpose = CheckoutPurpose::SaveCard;
+        let key = purpose.idempotency_key(member, &form_key);
         let rule = purchases::auto_recharge_settings(&state.db.pool, &member.org_id).await?;
         let wallet = format!("{}/wallet", state.public_url);
         let request = CardSetup {
@@ -389,7 +320,7 @@ mod ssr {
             success_url: format!("{wallet}?card=saved"),
             cancel_url: format!("{wallet}?card=canceled"),
         };
-        let redirect = checkout_once(&state, member, &key, "save_card", Money::ZERO, || {
+        let redirect = checkout_once(&state, member, &key, purpose, Money::ZERO, || {
             state.payments.create_card_setup(&request)
         })
         .await?;

@@ -34,7 +34,7 @@ pub async fn sandbox_pay(session_id: String, card_number: String) -> Result<(), 
 mod ssr {
     use super::*;
     use crate::domain::Money;
-    use crate::server::sandbox::{self, CardError};
+    use crate::server::providers::sandbox::{self, CardError};
     use crate::server::state::app_state;
 
     fn sandbox_only() -> Result<crate::server::AppState, AppError> {

@@ -1,7 +1,7 @@
 //! The wallet, read side: balance and holds, the low-balance alert, the
 //! transaction history, receipts and daily call spend. Buying credits lives in
 //! `purchases.rs`; the CSV export of the history is a plain GET route in
-//! `server/src/wallet_export.rs` reading the same queries (`server::db::wallet`).
+//! `server/src/exports/wallet.rs` reading the same queries (`server::db::wallet`).
 //!
 //! Every function takes the organization id explicitly and checks the caller's
 //! membership of exactly that organization first.
@@ -162,10 +162,12 @@ pub async fn wallet_spend(org_id: String) -> Result<SpendChart, AppError> {
 #[cfg(feature = "ssr")]
 mod ssr {
     use super::*;
+    use crate::server::dates;
     use crate::server::db;
     use crate::server::db::ledger::{self, Entry};
-    use crate::server::db::wallet::{self as queries, HistoryFilter, PageWindow};
+    use crate::server::db::wallet::{self as queries, HistoryFilter};
     use crate::server::guard::{self, OrgAdmin};
+    use crate::server::paging::PageWindow;
     use crate::server::{clock, AppState};
 
     pub async fn wallet_overview(org_id: String) -> Result<WalletStatus, AppError> {
@@ -246,7 +248,7 @@ mod ssr {
 
     fn history_row(entry: Entry) -> HistoryRow {
         HistoryRow {
-            time: queries::display_time(entry.created_at),
+            time: dates::display_time(entry.created_at),
             entry_id: entry.ledger_entry_id,
             created_at: entry.created_at,
             kind: entry.kind,
@@ -280,7 +282,7 @@ mod ssr {
             };
         let amount = Money::from_micros(entry.amount);
         Ok(Receipt {
-            time: queries::display_time(entry.created_at),
+            time: dates::display_time(entry.created_at),
             reference_label: reference_label.to_owned(),
             reference: reference.to_owned(),
             entry_id: entry.ledger_entry_id,
@@ -296,7 +298,7 @@ mod ssr {
 
     pub async fn wallet_spend(org_id: String) -> Result<SpendChart, AppError> {
         let (member, state) = guard::require_member(&org_id).await?;
-        let today = queries::date_of(clock::now());
+        let today = dates::date_of(clock::now());
         let days =
             queries::daily_call_spend(&state.db.pool, &member.org_id, today, SPEND_CHART_DAYS)
                 .await?;
@@ -316,8 +318,8 @@ mod ssr {
             days: days
                 .into_iter()
                 .map(|(date, spend)| SpendDay {
-                    date: queries::iso_date(date),
-                    label: queries::short_date(date),
+                    date: dates::iso_date(date),
+                    label: dates::short_date(date),
                     spend,
                 })
                 .collect(),

@@ -1,4 +1,5 @@
-//! A call's states and the one rule that moves them (DESIGN.md, "A call's life"):
+//! A call's states and the one rule that moves them (the whole life of a call
+//! is told in docs/architecture.md, "Calls"):
 //!
 //! ```text
 //! queued -> initiated -> ringing -> in-progress -> completed

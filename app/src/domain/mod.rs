@@ -3,7 +3,9 @@
 //! Each has one fallible constructor and its tests beside it.
 
 pub mod call_status;
+pub mod cost_breakdown;
 mod email;
+mod form_key;
 mod money;
 mod names;
 mod next_path;
@@ -13,6 +15,7 @@ mod role;
 
 pub use call_status::{CallStatus, EndReason};
 pub use email::EmailAddress;
+pub use form_key::FormKey;
 pub use money::{Money, MICROS_PER_CREDIT, MICROS_PER_DOLLAR};
 pub use names::{OrgName, PersonName};
 pub use next_path::NextPath;

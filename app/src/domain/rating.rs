@@ -1,6 +1,6 @@
 //! Rating: what a call to a destination costs, and how long an available
-//! balance lets it last, exactly as DESIGN.md ("Rating and billing") defines
-//! them. Pure integer arithmetic on micro-dollars, compiled for the server and
+//! balance lets it last (the rules are stated below and in the README's
+//! "Rate deck"). Pure integer arithmetic on micro-dollars, compiled for the server and
 //! the browser alike, so the dialer's quote, the hold, the forced hangup and
 //! the final charge all come from the same three functions: [`billed_seconds`],
 //! [`cost`] and [`max_duration`].
@@ -263,6 +263,17 @@ impl Rate {
     /// Why calls to this prefix are refused, when they are.
     pub fn blocked_reason(&self) -> Option<&str> {
         self.blocked_reason.as_deref()
+    }
+
+    /// Where the rate's numbers lead, as people read it: `United Kingdom ·
+    /// Mobile`, or just the country when the deck line says no more.
+    pub fn destination(&self) -> String {
+        let description = self.description.trim();
+        if description.is_empty() || description == self.country_name {
+            self.country_name.clone()
+        } else {
+            format!("{} · {description}", self.country_name)
+        }
     }
 
     /// The seconds a call of `duration_secs` is billed for under this rate.

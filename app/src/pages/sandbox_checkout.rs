@@ -4,6 +4,7 @@
 
 use crate::api::sandbox::{sandbox_session, SandboxPay, SandboxSessionView};
 use crate::components::form::{action_error, FieldError, FormError};
+use crate::components::money::credits_text;
 use crate::domain::Money;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -50,9 +51,7 @@ fn Checkout(session: SandboxSessionView) -> impl IntoView {
         format!(
             "Pay {} for {}",
             session.amount,
-            crate::pages::wallet::credits_text(
-                Money::from_cents(session.credits).unwrap_or(Money::ZERO)
-            )
+            credits_text(Money::from_cents(session.credits).unwrap_or(Money::ZERO))
         )
     } else {
         "Save a card for auto-recharge".to_owned()

@@ -15,12 +15,12 @@
 use crate::domain::call_status::{decide, Decision};
 use crate::domain::rating::{self, Rate};
 use crate::domain::{CallStatus, EndReason, Money};
-use crate::server::carrier::{Carrier, CarrierError, CarrierEvent, Ending, PlaceCall};
 use crate::server::clock;
 use crate::server::db::calls::{self, Call, CallRef, NewCall, RecordedEvent};
 use crate::server::db::ledger::{self, EntryKind, LedgerError, NewEntry};
 use crate::server::db::{jobs, rates, Db};
 use crate::server::phone::{parse_dialed, DialedNumber, NumberError};
+use crate::server::providers::carrier::{Carrier, CarrierError, CarrierEvent, Ending, PlaceCall};
 use sqlx::AnyConnection;
 use std::sync::LazyLock;
 use tokio::sync::Notify;

@@ -5,19 +5,19 @@
 //! Start with `state.rs` (what every request can reach) and `guard.rs` (who is
 //! calling); `db/` holds the SQL, one module per aggregate.
 
-pub mod auto_recharge;
+pub mod call_views;
 pub mod calls;
-pub mod carrier;
 pub mod clock;
+pub mod dates;
 pub mod db;
 pub mod guard;
 pub mod ids;
+pub mod paging;
 pub mod password_hash;
-pub mod payments;
 pub mod phone;
-pub mod sandbox;
+pub mod providers;
+pub mod purchases;
 pub mod session_store;
-pub mod simulated_carrier;
 pub mod state;
 pub mod throttle;
 

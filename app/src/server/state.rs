@@ -1,9 +1,9 @@
 //! What every request handler and server function can reach.
 
 use super::calls::CallSettings;
-use super::carrier::Carrier;
 use super::db::Db;
-use super::payments::PaymentProvider;
+use super::providers::carrier::Carrier;
+use super::providers::payments::PaymentProvider;
 use crate::domain::Money;
 use crate::error::AppError;
 use std::sync::Arc;

@@ -1,20 +1,20 @@
 //! Auto-recharge, outside any request: a periodic scan starts attempts for
-//! organizations below their threshold (`app::server::auto_recharge`), and the
+//! organizations below their threshold (`app::server::purchases::auto_recharge`), and the
 //! `wallet.auto_recharge` job charges the saved card for one attempt.
 
 use super::{JobContext, JobError};
 use app::domain::Money;
-use app::server::auto_recharge;
 use app::server::clock;
 use app::server::db::purchases;
-use app::server::payments::{ChargeOutcome, PaymentError, SavedCardCharge};
+use app::server::providers::payments::{ChargeOutcome, PaymentError, SavedCardCharge};
+use app::server::purchases::auto_recharge;
 
 pub async fn scan_forever(context: JobContext) {
     let mut every = tokio::time::interval(context.auto_recharge_scan_every);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        if let Err(error) = auto_recharge::start_due_attempts(&context.db, clock::now()).await {
+        if let Err(error) = auto_recharge::start_due_attempts(&context.app.db, clock::now()).await {
             tracing::warn!(error = ?error, "auto-recharge scan failed");
         }
     }
@@ -26,17 +26,17 @@ pub async fn charge(context: &JobContext, payload: &serde_json::Value) -> Result
     let attempt_id = payload["attempt_id"]
         .as_str()
         .ok_or_else(|| JobError::Permanent("no attempt_id".into()))?;
-    let Some(attempt) = auto_recharge::attempt(&context.db.pool, attempt_id).await? else {
+    let Some(attempt) = auto_recharge::attempt(&context.app.db.pool, attempt_id).await? else {
         return Err(JobError::Permanent(format!("no attempt {attempt_id}")));
     };
-    if attempt.status != "pending" {
+    if !auto_recharge::is_pending(&attempt) {
         return Ok(()); // the webhook got there first
     }
-    let rule = purchases::auto_recharge_settings(&context.db.pool, &attempt.org_id).await?;
+    let rule = purchases::auto_recharge_settings(&context.app.db.pool, &attempt.org_id).await?;
     let (Some(customer_id), Some(payment_method_id)) =
         (rule.payment_customer_id, rule.payment_method_id)
     else {
-        let mut tx = context.db.begin_write().await?;
+        let mut tx = context.app.db.begin_write().await?;
         auto_recharge::record_failure_in(&mut tx, attempt_id, None, "no saved card", clock::now())
             .await?;
         tx.commit().await?;
@@ -50,7 +50,7 @@ pub async fn charge(context: &JobContext, payload: &serde_json::Value) -> Result
         amount: Money::from_micros(attempt.amount),
         idempotency_key: format!("auto_recharge:{attempt_id}"),
     };
-    let outcome = match context.payments.charge_saved_card(&request).await {
+    let outcome = match context.app.payments.charge_saved_card(&request).await {
         Ok(outcome) => outcome,
         Err(PaymentError::Unavailable(why)) => return Err(JobError::Retry(why)),
         Err(PaymentError::Refused(why)) => ChargeOutcome::Declined {
@@ -58,7 +58,7 @@ pub async fn charge(context: &JobContext, payload: &serde_json::Value) -> Result
             reason: why,
         },
     };
-    let mut tx = context.db.begin_write().await?;
+    let mut tx = context.app.db.begin_write().await?;
     let now = clock::now();
     match outcome {
         ChargeOutcome::Succeeded { payment_ref } => {

@@ -13,7 +13,7 @@ pub async fn forced_hangup(
     let call_id = payload["call_id"]
         .as_str()
         .ok_or_else(|| JobError::Permanent("payload has no call_id".into()))?;
-    match calls::forced_hangup(&context.db, context.carrier.as_ref(), call_id).await {
+    match calls::forced_hangup(&context.app.db, context.app.carrier.as_ref(), call_id).await {
         Ok(HangupOutcome::Sent) => {
             tracing::info!(%call_id, "forced hangup sent: credits exhausted");
             Ok(())
@@ -32,9 +32,9 @@ pub async fn sweep_forever(context: JobContext) {
     loop {
         every.tick().await;
         match calls::sweep(
-            &context.db,
-            context.carrier.as_ref(),
-            &context.calling,
+            &context.app.db,
+            context.app.carrier.as_ref(),
+            &context.app.calling,
             clock::now(),
         )
         .await

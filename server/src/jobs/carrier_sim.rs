@@ -6,10 +6,9 @@
 //! retried.
 
 use super::{JobContext, JobError};
-use crate::webhooks::{twilio_form, twilio_signature};
-use app::domain::CallStatus;
+use crate::providers::twilio::simulated::CallbackDelivery;
+use crate::providers::twilio::{signature, wire};
 use app::server::clock;
-use app::server::simulated_carrier::StatusCallback;
 
 pub async fn advance(context: &JobContext, payload: &serde_json::Value) -> Result<(), JobError> {
     let Some(simulated) = &context.simulated else {
@@ -26,24 +25,16 @@ pub async fn advance(context: &JobContext, payload: &serde_json::Value) -> Resul
 }
 
 pub async fn deliver(context: &JobContext, payload: &serde_json::Value) -> Result<(), JobError> {
-    let callback: StatusCallback = serde_json::from_value(payload.clone())
+    let delivery: CallbackDelivery = serde_json::from_value(payload.clone())
         .map_err(|error| JobError::Permanent(format!("not a status callback: {error}")))?;
-    let status = CallStatus::parse(&callback.status)
-        .ok_or_else(|| JobError::Permanent(format!("unknown status {}", callback.status)))?;
-    let params = twilio_form::status_callback_params(&twilio_form::StatusCallback {
-        account_sid: callback.account_sid.clone(),
-        call_sid: callback.call_sid.clone(),
-        from: callback.from.clone(),
-        to: callback.to.clone(),
-        status,
-        sequence: callback.sequence,
-        timestamp: callback.timestamp,
-        duration_secs: callback.duration_secs,
-    });
-    let signature =
-        twilio_signature::sign(context.twilio_auth_token.expose(), &callback.url, &params);
-    let target = loopback_target(&context.loopback_base, &callback.url)
-        .ok_or_else(|| JobError::Permanent(format!("bad callback URL {}", callback.url)))?;
+    let params = wire::status_callback_params(&delivery.callback);
+    let signature = signature::sign(
+        context.secrets.twilio_auth_token.expose(),
+        &delivery.url,
+        &params,
+    );
+    let target = loopback_target(&context.loopback_base, &delivery.url)
+        .ok_or_else(|| JobError::Permanent(format!("bad callback URL {}", delivery.url)))?;
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params.iter())
         .finish();

@@ -16,13 +16,11 @@ mod calls;
 mod carrier_sim;
 mod stripe_delivery;
 
-use crate::config::Secret;
-use app::server::calls::CallSettings;
-use app::server::carrier::Carrier;
-use app::server::db::{jobs, Db};
-use app::server::payments::PaymentProvider;
-use app::server::simulated_carrier::SimulatedCarrier;
-use app::server::{clock, ids};
+use crate::providers::twilio::simulated::{self, SimulatedCarrier};
+use crate::state::WebhookSecrets;
+use app::server::db::jobs;
+use app::server::providers::sandbox;
+use app::server::{clock, ids, AppState};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
@@ -37,22 +35,19 @@ const MAX_ATTEMPTS: i64 = 12;
 /// What job handlers can reach.
 #[derive(Clone, Debug)]
 pub struct JobContext {
-    pub db: Db,
-    pub payments: Arc<dyn PaymentProvider>,
+    /// The database, providers and call settings the request side uses.
+    pub app: AppState,
+    /// Signs the sandbox's Stripe events and the simulated carrier's callbacks.
+    pub secrets: WebhookSecrets,
     pub http: reqwest::Client,
     /// Our own `/webhooks/stripe`, reached over loopback.
     pub stripe_webhook_url: String,
-    pub stripe_webhook_secret: Secret,
-    pub auto_recharge_scan_every: Duration,
-    pub carrier: Arc<dyn Carrier>,
-    /// The same carrier when it is the simulated one (its own jobs need it).
-    pub simulated: Option<Arc<SimulatedCarrier>>,
-    pub calling: CallSettings,
-    pub call_sweep_every: Duration,
-    /// Signs the simulated carrier's status callbacks.
-    pub twilio_auth_token: Secret,
     /// `http://127.0.0.1:<port>`: our own server, for deliveries to ourselves.
     pub loopback_base: String,
+    /// The simulated carrier, when it is the carrier (its own jobs need it).
+    pub simulated: Option<Arc<SimulatedCarrier>>,
+    pub auto_recharge_scan_every: Duration,
+    pub call_sweep_every: Duration,
 }
 
 /// Runs the queue until the process ends: claims due jobs while fewer than
@@ -70,7 +65,7 @@ pub fn spawn(context: JobContext) {
                 return;
             };
             let now_ms = clock::now_ms();
-            match jobs::claim_due(&context.db.pool, &worker, now_ms, now_ms + LEASE_MS).await {
+            match jobs::claim_due(&context.app.db.pool, &worker, now_ms, now_ms + LEASE_MS).await {
                 Ok(Some(job)) => {
                     let context = context.clone();
                     tokio::spawn(async move {
@@ -104,20 +99,20 @@ async fn record(context: &JobContext, job: jobs::Job) -> Result<(), sqlx::Error>
     };
     let now = clock::now();
     match outcome {
-        Ok(()) => jobs::finish(&context.db.pool, &job.job_id, None, now).await?,
+        Ok(()) => jobs::finish(&context.app.db.pool, &job.job_id, None, now).await?,
         Err(JobError::Permanent(why)) => {
             tracing::error!(%why, "job failed for good");
-            jobs::finish(&context.db.pool, &job.job_id, Some(&why), now).await?;
+            jobs::finish(&context.app.db.pool, &job.job_id, Some(&why), now).await?;
         }
         Err(JobError::Retry(why)) if job.attempts >= MAX_ATTEMPTS => {
             tracing::error!(%why, "job given up after {MAX_ATTEMPTS} attempts");
-            jobs::finish(&context.db.pool, &job.job_id, Some(&why), now).await?;
+            jobs::finish(&context.app.db.pool, &job.job_id, Some(&why), now).await?;
         }
         Err(JobError::Retry(why)) => {
             let delay_ms = backoff_ms(job.attempts);
             tracing::warn!(%why, delay_ms, "job will be retried");
             jobs::retry_later(
-                &context.db.pool,
+                &context.app.db.pool,
                 &job.job_id,
                 &why,
                 clock::now_ms() + delay_ms,
@@ -155,13 +150,13 @@ async fn dispatch(
     payload: &serde_json::Value,
 ) -> Result<(), JobError> {
     match kind {
-        app::server::sandbox::DELIVERY_JOB => stripe_delivery::deliver(context, payload).await,
-        app::server::auto_recharge::JOB_KIND => auto_recharge::charge(context, payload).await,
-        app::server::calls::FORCED_HANGUP_JOB => calls::forced_hangup(context, payload).await,
-        app::server::simulated_carrier::ADVANCE_JOB => carrier_sim::advance(context, payload).await,
-        app::server::simulated_carrier::CALLBACK_JOB => {
-            carrier_sim::deliver(context, payload).await
+        sandbox::DELIVERY_JOB => stripe_delivery::deliver(context, payload).await,
+        app::server::purchases::auto_recharge::JOB_KIND => {
+            auto_recharge::charge(context, payload).await
         }
+        app::server::calls::FORCED_HANGUP_JOB => calls::forced_hangup(context, payload).await,
+        simulated::ADVANCE_JOB => carrier_sim::advance(context, payload).await,
+        simulated::CALLBACK_JOB => carrier_sim::deliver(context, payload).await,
         other => Err(JobError::Permanent(format!("unknown job kind {other}"))),
     }
 }

@@ -3,13 +3,13 @@
 //! retry carries a fresh timestamp). A non-2xx answer is retried, as Stripe does.
 
 use super::{JobContext, JobError};
-use crate::webhooks::stripe_signature;
+use crate::providers::stripe::signature as stripe_signature;
 use app::server::clock;
 
 pub async fn deliver(context: &JobContext, event: &serde_json::Value) -> Result<(), JobError> {
     let body = event.to_string();
     let signature = stripe_signature::sign(
-        context.stripe_webhook_secret.expose(),
+        context.secrets.stripe.expose(),
         clock::now(),
         body.as_bytes(),
     );

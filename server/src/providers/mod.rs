@@ -1,6 +1,18 @@
-//! The real external providers behind the traits the app defines
-//! (`app::server::payments::PaymentProvider`). The built-in sandbox payment
-//! provider lives in `app::server::sandbox`, beside the checkout page it serves.
+//! The real outside world behind the contracts the app defines
+//! (`app::server::providers::{payments, carrier}`): one folder per provider,
+//! each holding its API client, its wire format and its signature check, so
+//! "everything about Twilio" (or Stripe) is in one place.
+//!
+//! - `stripe/` — `client.rs` (Checkout and PaymentIntents through
+//!   async-stripe) and `signature.rs` (`Stripe-Signature`, checked by the
+//!   webhook and written by the sandbox's deliveries).
+//! - `twilio/` — `client.rs` (the REST Calls API), `wire.rs` (status
+//!   callbacks and TwiML), `signature.rs` (`X-Twilio-Signature`) and
+//!   `simulated.rs` (the simulated carrier, which imitates Twilio).
+//!
+//! The payment sandbox is in `app::server::providers::sandbox`, beside its
+//! checkout page. `webhooks/` and `jobs/` import from here, never from each
+//! other.
 
 pub mod stripe;
 pub mod twilio;

@@ -2,7 +2,4 @@
 //! authenticated by signature instead; a bad or missing signature changes nothing.
 
 pub mod stripe;
-pub mod stripe_signature;
 pub mod twilio;
-pub mod twilio_form;
-pub mod twilio_signature;

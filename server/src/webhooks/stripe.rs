@@ -7,13 +7,19 @@
 //! different events about one payment credit it once; a processing failure
 //! answers 500 so Stripe retries, and the retry cannot double-apply.
 //! The same handler serves real Stripe and the built-in sandbox.
+//!
+//! This file reads Stripe's wire format (which events, which fields, which
+//! payment states count); what a paid checkout, a saved card or a recharge
+//! outcome does to an organization is `app::server::purchases`.
 
-use super::stripe_signature;
-use crate::config::Secret;
+use crate::providers::stripe::signature as stripe_signature;
+use crate::state::WebhookSecrets;
 use app::domain::Money;
-use app::server::db::ledger::{self, EntryKind, LedgerError, NewEntry};
+use app::server::clock;
+use app::server::db::ledger::LedgerError;
 use app::server::db::{self, Db};
-use app::server::{auto_recharge, clock, payments};
+use app::server::providers::payments;
+use app::server::purchases::{self, auto_recharge, Outcome, PaidCheckout, SavedCard};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -21,12 +27,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-
-#[derive(Clone)]
-pub struct StripeWebhook {
-    pub db: Db,
-    pub secret: Secret,
-}
 
 #[derive(Debug, Deserialize)]
 struct Event {
@@ -53,47 +53,9 @@ struct CheckoutSession {
     metadata: std::collections::HashMap<String, String>,
 }
 
-/// What processing an event did, recorded on the stored event.
-#[derive(Debug)]
-enum Outcome {
-    Credited {
-        org_id: String,
-        amount: Money,
-        replayed: bool,
-    },
-    Ignored(String),
-    CardSaved {
-        org_id: String,
-    },
-    RechargeFailed {
-        attempt_id: String,
-    },
-}
-
-impl Outcome {
-    fn describe(&self) -> String {
-        match self {
-            Outcome::Credited {
-                org_id,
-                amount,
-                replayed: false,
-            } => format!("credited {amount} to {org_id}"),
-            Outcome::Credited {
-                org_id,
-                amount,
-                replayed: true,
-            } => format!("already credited {amount} to {org_id}"),
-            Outcome::Ignored(why) => format!("ignored: {why}"),
-            Outcome::CardSaved { org_id } => format!("saved a card for {org_id}"),
-            Outcome::RechargeFailed { attempt_id } => {
-                format!("auto-recharge attempt {attempt_id} failed")
-            }
-        }
-    }
-}
-
 pub async fn receive(
-    State(hook): State<StripeWebhook>,
+    State(db): State<Db>,
+    State(secrets): State<WebhookSecrets>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -101,7 +63,7 @@ pub async fn receive(
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok());
     if let Err(error) =
-        stripe_signature::verify(hook.secret.expose(), signature, &body, clock::now())
+        stripe_signature::verify(secrets.stripe.expose(), signature, &body, clock::now())
     {
         tracing::warn!(%error, "Stripe webhook refused");
         return (StatusCode::BAD_REQUEST, "invalid signature").into_response();
@@ -115,7 +77,7 @@ pub async fn receive(
     };
     let payload = String::from_utf8_lossy(&body);
     let stored = db::stripe_events::insert_if_absent(
-        &hook.db.pool,
+        &db.pool,
         &event.id,
         &event.event_type,
         &payload,
@@ -126,7 +88,7 @@ pub async fn receive(
         tracing::error!(event_id = %event.id, error = ?error, "storing a Stripe event failed");
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
-    match process(&hook.db, &event).await {
+    match process(&db, &event).await {
         Ok(None) => Json(json!({ "received": true, "duplicate": true })).into_response(),
         Ok(Some(outcome)) => {
             tracing::info!(event_id = %event.id, event_type = %event.event_type, outcome = %outcome.describe(), "Stripe event processed");
@@ -134,8 +96,8 @@ pub async fn receive(
         }
         Err(error) => {
             tracing::error!(event_id = %event.id, event_type = %event.event_type, error = %error, "processing a Stripe event failed");
-            let _ = db::stripe_events::record_failure(&hook.db.pool, &event.id, &error.to_string())
-                .await;
+            let _ =
+                db::stripe_events::record_failure(&db.pool, &event.id, &error.to_string()).await;
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
@@ -201,28 +163,14 @@ async fn credit_checkout(
             "amount {cents} is not a positive number of cents"
         )));
     };
-    if db::orgs::name_of(&mut *tx, org_id).await?.is_none() {
-        return Ok(Outcome::Ignored(format!(
-            "organization {org_id} does not exist"
-        )));
-    }
     let actor = format!("stripe:{}", event.id);
-    let description = format!("Credit purchase ({amount})");
-    let key = ledger::checkout_key(&session.id);
-    let entry = NewEntry {
+    let paid = PaidCheckout {
+        checkout_id: &session.id,
         org_id,
-        kind: EntryKind::Purchase,
         amount,
         actor: &actor,
-        description: &description,
-        idempotency_key: &key,
     };
-    let posted = ledger::post_in(tx, &entry, now).await?;
-    Ok(Outcome::Credited {
-        org_id: org_id.clone(),
-        amount,
-        replayed: posted.replayed,
-    })
+    purchases::credit_checkout_in(tx, &paid, now).await
 }
 
 /// The fields of a SetupIntent or PaymentIntent we act on.
@@ -288,15 +236,12 @@ async fn save_card(
             "no organization, customer or payment method".into(),
         ));
     };
-    if db::orgs::name_of(&mut *tx, org_id).await?.is_none() {
-        return Ok(Outcome::Ignored(format!(
-            "organization {org_id} does not exist"
-        )));
-    }
-    db::purchases::save_card(tx, org_id, customer, method, now).await?;
-    Ok(Outcome::CardSaved {
-        org_id: org_id.clone(),
-    })
+    let card = SavedCard {
+        org_id,
+        customer_id: customer,
+        payment_method_id: method,
+    };
+    purchases::save_card_in(tx, &card, now).await
 }
 
 /// The webhook half of an auto-recharge charge (the job records the
@@ -310,24 +255,9 @@ async fn auto_recharge_succeeded(
         Ok(found) => found,
         Err(ignored) => return Ok(ignored),
     };
-    let Some(attempt) = auto_recharge::attempt(&mut *tx, &attempt_id).await? else {
-        return Ok(Outcome::Ignored(format!("no attempt {attempt_id}")));
-    };
-    if intent.amount_received.and_then(Money::from_cents)
-        != Some(Money::from_micros(attempt.amount))
-    {
-        return Ok(Outcome::Ignored(format!(
-            "amount received {:?} cents does not match attempt {attempt_id}",
-            intent.amount_received
-        )));
-    }
     let actor = format!("stripe:{}", event.id);
-    let posted = auto_recharge::record_success_in(tx, &attempt, &intent.id, &actor, now).await?;
-    Ok(Outcome::Credited {
-        org_id: attempt.org_id,
-        amount: Money::from_micros(attempt.amount),
-        replayed: posted.replayed,
-    })
+    let received = intent.amount_received.and_then(Money::from_cents);
+    auto_recharge::charge_succeeded_in(tx, &attempt_id, &intent.id, received, &actor, now).await
 }
 
 async fn auto_recharge_failed(
@@ -351,6 +281,5 @@ async fn auto_recharge_failed(
         ),
         None => "the card was declined".to_owned(),
     };
-    auto_recharge::record_failure_in(tx, &attempt_id, Some(&intent.id), &reason, now).await?;
-    Ok(Outcome::RechargeFailed { attempt_id })
+    Ok(auto_recharge::charge_failed_in(tx, &attempt_id, &intent.id, &reason, now).await?)
 }

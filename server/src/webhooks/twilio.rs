@@ -12,24 +12,16 @@
 //! carrier. Our call id rides in the callback URL (`?call=<id>`), so an event
 //! that arrives before we stored the carrier's call id still finds its call.
 
-use super::{twilio_form, twilio_signature};
-use crate::config::Secret;
-use app::server::calls::{self, CallSettings, EventOutcome};
-use app::server::db::{calls as call_rows, Db};
+use crate::providers::twilio::{signature, wire};
+use crate::state::WebhookSecrets;
+use app::server::calls::{self, EventOutcome};
+use app::server::db::calls as call_rows;
+use app::server::AppState;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-
-#[derive(Clone)]
-pub struct TwilioWebhook {
-    pub db: Db,
-    pub auth_token: Secret,
-    /// `PUBLIC_URL` without a trailing slash.
-    pub public_url: String,
-    pub calling: CallSettings,
-}
 
 #[derive(Debug, Deserialize)]
 pub struct CallQuery {
@@ -38,18 +30,19 @@ pub struct CallQuery {
 
 /// The form parameters, if the signature over them and the public URL holds.
 fn verified(
-    hook: &TwilioWebhook,
+    app: &AppState,
+    secrets: &WebhookSecrets,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Option<Vec<(String, String)>> {
     let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
     let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let url = format!("{}{path_and_query}", hook.public_url);
+    let url = format!("{}{path_and_query}", app.public_url);
     let header = headers
         .get("x-twilio-signature")
         .and_then(|v| v.to_str().ok());
-    match twilio_signature::verify(hook.auth_token.expose(), &url, &params, header) {
+    match signature::verify(secrets.twilio_auth_token.expose(), &url, &params, header) {
         Ok(()) => Some(params),
         Err(error) => {
             tracing::warn!(%url, %error, "rejected a Twilio webhook: bad signature (is PUBLIC_URL the URL Twilio calls?)");
@@ -63,23 +56,24 @@ fn forbidden() -> Response {
 }
 
 pub async fn status(
-    State(hook): State<TwilioWebhook>,
+    State(app): State<AppState>,
+    State(secrets): State<WebhookSecrets>,
     Query(query): Query<CallQuery>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(params) = verified(&hook, &uri, &headers, &body) else {
+    let Some(params) = verified(&app, &secrets, &uri, &headers, &body) else {
         return forbidden();
     };
-    let event = match twilio_form::status_event(query.call, &params) {
+    let event = match wire::status_event(query.call, &params) {
         Ok(event) => event,
         Err(error) => {
             tracing::warn!(%error, "malformed Twilio status callback");
             return (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response();
         }
     };
-    match calls::apply_carrier_event(&hook.db, &hook.calling, &event).await {
+    match calls::apply_carrier_event(&app.db, &app.calling, &event).await {
         Ok(outcome) => {
             if outcome != EventOutcome::Applied {
                 tracing::info!(sid = %event.sid, status = event.status.as_str(), ?outcome, "carrier event recorded, not applied");
@@ -95,25 +89,26 @@ pub async fn status(
 }
 
 pub async fn voice(
-    State(hook): State<TwilioWebhook>,
+    State(app): State<AppState>,
+    State(secrets): State<WebhookSecrets>,
     Query(query): Query<CallQuery>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if verified(&hook, &uri, &headers, &body).is_none() {
+    if verified(&app, &secrets, &uri, &headers, &body).is_none() {
         return forbidden();
     }
     let call = match &query.call {
-        Some(call_id) => call_rows::by_id_any(&hook.db.pool, call_id).await,
+        Some(call_id) => call_rows::by_id_any(&app.db.pool, call_id).await,
         None => Ok(None),
     };
     let twiml = match call {
-        Ok(Some(call)) if !call.status().is_terminal() => twilio_form::dial_client_twiml(
+        Ok(Some(call)) if !call.status().is_terminal() => wire::dial_client_twiml(
             &member_identity(&call.user_id),
             u64::try_from(call.max_duration_secs).unwrap_or(0),
         ),
-        Ok(_) => twilio_form::hangup_twiml(),
+        Ok(_) => wire::hangup_twiml(),
         Err(error) => {
             tracing::error!(error = ?error, "reading the call for TwiML failed");
             return (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response();

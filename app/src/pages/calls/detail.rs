@@ -5,7 +5,7 @@
 
 use super::redial_href;
 use crate::api::call_history::{call_detail, CallExplanation};
-use crate::pages::wallet::{record_page, RecordTexts};
+use crate::components::record::{record_page, RecordTexts};
 use leptos::prelude::*;
 
 #[component]

@@ -1,7 +1,7 @@
 //! /calls: the organization's call history. A GET form of filters (dates,
 //! status, member, number), one page of calls newest first, page links, and
-//! the CSV export of the same view (`server/src/calls_export.rs`). All of it is
-//! plain links and query parameters, so it works without JavaScript and a
+//! the CSV export of the same view (`server/src/exports/calls.rs`). All of it
+//! is plain links and query parameters, so it works without JavaScript and a
 //! filtered view can be shared as a link. Each call links to
 //! /calls/:call_id (`detail.rs`), which explains its cost, and to the dialer
 //! to call the number again.
@@ -15,12 +15,11 @@ pub use detail::CallDetailPage;
 use crate::api::call_history::{
     call_history, CallHistoryPage, CallMember, CallRow, STATUS_CHOICES,
 };
+use crate::components::current_org::{current_org_id, for_current_org};
+use crate::components::filters::{query_string, DateRangeFields, FilterActions, FilterErrorNotice};
 use crate::components::layout::MeResource;
+use crate::components::pagination::{HistorySummary, Pagination};
 use crate::error::AppError;
-use crate::pages::wallet::{
-    current_org_id, for_current_org, query_string, DateRangeFields, FilterActions,
-    FilterErrorNotice, HistorySummary, Pagination,
-};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;

@@ -11,9 +11,9 @@
 mod live;
 
 use crate::api::calls::{load_dialer, quote_number, CallView, DialerSetup, QuoteView, StartCall};
+use crate::components::current_org::{current_org_id, for_current_org};
 use crate::components::layout::MeResource;
 use crate::error::AppError;
-use crate::pages::wallet::{current_org_id, for_current_org};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;

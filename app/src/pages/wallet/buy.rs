@@ -6,7 +6,9 @@ use crate::api::auth::Me;
 use crate::api::purchases::{
     check_purchase, load_purchase_options, BuyCredits, PurchaseOptions, PurchaseStatus,
 };
+use crate::components::current_org::{current_org_id, for_current_org};
 use crate::components::form::{action_error, FieldError, FormError};
+use crate::components::money::credits_text;
 use crate::domain::Money;
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -50,7 +52,7 @@ fn BuyForms(options: PurchaseOptions, org_id: String) -> impl IntoView {
         .map(|dollars| {
             let form_key = form_key.clone();
             let credits = Money::from_dollars(dollars)
-                .map(super::credits_text)
+                .map(credits_text)
                 .unwrap_or_default();
             view! {
                 <ActionForm action=buy attr:class="pack">
@@ -106,18 +108,11 @@ pub fn watch_returning_purchase(
     let query = use_query_map();
     let poll = RwSignal::new(0u32);
     let status = Resource::new(
-        move || {
-            (
-                super::current_org_id(me),
-                query.read().get("checkout"),
-                poll.get(),
-            )
-        },
+        move || (current_org_id(me), query.read().get("checkout"), poll.get()),
         move |(_, checkout, _)| async move {
             match checkout {
                 Some(checkout) if checkout != "canceled" => {
-                    let status =
-                        super::for_current_org(me, |org_id| check_purchase(org_id, checkout));
+                    let status = for_current_org(me, |org_id| check_purchase(org_id, checkout));
                     status.await
                 }
                 _ => Ok(None),
@@ -156,7 +151,7 @@ fn PurchaseProgress() -> impl IntoView {
                         <p class="notice success" role="status">
                             {format!(
                                 "Payment complete: {} ({amount}) added.",
-                                super::credits_text(Money::from_cents(credits).unwrap_or(Money::ZERO))
+                                credits_text(Money::from_cents(credits).unwrap_or(Money::ZERO))
                             )}
                         </p>
                     }.into_any(),

@@ -3,12 +3,14 @@
 //! All of it is plain links and query parameters, so it works without
 //! JavaScript; with it, page links navigate in place.
 
-use super::{current_org_id, for_current_org, query_string};
 use crate::api::wallet::{
     has_receipt, kind_label, wallet_history, HistoryPage, HistoryRow, ENTRY_KINDS,
 };
+use crate::components::current_org::{current_org_id, for_current_org};
+use crate::components::filters::{query_string, DateRangeFields, FilterActions, FilterErrorNotice};
 use crate::components::layout::MeResource;
-use crate::domain::Money;
+use crate::components::money::signed;
+use crate::components::pagination::{HistorySummary, Pagination};
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -189,167 +191,9 @@ fn Row(row: HistoryRow) -> impl IntoView {
     .into_any()
 }
 
-/// `+$10.00` / `-$0.50`: the sign always shown, so credits and charges read apart.
-fn signed(amount: Money) -> String {
-    if amount.is_negative() {
-        amount.to_string()
-    } else {
-        format!("+{amount}")
-    }
-}
-
-/// First, last, and two either side of the current page, with gaps marked.
-fn page_numbers(page: u32, pages: u32) -> Vec<Option<u32>> {
-    let mut shown: Vec<Option<u32>> = Vec::new();
-    for n in 1..=pages {
-        if n == 1 || n == pages || n.abs_diff(page) <= 2 {
-            if let Some(Some(last)) = shown.last() {
-                if n > last + 1 {
-                    shown.push(None);
-                }
-            }
-            shown.push(Some(n));
-        }
-    }
-    shown
-}
-
-/// The date fields of a history's filter form: `from` and `to`, whole UTC days
-/// (what `<input type="date">` sends, and `server::db::wallet::DayRange` reads).
-#[component]
-pub(crate) fn DateRangeFields(id_prefix: &'static str, from: String, to: String) -> impl IntoView {
-    let (from_id, to_id) = (format!("{id_prefix}-from"), format!("{id_prefix}-to"));
-    view! {
-        <div>
-            <label for=from_id.clone()>"From"</label>
-            <input id=from_id name="from" type="date" value=from/>
-        </div>
-        <div>
-            <label for=to_id.clone()>"To"</label>
-            <input id=to_id name="to" type="date" value=to/>
-        </div>
-    }
-    .into_any()
-}
-
-/// The end of a history's filter form: the submit button, and while any
-/// filter is set a link back to the unfiltered view.
-#[component]
-pub(crate) fn FilterActions(clear_href: &'static str, is_any: bool) -> impl IntoView {
-    view! {
-        <div class="history-filter-actions">
-            <button type="submit" class="secondary">"Filter"</button>
-            {is_any.then(|| view! { <a href=clear_href>"Clear"</a> })}
-        </div>
-    }
-    .into_any()
-}
-
-/// Filters the server refused: its message, which says what to fix, and the
-/// way back to the unfiltered view.
-#[component]
-pub(crate) fn FilterErrorNotice(
-    error: AppError,
-    testid: &'static str,
-    clear_href: &'static str,
-    clear_text: &'static str,
-) -> impl IntoView {
-    view! {
-        <p class="form-error" role="alert" data-testid=testid>
-            {format!("These filters cannot be used: {error}.")}
-        </p>
-        <p><a href=clear_href>{clear_text}</a></p>
-    }
-    .into_any()
-}
-
-/// How many rows a history's filters match (`noun`: singular, plural), and
-/// the link to the CSV export of the same view.
-#[component]
-pub(crate) fn HistorySummary(
-    total: i64,
-    noun: (&'static str, &'static str),
-    csv_href: String,
-    csv_text: &'static str,
-    testid: &'static str,
-) -> impl IntoView {
-    let summary = if total == 1 {
-        format!("1 {}", noun.0)
-    } else {
-        format!("{total} {}", noun.1)
-    };
-    view! {
-        <div class="history-summary">
-            <p class="muted">{summary}</p>
-            // `download` also tells the client-side router to leave this link to the browser.
-            <a href=csv_href download="" rel="external" data-testid=testid>{csv_text}</a>
-        </div>
-    }
-    .into_any()
-}
-
-/// Page links of a history (this one and the calls'): `href(n)` is the
-/// address of page `n` with the view's filters; `label` names the pages for
-/// screen readers ("Transaction pages").
-#[component]
-pub(crate) fn Pagination(
-    page: u32,
-    pages: u32,
-    href: impl Fn(u32) -> String + 'static,
-    label: &'static str,
-) -> impl IntoView {
-    if pages <= 1 {
-        return ().into_any();
-    }
-    let link = |n: u32, text: String, rel: Option<&'static str>| {
-        view! { <a href=href(n) rel=rel>{text}</a> }
-    };
-    let previous = (page > 1).then(|| link(page - 1, "← Newer".to_owned(), Some("prev")));
-    let next = (page < pages).then(|| link(page + 1, "Older →".to_owned(), Some("next")));
-    let numbers = page_numbers(page, pages)
-        .into_iter()
-        .map(|n| match n {
-            Some(n) if n == page => {
-                view! { <span aria-current="page" class="current">{n}</span> }.into_any()
-            }
-            Some(n) => link(n, n.to_string(), None).into_any(),
-            None => view! { <span class="gap">"…"</span> }.into_any(),
-        })
-        .collect_view();
-    view! {
-        <nav class="pagination" aria-label=label>
-            {previous}
-            {numbers}
-            {next}
-            <span class="muted">{format!("Page {page} of {pages}")}</span>
-        </nav>
-    }
-    .into_any()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn page_links_show_the_ends_and_the_neighbourhood() {
-        assert_eq!(page_numbers(1, 1), vec![Some(1)]);
-        assert_eq!(
-            page_numbers(5, 10),
-            vec![
-                Some(1),
-                None,
-                Some(3),
-                Some(4),
-                Some(5),
-                Some(6),
-                Some(7),
-                None,
-                Some(10)
-            ]
-        );
-        assert_eq!(page_numbers(2, 4), vec![Some(1), Some(2), Some(3), Some(4)]);
-    }
 
     #[test]
     fn links_keep_the_filters() {
@@ -367,11 +211,5 @@ mod tests {
             filters.csv_href("org_1"),
             "/wallet/history.csv?org_id=org_1&kind=refund&from=2024-03-01"
         );
-    }
-
-    #[test]
-    fn amounts_carry_their_sign() {
-        assert_eq!(signed(Money::from_dollars(10).unwrap()), "+$10.00");
-        assert_eq!(signed(Money::from_micros(-500_000)), "-$0.50");
     }
 }

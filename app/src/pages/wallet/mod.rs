@@ -3,9 +3,10 @@
 //! CSV export; /wallet/receipts/:entry_id: one purchase's receipt.
 //!
 //! Every section is a Resource whose fetcher awaits the current account
-//! (`MeResource`) and asks for that organization's data, so the server renders
-//! the whole page before sending it (`SsrMode::Async`) and it works without
-//! JavaScript. The history's filters and pages are query parameters.
+//! (`MeResource`) and asks for that organization's data
+//! (`components::current_org`), so the server renders the whole page before
+//! sending it (`SsrMode::Async`) and it works without JavaScript. The
+//! history's filters and pages are query parameters.
 
 mod auto_recharge;
 mod buy;
@@ -13,21 +14,17 @@ mod history;
 mod receipt;
 mod spend_chart;
 
-pub(crate) use history::{
-    DateRangeFields, FilterActions, FilterErrorNotice, HistorySummary, Pagination,
-};
 pub use receipt::ReceiptPage;
-pub(crate) use receipt::{record_page, RecordTexts};
 
-use crate::api::auth::Me;
 use crate::api::wallet::{wallet_overview, SetLowBalanceThreshold, WalletStatus};
+use crate::components::current_org::{current_org_id, for_current_org};
 use crate::components::form::{action_error, FieldError, FormError};
 use crate::components::layout::{MeResource, WalletStatusResource};
+use crate::components::money::credits_text;
 use crate::domain::Money;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use std::future::Future;
 
 #[component]
 pub fn WalletPage() -> impl IntoView {
@@ -179,98 +176,4 @@ fn LowBalanceAlert(
         </section>
     }
     .into_any()
-}
-
-/// `1,234 credits` (1 credit = $0.01, whole credits).
-pub(crate) fn credits_text(amount: Money) -> String {
-    let credits = amount.credits();
-    let unit = if credits == 1 { "credit" } else { "credits" };
-    format!("{} {unit}", group_thousands(credits))
-}
-
-fn group_thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    if n < 0 {
-        format!("-{grouped}")
-    } else {
-        grouped
-    }
-}
-
-/// The current organization's id once the account has loaded: a Resource key.
-pub(crate) fn current_org_id(me: Resource<Result<Option<Me>, AppError>>) -> Option<String> {
-    me.get()
-        .and_then(Result::ok)
-        .flatten()
-        .map(|me| me.current_org.org_id)
-}
-
-/// Awaits the current account, then loads `load(org_id)` for its organization
-/// (None when nobody is logged in: the layout is redirecting).
-pub(crate) async fn for_current_org<T, F, Fut>(
-    me: Resource<Result<Option<Me>, AppError>>,
-    load: F,
-) -> Result<Option<T>, AppError>
-where
-    F: FnOnce(String) -> Fut,
-    Fut: Future<Output = Result<T, AppError>>,
-{
-    match me.await {
-        Ok(Some(me)) => load(me.current_org.org_id).await.map(Some),
-        Ok(None) => Ok(None),
-        Err(error) => Err(error),
-    }
-}
-
-/// `key=value&…` with values percent-encoded; empty values are left out.
-pub(crate) fn query_string(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .filter(|(_, value)| !value.is_empty())
-        .map(|(key, value)| format!("{key}={}", percent_encode(value)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn percent_encode(raw: &str) -> String {
-    let mut encoded = String::with_capacity(raw.len());
-    for byte in raw.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credits_are_grouped_in_thousands() {
-        assert_eq!(
-            credits_text(Money::from_dollars(12_345).unwrap()),
-            "1,234,500 credits"
-        );
-        assert_eq!(credits_text(Money::from_cents(1).unwrap()), "1 credit");
-        assert_eq!(credits_text(Money::ZERO), "0 credits");
-        assert_eq!(group_thousands(-1_000), "-1,000");
-    }
-
-    #[test]
-    fn query_strings_encode_values_and_skip_empty_ones() {
-        assert_eq!(
-            query_string(&[("kind", "call_charge"), ("from", ""), ("to", "a&b=c d")]),
-            "kind=call_charge&to=a%26b%3Dc%20d"
-        );
-    }
 }

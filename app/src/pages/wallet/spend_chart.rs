@@ -3,8 +3,8 @@
 //! arithmetic on micro-dollars; every bar names its day and amount for screen
 //! readers and as a tooltip.
 
-use super::{current_org_id, for_current_org};
 use crate::api::wallet::{wallet_spend, SpendChart, SPEND_CHART_DAYS};
+use crate::components::current_org::{current_org_id, for_current_org};
 use crate::components::layout::MeResource;
 use crate::domain::Money;
 use leptos::prelude::*;

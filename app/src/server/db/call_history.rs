@@ -5,15 +5,17 @@
 //! organization's calls.
 //!
 //! The filter lives here because the server functions (`api/call_history.rs`)
-//! and the CSV export (`server/src/calls_export.rs`) must read exactly the same
-//! rows. Its date range is the wallet history's (`wallet::DayRange`).
+//! and the CSV export (`server/src/exports/calls.rs`) must read exactly the
+//! same rows; both check it with [`checked_filter`]. Its date range is every
+//! history's (`server::paging::DayRange`).
 
-use super::wallet::{present, DayRange, FilterError};
 use crate::domain::{CallStatus, EndReason};
+use crate::error::AppError;
+use crate::server::paging::{present, DayRange, FilterError};
 use serde::Deserialize;
 use sqlx::any::AnyArguments;
 use sqlx::query::QueryAs;
-use sqlx::{Any, Executor, FromRow};
+use sqlx::{Any, AnyPool, Executor, FromRow};
 
 /// E.164 numbers have at most 15 digits: a longer search cannot match.
 pub const MAX_NUMBER_DIGITS: usize = 15;
@@ -320,6 +322,27 @@ pub async fn callers<'c>(
     .bind(org_id)
     .fetch_all(db)
     .await
+}
+
+/// Parses the filters and checks that the member filtered by is someone of
+/// the organization: what the page and the CSV export both do first. Also
+/// returns who the member filter offers.
+pub async fn checked_filter(
+    pool: &AnyPool,
+    org_id: &str,
+    raw: &RawCallFilter,
+) -> Result<(CallFilter, Vec<Caller>), AppError> {
+    let filter = CallFilter::parse(raw).map_err(|e| AppError::validation(e.field, e.message))?;
+    let callers = callers(pool, org_id).await?;
+    if let Some(member) = &filter.member {
+        if !callers.iter().any(|c| &c.user_id == member) {
+            return Err(AppError::validation(
+                "member",
+                "choose a member of this organization from the list",
+            ));
+        }
+    }
+    Ok((filter, callers))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! Every query here runs unchanged on both backends (`$1` placeholders,
 //! integers for times and flags, text ids); the test suite runs on both.
 
+pub mod auto_recharge;
 pub mod call_history;
 pub mod calls;
 pub mod jobs;
@@ -12,7 +13,9 @@ pub mod notices;
 pub mod orgs;
 pub mod purchases;
 pub mod rates;
+pub mod sandbox_sessions;
 pub mod sessions;
+pub mod sim_calls;
 pub mod stripe_events;
 pub mod users;
 pub mod wallet;

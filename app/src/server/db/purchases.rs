@@ -1,6 +1,7 @@
 //! Checkout sessions we created (who bought what) and the organization's
 //! payment details for auto-recharge (customer and saved card at the provider).
 
+use crate::domain::Money;
 use sqlx::{Any, AnyConnection, Executor, FromRow};
 
 #[derive(Clone, Debug, PartialEq, Eq, FromRow)]
@@ -85,21 +86,51 @@ pub async fn checkout_of_org<'c>(
 }
 
 /// The auto-recharge half of `wallet_settings` (defaults when no row exists).
-#[derive(Clone, Debug, Default, PartialEq, Eq, FromRow)]
-pub struct AutoRechargeRow {
-    pub auto_recharge_enabled: i64,
-    pub auto_recharge_threshold: i64,
-    pub auto_recharge_target: i64,
-    pub auto_recharge_monthly_cap: i64,
-    pub auto_recharge_failures: i64,
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AutoRechargeRule {
+    pub enabled: bool,
+    /// Recharge when the available balance falls below this.
+    pub threshold: Money,
+    /// Recharge up to this.
+    pub target: Money,
+    /// At most this much per calendar month.
+    pub monthly_cap: Money,
+    /// Failed charges in a row.
+    pub failures: i64,
     pub payment_customer_id: Option<String>,
     pub payment_method_id: Option<String>,
 }
 
+#[derive(FromRow)]
+struct AutoRechargeRow {
+    auto_recharge_enabled: i64,
+    auto_recharge_threshold: i64,
+    auto_recharge_target: i64,
+    auto_recharge_monthly_cap: i64,
+    auto_recharge_failures: i64,
+    payment_customer_id: Option<String>,
+    payment_method_id: Option<String>,
+}
+
+impl From<AutoRechargeRow> for AutoRechargeRule {
+    fn from(row: AutoRechargeRow) -> Self {
+        AutoRechargeRule {
+            enabled: row.auto_recharge_enabled != 0,
+            threshold: Money::from_micros(row.auto_recharge_threshold),
+            target: Money::from_micros(row.auto_recharge_target),
+            monthly_cap: Money::from_micros(row.auto_recharge_monthly_cap),
+            failures: row.auto_recharge_failures,
+            payment_customer_id: row.payment_customer_id,
+            payment_method_id: row.payment_method_id,
+        }
+    }
+}
+
+#[tracing::instrument(skip_all)]
 pub async fn auto_recharge_settings<'c>(
     db: impl Executor<'c, Database = Any>,
     org_id: &str,
-) -> Result<AutoRechargeRow, sqlx::Error> {
+) -> Result<AutoRechargeRule, sqlx::Error> {
     let row: Option<AutoRechargeRow> = sqlx::query_as(
         "select auto_recharge_enabled, auto_recharge_threshold, auto_recharge_target,
                 auto_recharge_monthly_cap, auto_recharge_failures, payment_customer_id, payment_method_id
@@ -108,7 +139,7 @@ pub async fn auto_recharge_settings<'c>(
     .bind(org_id)
     .fetch_optional(db)
     .await?;
-    Ok(row.unwrap_or_default())
+    Ok(row.map(AutoRechargeRule::from).unwrap_or_default())
 }
 
 /// Saves the rule; a fresh start for the failure count when it is switched on.

@@ -2,12 +2,33 @@
 
 use sqlx::{Any, Executor, FromRow};
 
-#[derive(Clone, Debug, FromRow)]
+#[derive(Clone, Debug)]
 pub struct User {
     pub user_id: String,
     pub email: String,
     pub name: String,
-    pub is_operator: i64,
+    /// Runs the platform (sees every organization); set from the command line.
+    pub is_operator: bool,
+}
+
+/// The stored row: the flag is 0 or 1 on both databases.
+#[derive(FromRow)]
+struct UserRow {
+    user_id: String,
+    email: String,
+    name: String,
+    is_operator: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        User {
+            user_id: row.user_id,
+            email: row.email,
+            name: row.name,
+            is_operator: row.is_operator != 0,
+        }
+    }
 }
 
 #[derive(Debug, FromRow)]
@@ -55,10 +76,12 @@ pub async fn by_id<'c>(
     db: impl Executor<'c, Database = Any>,
     user_id: &str,
 ) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as("select user_id, email, name, is_operator from app_user where user_id = $1")
-        .bind(user_id)
-        .fetch_optional(db)
-        .await
+    let row: Option<UserRow> =
+        sqlx::query_as("select user_id, email, name, is_operator from app_user where user_id = $1")
+            .bind(user_id)
+            .fetch_optional(db)
+            .await?;
+    Ok(row.map(User::from))
 }
 
 /// Marks (or unmarks) a platform operator; returns false when no such email exists.

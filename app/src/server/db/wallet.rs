@@ -3,14 +3,17 @@
 //! threshold. Nothing here moves money (that is `ledger.rs`); every query
 //! takes the organization id a guard checked and reads only that organization.
 //!
-//! The history filter and the UTC-day arithmetic live here too, because the
-//! server functions (`api/wallet.rs`) and the CSV export
-//! (`server/src/wallet_export.rs`) must read exactly the same rows.
+//! The history filter lives here too, because the server functions
+//! (`api/wallet.rs`) and the CSV export (`server/src/exports/wallet.rs`) must
+//! read exactly the same rows. Its days and pages are every history's
+//! (`server::dates`, `server::paging`).
 
 use super::ledger::{Entry, EntryKind};
 use crate::domain::Money;
+use crate::server::dates::{day_start, SECONDS_PER_DAY};
+use crate::server::paging::{present, DayRange, FilterError};
 use sqlx::{Any, Executor};
-use time::{Date, Duration, Month, OffsetDateTime};
+use time::{Date, Duration};
 
 /// Every kind of ledger entry, in the order the filter lists them.
 pub const KINDS: [EntryKind; 6] = [
@@ -27,142 +30,7 @@ pub fn kind_from_str(raw: &str) -> Option<EntryKind> {
 }
 
 // ---------------------------------------------------------------------------
-// Days, in UTC.
-
-const SECONDS_PER_DAY: i64 = 86_400;
-
-/// A calendar date typed as `YYYY-MM-DD` (what `<input type="date">` sends).
-pub fn parse_date(raw: &str) -> Option<Date> {
-    let bytes = raw.as_bytes();
-    let shape_ok = bytes.len() == 10
-        && bytes[4] == b'-'
-        && bytes[7] == b'-'
-        && bytes
-            .iter()
-            .enumerate()
-            .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
-    if !shape_ok {
-        return None;
-    }
-    let year: i32 = raw[0..4].parse().ok()?;
-    let month: u8 = raw[5..7].parse().ok()?;
-    let day: u8 = raw[8..10].parse().ok()?;
-    Date::from_calendar_date(year, Month::try_from(month).ok()?, day).ok()
-}
-
-/// Unix seconds at the start (00:00 UTC) of `date`.
-pub fn day_start(date: Date) -> i64 {
-    date.midnight().assume_utc().unix_timestamp()
-}
-
-/// The UTC date a unix time falls on.
-pub fn date_of(unix: i64) -> Date {
-    OffsetDateTime::from_unix_timestamp(unix)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-        .date()
-}
-
-/// `2024-05-03`.
-pub fn iso_date(date: Date) -> String {
-    format!(
-        "{:04}-{:02}-{:02}",
-        date.year(),
-        u8::from(date.month()),
-        date.day()
-    )
-}
-
-/// `2024-05-03 14:07 UTC`: how the history shows a time.
-pub fn display_time(unix: i64) -> String {
-    let t = OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{} {:02}:{:02} UTC",
-        iso_date(t.date()),
-        t.hour(),
-        t.minute()
-    )
-}
-
-/// `2024-05-03T14:07:09Z`: how the CSV export writes a time.
-pub fn rfc3339_time(unix: i64) -> String {
-    let t = OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        iso_date(t.date()),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}
-
-/// `May 3`: a short label for chart axes.
-pub fn short_date(date: Date) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{} {}",
-        MONTHS[usize::from(u8::from(date.month())) - 1],
-        date.day()
-    )
-}
-
-// ---------------------------------------------------------------------------
 // The history filter.
-
-/// Bad filter input: which field, and what to do about it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FilterError {
-    pub field: &'static str,
-    pub message: &'static str,
-}
-
-/// A query-string value as a filter reads it: trimmed, and empty means "any".
-pub fn present(value: Option<&str>) -> Option<&str> {
-    value.map(str::trim).filter(|v| !v.is_empty())
-}
-
-/// A range of whole UTC days, both ends included, either end open: the date
-/// filter of every history (this ledger's, and the calls' in `call_history`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DayRange {
-    pub from: Option<Date>,
-    pub to: Option<Date>,
-}
-
-impl DayRange {
-    /// Parses `from` and `to` as `<input type="date">` sends them; the end may
-    /// not come before the start.
-    pub fn parse(from: Option<&str>, to: Option<&str>) -> Result<Self, FilterError> {
-        let date = |raw: Option<&str>, field: &'static str, message: &'static str| {
-            present(raw)
-                .map(|raw| parse_date(raw).ok_or(FilterError { field, message }))
-                .transpose()
-        };
-        let from = date(from, "from", "enter the start date as YYYY-MM-DD")?;
-        let to = date(to, "to", "enter the end date as YYYY-MM-DD")?;
-        if let (Some(from), Some(to)) = (from, to) {
-            if from > to {
-                return Err(FilterError {
-                    field: "to",
-                    message: "the end date is before the start date",
-                });
-            }
-        }
-        Ok(Self { from, to })
-    }
-
-    /// `[start, end)` in unix seconds: from 00:00 UTC of `from` to the start of the day after `to`.
-    pub fn bounds(&self) -> (i64, i64) {
-        let start = self.from.map(day_start).unwrap_or(i64::MIN);
-        let end = self
-            .to
-            .and_then(|to| to.next_day())
-            .map(day_start)
-            .unwrap_or(i64::MAX);
-        (start, end)
-    }
-}
 
 /// Which entries a history view (page or CSV) shows. Dates are whole UTC days,
 /// both ends included.
@@ -201,31 +69,6 @@ impl HistoryFilter {
 
     fn kind_str(&self) -> &'static str {
         self.kind.map(EntryKind::as_str).unwrap_or("")
-    }
-}
-
-/// One page of a history of `total` rows, `size` to a page.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PageWindow {
-    /// 1-based, clamped to the last page.
-    pub page: u32,
-    /// At least 1, even when nothing matches.
-    pub pages: u32,
-    /// Rows before this page.
-    pub offset: i64,
-}
-
-impl PageWindow {
-    /// The page asked for (the first when none), clamped to the pages there are.
-    pub fn of(total: i64, size: u32, requested: Option<u32>) -> Self {
-        let size_rows = i64::from(size.max(1));
-        let pages = u32::try_from(((total + size_rows - 1) / size_rows).max(1)).unwrap_or(u32::MAX);
-        let page = requested.unwrap_or(1).clamp(1, pages);
-        Self {
-            page,
-            pages,
-            offset: i64::from(page - 1) * size_rows,
-        }
     }
 }
 
@@ -422,27 +265,6 @@ pub async fn set_low_balance_threshold<'c>(
 mod tests {
     use super::*;
 
-    fn date(raw: &str) -> Date {
-        parse_date(raw).unwrap()
-    }
-
-    #[test]
-    fn dates_parse_only_as_real_calendar_days() {
-        assert_eq!(iso_date(date("2024-02-29")), "2024-02-29");
-        for bad in [
-            "2023-02-29",
-            "2024-13-01",
-            "2024-1-01",
-            "24-01-01",
-            "2024/01/01",
-            "2024-01-01T00:00",
-            "",
-            "+024-01-01",
-        ] {
-            assert!(parse_date(bad).is_none(), "{bad:?}");
-        }
-    }
-
     #[test]
     fn a_filter_covers_whole_utc_days_with_both_ends_included() {
         let filter = HistoryFilter::parse(None, Some("2024-03-01"), Some("2024-03-01")).unwrap();
@@ -466,26 +288,5 @@ mod tests {
                 .kind,
             Some(EntryKind::CallCharge)
         );
-    }
-
-    #[test]
-    fn page_windows_clamp_to_the_pages_there_are() {
-        let window = |total, requested| {
-            let w = PageWindow::of(total, 25, requested);
-            (w.page, w.pages, w.offset)
-        };
-        assert_eq!(window(0, None), (1, 1, 0));
-        assert_eq!(window(25, Some(2)), (1, 1, 0));
-        assert_eq!(window(26, Some(2)), (2, 2, 25));
-        assert_eq!(window(60, Some(0)), (1, 3, 0));
-        assert_eq!(window(60, Some(99)), (3, 3, 50));
-    }
-
-    #[test]
-    fn times_format_in_utc() {
-        assert_eq!(display_time(1_709_251_200 + 3_661), "2024-03-01 01:01 UTC");
-        assert_eq!(rfc3339_time(1_709_251_200 + 3_661), "2024-03-01T01:01:01Z");
-        assert_eq!(short_date(date("2024-05-03")), "May 3");
-        assert_eq!(date_of(1_709_251_199), date("2024-02-29"));
     }
 }

@@ -1,8 +1,8 @@
 //! The carrier as the rest of the app sees it: place a call with a time
 //! limit, end it (hang up or cancel), and fetch its real state. Two
-//! implementations: Twilio (`server/src/providers/twilio.rs`, its REST API)
-//! and the built-in simulated carrier (`simulated_carrier.rs`), which sends
-//! Twilio-format, Twilio-signed status callbacks to our own webhook.
+//! implementations, both in `server/src/providers/twilio/`: Twilio's REST API
+//! (`client.rs`) and the built-in simulated carrier (`simulated.rs`), which
+//! sends Twilio-format, Twilio-signed status callbacks to our own webhook.
 //!
 //! Money never moves here: calls are billed when the terminal status event
 //! reaches `calls::apply_carrier_event`, whoever delivers it.

@@ -1,8 +1,9 @@
 //! The payment provider as the rest of the app sees it: create a checkout
 //! session for credits, one that saves a card for auto-recharge, and charge a
-//! saved card off-session. Two implementations live in `server/src/providers/`:
-//! Stripe (async-stripe) and the built-in sandbox, which renders its own
-//! checkout page and sends Stripe-format signed events to `/webhooks/stripe`.
+//! saved card off-session. Two implementations: Stripe through async-stripe
+//! (`server/src/providers/stripe/client.rs`) and the built-in sandbox
+//! (`sandbox.rs` beside this file), which renders its own checkout page and
+//! sends Stripe-format signed events to `/webhooks/stripe`.
 //!
 //! Money never moves here: credits are granted by the webhook handler (and,
 //! for an off-session charge Stripe confirms synchronously, by the same keyed

@@ -7,16 +7,21 @@
 //! (`server/src/jobs/stripe_delivery.rs`). So the code that grants credits is
 //! the same for the sandbox, the tests and production.
 //!
-//! It lives in the `app` crate, not beside the Stripe provider in `server/`,
-//! because its checkout page's server functions need it.
+//! It lives in the `app` crate, beside the contract it implements, not beside
+//! the Stripe adapter in `server/src/providers/stripe/`, because its checkout
+//! page's server functions (`api/sandbox.rs`) need it. Its SQL is
+//! `db::sandbox_sessions`.
 
-use super::db::{jobs, Db};
-use super::ids::new_id;
 use super::payments::*;
 use crate::domain::Money;
+use crate::server::clock;
+use crate::server::db::sandbox_sessions::{self, NewSession};
+use crate::server::db::{jobs, Db};
+use crate::server::ids::new_id;
 use async_trait::async_trait;
 use serde_json::{json, Value};
-use sqlx::FromRow;
+
+pub use sandbox_sessions::Session;
 
 /// The job that delivers a sandbox event to `/webhooks/stripe`.
 pub const DELIVERY_JOB: &str = "sandbox.deliver_stripe_event";
@@ -45,22 +50,18 @@ impl SandboxPayments {
         cancel_url: &str,
     ) -> Result<CheckoutRedirect, PaymentError> {
         let session_id = new_id("cs_test");
-        sqlx::query(
-            "insert into sandbox_session (session_id, mode, amount_cents, metadata, customer_id,
-                                          success_url, cancel_url, status, created_at)
-             values ($1, $2, $3, $4, $5, $6, $7, 'open', $8)",
-        )
-        .bind(&session_id)
-        .bind(mode)
-        .bind(amount_cents)
-        .bind(metadata.to_string())
-        .bind(customer_id)
-        .bind(success_url)
-        .bind(cancel_url)
-        .bind(super::clock::now())
-        .execute(&self.db.pool)
-        .await
-        .map_err(unavailable)?;
+        let new = NewSession {
+            session_id: &session_id,
+            mode,
+            amount_cents,
+            metadata: &metadata.to_string(),
+            customer_id,
+            success_url,
+            cancel_url,
+        };
+        sandbox_sessions::insert(&self.db.pool, &new, clock::now())
+            .await
+            .map_err(unavailable)?;
         Ok(CheckoutRedirect {
             url: format!("/sandbox/checkout/{session_id}"),
             session_id,
@@ -159,7 +160,7 @@ impl PaymentProvider for SandboxPayments {
                 "message": "Your card was declined.",
             });
         }
-        let now = super::clock::now();
+        let now = clock::now();
         jobs::enqueue(
             &self.db.pool,
             &delivery_job(&event(event_type, object, now)),
@@ -199,29 +200,13 @@ fn delivery_job(event: &Value) -> jobs::NewJob<'_> {
         kind: DELIVERY_JOB,
         payload: event,
         dedupe_key: None,
-        run_at_ms: super::clock::now_ms(),
+        run_at_ms: clock::now_ms(),
     }
 }
 
 /// What the checkout page shows.
-#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
-pub struct Session {
-    pub session_id: String,
-    pub mode: String,
-    pub amount_cents: i64,
-    pub success_url: String,
-    pub cancel_url: String,
-    pub status: String,
-}
-
 pub async fn session(db: &Db, session_id: &str) -> Result<Option<Session>, sqlx::Error> {
-    sqlx::query_as(
-        "select session_id, mode, amount_cents, success_url, cancel_url, status
-         from sandbox_session where session_id = $1",
-    )
-    .bind(session_id)
-    .fetch_optional(&db.pool)
-    .await
+    sandbox_sessions::find(&db.pool, session_id).await
 }
 
 /// Why a test card was not accepted: shown on the checkout page.
@@ -305,7 +290,7 @@ pub async fn pay(db: &Db, session_id: &str, card_number: &str) -> Result<String,
     let success_url = session
         .success_url
         .replace("{CHECKOUT_SESSION_ID}", &session.session_id);
-    if session.status == "complete" {
+    if session.is_complete() {
         return Ok(success_url);
     }
     let card = test_card(card_number)?;
@@ -315,26 +300,17 @@ pub async fn pay(db: &Db, session_id: &str, card_number: &str) -> Result<String,
         return Err(CardError::Declined);
     }
     let mut tx = db.begin_write().await.map_err(fail)?;
-    let (metadata, customer): (String, Option<String>) =
-        sqlx::query_as("select metadata, customer_id from sandbox_session where session_id = $1")
-            .bind(session_id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(fail)?;
-    let completed = sqlx::query(
-        "update sandbox_session set status = 'complete', card_last4 = $2
-         where session_id = $1 and status = 'open'",
-    )
-    .bind(session_id)
-    .bind(&card_number.trim()[card_number.trim().len().saturating_sub(4)..])
-    .execute(&mut *tx)
-    .await
-    .map_err(fail)?;
-    if completed.rows_affected() == 0 {
+    let trimmed = card_number.trim();
+    let last4 = &trimmed[trimmed.len().saturating_sub(4)..];
+    let Some(completed) = sandbox_sessions::complete(&mut tx, session_id, last4)
+        .await
+        .map_err(fail)?
+    else {
         return Ok(success_url); // paid by a concurrent submit
-    }
-    let metadata: Value = serde_json::from_str(&metadata).unwrap_or_else(|_| json!({}));
-    let now = super::clock::now();
+    };
+    let customer = completed.customer_id;
+    let metadata: Value = serde_json::from_str(&completed.metadata).unwrap_or_else(|_| json!({}));
+    let now = clock::now();
     let mut events = Vec::new();
     if session.mode == "payment" {
         let payment_intent = new_id("pi_test");

@@ -8,12 +8,18 @@
 //! the payment intent id is the ledger key, so the synchronous answer and the
 //! `payment_intent.succeeded` webhook credit once between them. Three failures
 //! in a row switch auto-recharge off and tell the owners (notice and email).
-//! The job that charges is `server/src/jobs/auto_recharge.rs`.
+//! The job that charges is `server/src/jobs/auto_recharge.rs`; the SQL is
+//! `db::auto_recharge`.
 
-use super::db::{self, jobs, ledger, notices, purchases::AutoRechargeRow, Db};
-use super::ids::new_id;
+use super::Outcome;
 use crate::domain::{Money, Role};
+use crate::server::db::auto_recharge::{self as attempts, AttemptStatus};
+use crate::server::db::purchases::AutoRechargeRule;
+use crate::server::db::{self, jobs, ledger, notices, Db};
+use crate::server::ids::new_id;
 use sqlx::AnyConnection;
+
+pub use attempts::Attempt;
 
 pub const MAX_CONSECUTIVE_FAILURES: i64 = 3;
 /// Below this a charge is not worth making (Stripe's minimum is $0.50).
@@ -23,18 +29,18 @@ pub const JOB_KIND: &str = "wallet.auto_recharge";
 /// How much to charge now, or None. Whole cents, rounded up, so the target
 /// is reached; never more than what is left of this month's cap.
 pub fn amount_to_charge(
-    rule: &AutoRechargeRow,
+    rule: &AutoRechargeRule,
     available: Money,
     used_this_month: Money,
 ) -> Option<Money> {
-    if rule.auto_recharge_enabled != 1 || rule.payment_method_id.is_none() {
+    if !rule.enabled || rule.payment_method_id.is_none() {
         return None;
     }
-    if available.micros() >= rule.auto_recharge_threshold {
+    if available >= rule.threshold {
         return None;
     }
-    let wanted = rule.auto_recharge_target.checked_sub(available.micros())?;
-    let left_this_month = rule.auto_recharge_monthly_cap - used_this_month.micros();
+    let wanted = rule.target.micros().checked_sub(available.micros())?;
+    let left_this_month = rule.monthly_cap.micros() - used_this_month.micros();
     let cent = crate::domain::MICROS_PER_CREDIT;
     let wanted_cents = (wanted + cent - 1) / cent * cent;
     let amount = wanted_cents.min(left_this_month / cent * cent);
@@ -59,34 +65,17 @@ pub async fn used_this_month<'c>(
     org_id: &str,
     now: i64,
 ) -> Result<Money, sqlx::Error> {
-    let (used,): (i64,) = sqlx::query_as(
-        "select cast(coalesce(sum(amount), 0) as bigint) from auto_recharge_attempt
-         where org_id = $1 and status in ('pending', 'succeeded') and created_at >= $2",
-    )
-    .bind(org_id)
-    .bind(month_start(now))
-    .fetch_one(db)
-    .await?;
-    Ok(Money::from_micros(used))
+    attempts::charged_since(db, org_id, month_start(now))
+        .await
+        .map(Money::from_micros)
 }
 
 /// Starts an attempt (and its charge job) for every organization whose rule
 /// says so. Returns the attempt ids started.
 #[tracing::instrument(skip_all)]
 pub async fn start_due_attempts(db: &Db, now: i64) -> Result<Vec<String>, sqlx::Error> {
-    let candidates: Vec<(String,)> = sqlx::query_as(
-        "select wallet_settings.org_id from wallet_settings
-           join wallet on wallet.org_id = wallet_settings.org_id
-          where wallet_settings.auto_recharge_enabled = 1
-            and wallet_settings.payment_method_id is not null
-            and wallet.balance - wallet.held < wallet_settings.auto_recharge_threshold
-            and not exists (select 1 from auto_recharge_attempt a
-                             where a.org_id = wallet_settings.org_id and a.status = 'pending')",
-    )
-    .fetch_all(&db.pool)
-    .await?;
     let mut started = Vec::new();
-    for (org_id,) in candidates {
+    for org_id in attempts::orgs_due(&db.pool).await? {
         let mut tx = db.begin_write().await?;
         let balance = ledger::balance_in(&mut tx, &org_id).await?;
         let rule = db::purchases::auto_recharge_settings(&mut *tx, &org_id).await?;
@@ -95,17 +84,7 @@ pub async fn start_due_attempts(db: &Db, now: i64) -> Result<Vec<String>, sqlx::
             continue;
         };
         let attempt_id = new_id("arc");
-        let inserted = sqlx::query(
-            "insert into auto_recharge_attempt (attempt_id, org_id, amount, status, created_at)
-             values ($1, $2, $3, 'pending', $4) on conflict do nothing",
-        )
-        .bind(&attempt_id)
-        .bind(&org_id)
-        .bind(amount.micros())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
+        if !attempts::insert_attempt(&mut tx, &attempt_id, &org_id, amount.micros(), now).await? {
             continue; // another instance started one a moment ago
         }
         let payload = serde_json::json!({ "attempt_id": attempt_id });
@@ -127,28 +106,11 @@ pub async fn start_due_attempts(db: &Db, now: i64) -> Result<Vec<String>, sqlx::
     Ok(started)
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
-pub struct Attempt {
-    pub attempt_id: String,
-    pub org_id: String,
-    pub amount: i64,
-    pub status: String,
-    pub payment_ref: Option<String>,
-    pub failure: Option<String>,
-    pub created_at: i64,
-}
-
 pub async fn attempt<'c>(
     db: impl sqlx::Executor<'c, Database = sqlx::Any>,
     attempt_id: &str,
 ) -> Result<Option<Attempt>, sqlx::Error> {
-    sqlx::query_as(
-        "select attempt_id, org_id, amount, status, payment_ref, failure, created_at
-         from auto_recharge_attempt where attempt_id = $1",
-    )
-    .bind(attempt_id)
-    .fetch_optional(db)
-    .await
+    attempts::attempt(db, attempt_id).await
 }
 
 /// The organization's latest attempts, newest first.
@@ -156,13 +118,7 @@ pub async fn recent_attempts<'c>(
     db: impl sqlx::Executor<'c, Database = sqlx::Any>,
     org_id: &str,
 ) -> Result<Vec<Attempt>, sqlx::Error> {
-    sqlx::query_as(
-        "select attempt_id, org_id, amount, status, payment_ref, failure, created_at
-         from auto_recharge_attempt where org_id = $1 order by created_at desc, attempt_id desc limit 5",
-    )
-    .bind(org_id)
-    .fetch_all(db)
-    .await
+    attempts::recent_attempts(db, org_id).await
 }
 
 /// The money is in: credit it (keyed by the payment intent) and close the
@@ -190,20 +146,7 @@ pub async fn record_success_in(
     )
     .await?;
     // A late success after the attempt was counted as failed still wins: the money is in.
-    sqlx::query(
-        "update auto_recharge_attempt set status = 'succeeded', payment_ref = $2, failure = null,
-                finished_at = coalesce(finished_at, $3)
-         where attempt_id = $1 and status <> 'succeeded'",
-    )
-    .bind(&attempt.attempt_id)
-    .bind(payment_ref)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("update wallet_settings set auto_recharge_failures = 0 where org_id = $1")
-        .bind(&attempt.org_id)
-        .execute(&mut *conn)
-        .await?;
+    attempts::mark_succeeded(conn, attempt, payment_ref, now).await?;
     Ok(posted)
 }
 
@@ -217,38 +160,18 @@ pub async fn record_failure_in(
     reason: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let closed = sqlx::query(
-        "update auto_recharge_attempt set status = 'failed', failure = $2,
-                payment_ref = coalesce($3, payment_ref), finished_at = $4
-         where attempt_id = $1 and status = 'pending'",
-    )
-    .bind(attempt_id)
-    .bind(reason)
-    .bind(payment_ref)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    if closed.rows_affected() == 0 {
+    if !attempts::mark_failed(conn, attempt_id, payment_ref, reason, now).await? {
         return Ok(false);
     }
-    let Some(attempt) = attempt(&mut *conn, attempt_id).await? else {
+    let Some(attempt) = attempts::attempt(&mut *conn, attempt_id).await? else {
         return Ok(false);
     };
-    let (failures,): (i64,) = sqlx::query_as(
-        "update wallet_settings set auto_recharge_failures = auto_recharge_failures + 1
-         where org_id = $1 returning auto_recharge_failures",
-    )
-    .bind(&attempt.org_id)
-    .fetch_one(&mut *conn)
-    .await?;
+    let failures = attempts::count_failure(conn, &attempt.org_id).await?;
     tracing::warn!(org_id = %attempt.org_id, %attempt_id, failures, %reason, "auto-recharge charge failed");
     if failures < MAX_CONSECUTIVE_FAILURES {
         return Ok(false);
     }
-    sqlx::query("update wallet_settings set auto_recharge_enabled = 0 where org_id = $1")
-        .bind(&attempt.org_id)
-        .execute(&mut *conn)
-        .await?;
+    attempts::switch_off(conn, &attempt.org_id).await?;
     let message = format!(
         "Auto-recharge was switched off after {failures} failed charges in a row. \
          The last one failed with: {reason}. Update the saved card and switch it on again."
@@ -283,18 +206,66 @@ pub async fn record_failure_in(
     Ok(true)
 }
 
+/// The provider says an auto-recharge charge succeeded (the webhook half;
+/// the job records the synchronous answer, and both are keyed, so whichever
+/// lands first credits). Ignored when the amount does not match the attempt.
+pub async fn charge_succeeded_in(
+    conn: &mut AnyConnection,
+    attempt_id: &str,
+    payment_ref: &str,
+    amount_received: Option<Money>,
+    actor: &str,
+    now: i64,
+) -> Result<Outcome, ledger::LedgerError> {
+    let Some(attempt) = attempts::attempt(&mut *conn, attempt_id).await? else {
+        return Ok(Outcome::Ignored(format!("no attempt {attempt_id}")));
+    };
+    let amount = Money::from_micros(attempt.amount);
+    if amount_received != Some(amount) {
+        return Ok(Outcome::Ignored(format!(
+            "amount received {amount_received:?} does not match attempt {attempt_id}"
+        )));
+    }
+    let posted = record_success_in(conn, &attempt, payment_ref, actor, now).await?;
+    Ok(Outcome::Credited {
+        org_id: attempt.org_id,
+        amount,
+        replayed: posted.replayed,
+    })
+}
+
+/// The provider says an auto-recharge charge failed.
+pub async fn charge_failed_in(
+    conn: &mut AnyConnection,
+    attempt_id: &str,
+    payment_ref: &str,
+    reason: &str,
+    now: i64,
+) -> Result<Outcome, sqlx::Error> {
+    record_failure_in(conn, attempt_id, Some(payment_ref), reason, now).await?;
+    Ok(Outcome::RechargeFailed {
+        attempt_id: attempt_id.to_owned(),
+    })
+}
+
+/// Whether the job still has to charge for this attempt (the webhook may have
+/// settled it first).
+pub fn is_pending(attempt: &Attempt) -> bool {
+    attempt.status == AttemptStatus::Pending
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn rule(threshold: i64, target: i64, cap: i64) -> AutoRechargeRow {
-        AutoRechargeRow {
-            auto_recharge_enabled: 1,
-            auto_recharge_threshold: threshold * 1_000_000,
-            auto_recharge_target: target * 1_000_000,
-            auto_recharge_monthly_cap: cap * 1_000_000,
+    fn rule(threshold: i64, target: i64, cap: i64) -> AutoRechargeRule {
+        AutoRechargeRule {
+            enabled: true,
+            threshold: dollars(threshold),
+            target: dollars(target),
+            monthly_cap: dollars(cap),
             payment_method_id: Some("pm_card_visa".into()),
-            ..AutoRechargeRow::default()
+            ..AutoRechargeRule::default()
         }
     }
 
@@ -362,7 +333,7 @@ mod tests {
     #[test]
     fn a_disabled_rule_or_a_missing_card_charges_nothing() {
         let mut off = rule(5, 20, 100);
-        off.auto_recharge_enabled = 0;
+        off.enabled = false;
         assert_eq!(amount_to_charge(&off, dollars(0), Money::ZERO), None);
         let mut no_card = rule(5, 20, 100);
         no_card.payment_method_id = None;

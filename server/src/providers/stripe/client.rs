@@ -11,7 +11,7 @@
 
 use crate::config::Secret;
 use app::domain::Money;
-use app::server::payments::{
+use app::server::providers::payments::{
     CardSetup, ChargeOutcome, CheckoutRedirect, CreditCheckout, PaymentError, PaymentProvider,
     SavedCardCharge, META_ATTEMPT_ID, META_ORG_ID, META_PURPOSE, PURPOSE_AUTO_RECHARGE,
     PURPOSE_CREDITS, PURPOSE_SAVE_CARD,

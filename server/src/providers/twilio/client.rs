@@ -5,18 +5,20 @@
 //! Placing a call subscribes our status callback to initiated, ringing,
 //! answered and completed, and caps the call with `TimeLimit` behind our own
 //! forced hangup. Those callbacks, not the answers here, move a call along:
-//! they are read by `server/src/webhooks/twilio_form.rs` after
-//! `twilio_signature.rs` has checked them. `server/tests/api/twilio_provider.rs`
+//! they are read by `wire.rs` after `signature.rs` has checked them, in
+//! `server/src/webhooks/twilio.rs`. `server/tests/api/twilio_provider.rs`
 //! checks the exact requests against a local fake of Twilio's API.
 //!
 //! TLS is rustls on ring with the bundled Mozilla roots, configured here
 //! rather than taken from the process-wide default, so this client works
 //! whatever else the process has (or has not) installed.
 
+use super::wire::{API_VERSION, MAX_TIME_LIMIT_SECS};
 use crate::config::Secret;
-use crate::webhooks::twilio_form::{API_VERSION, MAX_TIME_LIMIT_SECS};
 use app::domain::CallStatus;
-use app::server::carrier::{Carrier, CarrierCall, CarrierError, Ending, PlaceCall, PlacedCall};
+use app::server::providers::carrier::{
+    Carrier, CarrierCall, CarrierError, Ending, PlaceCall, PlacedCall,
+};
 use async_trait::async_trait;
 use reqwest::{RequestBuilder, StatusCode};
 use serde::Deserialize;

@@ -9,7 +9,7 @@
 //! JSON bodies are signed differently (a `bodySHA256` query parameter); our
 //! Twilio webhooks are form-encoded, so only this scheme is implemented. The
 //! simulated carrier signs its callbacks with `sign`; the form fields
-//! themselves are read and written in `twilio_form.rs`.
+//! themselves are read and written in `wire.rs`.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -107,7 +107,7 @@ fn url_variants(url: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
-    /// From Twilio's helper libraries (docs: PROVIDERS.md, "Twilio").
+    /// The example Twilio's own helper libraries test their validators with.
     const TOKEN: &str = "12345";
     const URL: &str = "https://example.com/twilio/status?foo=bar";
     const KNOWN: &str = "vCrjYIjWDw04R50qt5MP9G1HuAQ=";

@@ -3,10 +3,14 @@
 //! initiated → ringing → an outcome chosen by the dialed number (table below,
 //! also in the README); every step is reported as a Twilio-format status
 //! callback that the job queue signs with `TWILIO_AUTH_TOKEN` and POSTs to
-//! our own `/webhooks/twilio/status` (`server/src/jobs/carrier_sim.rs`). It
+//! our own `/webhooks/twilio/status` (`jobs/carrier_sim.rs`). It
 //! honours hang-up and cancel requests and enforces the call's time limit,
 //! like Twilio. So the code that bills calls is the same here, in the tests
 //! and in production.
+//!
+//! It lives beside the Twilio adapter because it imitates Twilio's wire
+//! format (`wire.rs`) and nothing in the `app` crate uses it; its SQL is
+//! `app::server::db::sim_calls`.
 //!
 //! | number ends in | what happens |
 //! |---|---|
@@ -17,13 +21,15 @@
 //! | `00NN`, NN from 10 to 99 | answers; the other side hangs up after NN seconds |
 //! | anything else | answers and stays up until hung up or out of credit |
 
-use super::carrier::*;
-use super::db::{jobs, Db};
-use super::ids::new_id;
-use crate::domain::CallStatus;
+use super::wire::StatusCallback;
+use app::domain::CallStatus;
+use app::server::clock;
+use app::server::db::sim_calls::{self, NewSimCall, SimCall};
+use app::server::db::{jobs, Db};
+use app::server::ids::new_id;
+use app::server::providers::carrier::*;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use sqlx::FromRow;
 
 /// Moves a simulated call to its next state when its time comes.
 pub const ADVANCE_JOB: &str = "carrier.sim_advance";
@@ -97,45 +103,13 @@ impl Scenario {
     }
 }
 
-#[derive(Clone, Debug, FromRow)]
-struct SimCall {
-    sid: String,
-    to_number: String,
-    from_number: String,
-    status_callback: String,
-    time_limit_secs: i64,
-    scenario: String,
-    hangup_after_secs: Option<i64>,
-    status: String,
-    next_sequence: i64,
-    answered_at_ms: Option<i64>,
-    ended_at_ms: Option<i64>,
-    duration_secs: Option<i64>,
-}
-
-const SIM_COLUMNS: &str = "sid, to_number, from_number, status_callback, time_limit_secs, scenario,
-    hangup_after_secs, status, next_sequence, answered_at_ms, ended_at_ms, duration_secs";
-
-impl SimCall {
-    fn status(&self) -> CallStatus {
-        CallStatus::parse(&self.status).unwrap_or(CallStatus::Failed)
-    }
-}
-
-/// A status callback to deliver: the job's payload, turned into Twilio's
-/// form fields and signed at send time.
+/// The callback job's payload: one status callback and where it goes. It is
+/// turned into Twilio's form fields and signed at send time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StatusCallback {
+pub struct CallbackDelivery {
     pub url: String,
-    pub account_sid: String,
-    pub call_sid: String,
-    pub from: String,
-    pub to: String,
-    pub status: String,
-    pub sequence: i64,
-    /// Unix seconds.
-    pub timestamp: i64,
-    pub duration_secs: Option<u64>,
+    #[serde(flatten)]
+    pub callback: StatusCallback,
 }
 
 #[derive(Clone, Debug)]
@@ -153,14 +127,14 @@ impl SimulatedCarrier {
     /// hangup may have moved it meanwhile, which makes this a no-op).
     pub async fn advance(&self, sid: &str, expected: &str, now_ms: i64) -> Result<(), sqlx::Error> {
         let mut tx = self.db.begin_write().await?;
-        let Some(mut call) = lock(&mut tx, sid).await? else {
+        let Some(mut call) = sim_calls::lock(&mut tx, sid).await? else {
             return Ok(());
         };
-        if call.status != expected {
+        if call.status.as_str() != expected {
             return Ok(());
         }
         let timing = self.timing;
-        let (next, after_ms) = match (call.status(), call.scenario.as_str()) {
+        let (next, after_ms) = match (call.status, call.scenario.as_str()) {
             (CallStatus::Queued, _) => (CallStatus::Initiated, Some(timing.ring_ms)),
             (CallStatus::Initiated, "failed") => (CallStatus::Failed, None),
             (CallStatus::Initiated, "no-answer") => {
@@ -181,7 +155,7 @@ impl SimulatedCarrier {
             _ => return Ok(()),
         };
         let callback = move_to(&mut call, next, now_ms);
-        store(&mut tx, &call).await?;
+        sim_calls::store(&mut tx, &call).await?;
         emit(&mut tx, &callback, now_ms).await?;
         if let Some(after_ms) = after_ms {
             schedule_advance(&mut tx, &call, now_ms + after_ms, now_ms).await?;
@@ -191,8 +165,8 @@ impl SimulatedCarrier {
 }
 
 /// Moves the call to `next` and returns the callback that reports it.
-fn move_to(call: &mut SimCall, next: CallStatus, now_ms: i64) -> StatusCallback {
-    call.status = next.as_str().to_owned();
+fn move_to(call: &mut SimCall, next: CallStatus, now_ms: i64) -> CallbackDelivery {
+    call.status = next;
     if next == CallStatus::InProgress {
         call.answered_at_ms = Some(now_ms);
     }
@@ -212,55 +186,31 @@ fn move_to(call: &mut SimCall, next: CallStatus, now_ms: i64) -> StatusCallback 
     }
     let sequence = call.next_sequence;
     call.next_sequence += 1;
-    StatusCallback {
+    CallbackDelivery {
         url: call.status_callback.clone(),
-        account_sid: ACCOUNT_SID.to_owned(),
-        call_sid: call.sid.clone(),
-        from: call.from_number.clone(),
-        to: call.to_number.clone(),
-        status: next.as_str().to_owned(),
-        sequence,
-        timestamp: now_ms / 1000,
-        duration_secs: if next == CallStatus::Completed {
-            call.duration_secs.and_then(|d| u64::try_from(d).ok())
-        } else {
-            None
+        callback: StatusCallback {
+            account_sid: ACCOUNT_SID.to_owned(),
+            call_sid: call.sid.clone(),
+            from: call.from_number.clone(),
+            to: call.to_number.clone(),
+            status: next,
+            sequence,
+            timestamp: now_ms / 1000,
+            duration_secs: if next == CallStatus::Completed {
+                call.duration_secs.and_then(|d| u64::try_from(d).ok())
+            } else {
+                None
+            },
         },
     }
 }
 
-async fn lock(conn: &mut sqlx::AnyConnection, sid: &str) -> Result<Option<SimCall>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "update sim_call set next_sequence = next_sequence where sid = $1 returning {SIM_COLUMNS}"
-    ))
-    .bind(sid)
-    .fetch_optional(&mut *conn)
-    .await
-}
-
-async fn store(conn: &mut sqlx::AnyConnection, call: &SimCall) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update sim_call set status = $2, next_sequence = $3, answered_at_ms = $4,
-             ended_at_ms = $5, duration_secs = $6
-         where sid = $1",
-    )
-    .bind(&call.sid)
-    .bind(&call.status)
-    .bind(call.next_sequence)
-    .bind(call.answered_at_ms)
-    .bind(call.ended_at_ms)
-    .bind(call.duration_secs)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
 async fn emit(
     conn: &mut sqlx::AnyConnection,
-    callback: &StatusCallback,
+    delivery: &CallbackDelivery,
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
-    let payload = serde_json::to_value(callback).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let payload = serde_json::to_value(delivery).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     jobs::enqueue(
         &mut *conn,
         &jobs::NewJob {
@@ -281,7 +231,7 @@ async fn schedule_advance(
     run_at_ms: i64,
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
-    let payload = serde_json::json!({ "sid": call.sid, "expected": call.status });
+    let payload = serde_json::json!({ "sid": call.sid, "expected": call.status.as_str() });
     jobs::enqueue(
         &mut *conn,
         &jobs::NewJob {
@@ -316,25 +266,20 @@ impl Carrier for SimulatedCarrier {
         }
         let (scenario, hangup_after_secs) = scenario.stored();
         let sid = new_id("CA").replace('_', "");
-        let now_ms = super::clock::now_ms();
+        let now_ms = clock::now_ms();
         let mut tx = self.db.begin_write().await.map_err(unavailable)?;
-        let call: SimCall = sqlx::query_as(&format!(
-            "insert into sim_call (sid, to_number, from_number, status_callback, time_limit_secs,
-                 scenario, hangup_after_secs, status, created_at_ms)
-             values ($1, $2, $3, $4, $5, $6, $7, 'queued', $8)
-             returning {SIM_COLUMNS}"
-        ))
-        .bind(&sid)
-        .bind(&request.to)
-        .bind(&request.from)
-        .bind(&request.status_callback_url)
-        .bind(i64::try_from(request.time_limit_secs).unwrap_or(i64::MAX))
-        .bind(scenario)
-        .bind(hangup_after_secs)
-        .bind(now_ms)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(unavailable)?;
+        let new = NewSimCall {
+            sid: &sid,
+            to_number: &request.to,
+            from_number: &request.from,
+            status_callback: &request.status_callback_url,
+            time_limit_secs: i64::try_from(request.time_limit_secs).unwrap_or(i64::MAX),
+            scenario,
+            hangup_after_secs,
+        };
+        let call = sim_calls::insert(&mut tx, &new, now_ms)
+            .await
+            .map_err(unavailable)?;
         schedule_advance(&mut tx, &call, now_ms + self.timing.initiate_ms, now_ms)
             .await
             .map_err(unavailable)?;
@@ -349,20 +294,22 @@ impl Carrier for SimulatedCarrier {
     /// connecting; `canceled` cancels one still connecting and leaves an
     /// answered call alone.
     async fn end_call(&self, sid: &str, how: Ending) -> Result<(), CarrierError> {
-        let now_ms = super::clock::now_ms();
+        let now_ms = clock::now_ms();
         let mut tx = self.db.begin_write().await.map_err(unavailable)?;
-        let mut call = lock(&mut tx, sid)
+        let mut call = sim_calls::lock(&mut tx, sid)
             .await
             .map_err(unavailable)?
             .ok_or(CarrierError::NotFound)?;
-        let next = match (call.status(), how) {
+        let next = match (call.status, how) {
             (status, _) if status.is_terminal() => return Ok(()),
             (CallStatus::InProgress, Ending::HangUp) => CallStatus::Completed,
             (CallStatus::InProgress, Ending::Cancel) => return Ok(()),
             (_, _) => CallStatus::Canceled,
         };
         let callback = move_to(&mut call, next, now_ms);
-        store(&mut tx, &call).await.map_err(unavailable)?;
+        sim_calls::store(&mut tx, &call)
+            .await
+            .map_err(unavailable)?;
         emit(&mut tx, &callback, now_ms)
             .await
             .map_err(unavailable)?;
@@ -370,17 +317,13 @@ impl Carrier for SimulatedCarrier {
     }
 
     async fn fetch_call(&self, sid: &str) -> Result<CarrierCall, CarrierError> {
-        let call: SimCall = sqlx::query_as(&format!(
-            "select {SIM_COLUMNS} from sim_call where sid = $1"
-        ))
-        .bind(sid)
-        .fetch_optional(&self.db.pool)
-        .await
-        .map_err(unavailable)?
-        .ok_or(CarrierError::NotFound)?;
+        let call = sim_calls::find(&self.db.pool, sid)
+            .await
+            .map_err(unavailable)?
+            .ok_or(CarrierError::NotFound)?;
         Ok(CarrierCall {
             sid: call.sid.clone(),
-            status: call.status(),
+            status: call.status,
             duration_secs: call.duration_secs.and_then(|d| u64::try_from(d).ok()),
             answered_at: call.answered_at_ms.map(|ms| ms / 1000),
             ended_at: call.ended_at_ms.map(|ms| ms / 1000),

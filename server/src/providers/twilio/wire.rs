@@ -3,13 +3,14 @@
 //! sends Twilio-format callbacks to our own webhook), and the TwiML we answer
 //! `/webhooks/twilio/voice` with.
 //!
-//! Only parsing lives here: the signature is checked first
-//! (`twilio_signature.rs`), and what an event does to a call is decided by
-//! `calls::apply_carrier_event`. The REST side of Twilio is
-//! `server/src/providers/twilio.rs`.
+//! Only the format lives here: the signature is checked first
+//! (`signature.rs`), and what an event does to a call is decided by
+//! `app::server::calls::apply_carrier_event`. The REST side of Twilio is
+//! `client.rs`.
 
 use app::domain::CallStatus;
-use app::server::carrier::CarrierEvent;
+use app::server::providers::carrier::CarrierEvent;
+use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc2822;
 use time::OffsetDateTime;
 
@@ -73,8 +74,9 @@ pub fn status_event(
     })
 }
 
-/// One status callback as Twilio would send it for an outbound API call.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One status callback as Twilio would send it for an outbound API call. The
+/// simulated carrier writes these, and the tests sign them like Twilio.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusCallback {
     pub account_sid: String,
     pub call_sid: String,

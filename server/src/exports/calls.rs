@@ -1,23 +1,21 @@
 //! `GET /calls.csv?org_id=…&from=…&to=…&status=…&member=…&number=…`: the call
 //! history, filtered exactly like the page (`app::server::db::call_history`,
-//! the filter checked by `app::api::call_history::checked_filter`), every
-//! matching call rather than one page, as a CSV download.
+//! the filter checked by its `checked_filter`), every matching call rather
+//! than one page, as a CSV download.
 //!
-//! It authorizes, answers and quotes like the wallet's export
-//! (`wallet_export.rs`, whose helpers it uses): 401 without a session user,
-//! 404 for an organization the user does not belong to, 422 naming the field
-//! for a bad filter. Text cells are RFC 4180-quoted and defused against
-//! spreadsheet formulas, the dialed number included (E.164 starts with `+`,
-//! which a spreadsheet would evaluate); times, seconds and amounts are values
-//! we wrote and stay plain (amounts as exact decimals of micro-dollars).
+//! It authorizes, answers and quotes like the wallet's export (`csv.rs`):
+//! 401 without a session user, 404 for an organization the user does not
+//! belong to, 422 naming the field for a bad filter. Text cells are RFC
+//! 4180-quoted and defused against spreadsheet formulas, the dialed number
+//! included (E.164 starts with `+`, which a spreadsheet would evaluate);
+//! times, seconds and amounts are values we wrote and stay plain (amounts as
+//! exact decimals of micro-dollars).
 
+use super::csv::{amount_cell, csv_download, table, text_cell};
 use crate::session_member;
-use crate::wallet_export::{csv_download, push_row, text_cell};
-use app::api::call_history::checked_filter;
-use app::domain::Money;
 use app::error::AppError;
+use app::server::dates::rfc3339_time;
 use app::server::db::call_history::{self as queries, CallRecord, RawCallFilter};
-use app::server::db::wallet::rfc3339_time;
 use app::server::AppState;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -56,7 +54,7 @@ async fn export(
     let org_id = session_member::require(state, session, query.org_id)
         .await?
         .org_id;
-    let (filter, _) = checked_filter(&state.db.pool, &org_id, &query.filter).await?;
+    let (filter, _) = queries::checked_filter(&state.db.pool, &org_id, &query.filter).await?;
     let calls = queries::all_calls(&state.db.pool, &org_id, &filter).await?;
     tracing::info!(%org_id, rows = calls.len(), "call history exported");
     Ok((org_id, to_csv(&calls)))
@@ -83,12 +81,10 @@ const HEADER: [&str; 17] = [
 ];
 
 pub fn to_csv(calls: &[CallRecord]) -> String {
-    let mut csv = String::new();
-    push_row(&mut csv, HEADER.map(str::to_owned));
     let number = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
-    for call in calls {
-        push_row(
-            &mut csv,
+    table(
+        HEADER,
+        calls.iter().map(|call| {
             [
                 rfc3339_time(call.created_at),
                 text_cell(&call.call_id),
@@ -102,15 +98,12 @@ pub fn to_csv(calls: &[CallRecord]) -> String {
                 number(call.duration_secs),
                 number(call.billed_seconds),
                 text_cell(&call.rate_prefix),
-                Money::from_micros(call.price_per_minute).plain_dollars(),
-                Money::from_micros(call.connection_fee).plain_dollars(),
+                amount_cell(call.price_per_minute),
+                amount_cell(call.connection_fee),
                 format!("{}/{}", call.initial_increment, call.subsequent_increment),
-                call.cost
-                    .map(|c| Money::from_micros(c).plain_dollars())
-                    .unwrap_or_default(),
+                call.cost.map(amount_cell).unwrap_or_default(),
                 text_cell(call.carrier_sid.as_deref().unwrap_or_default()),
-            ],
-        );
-    }
-    csv
+            ]
+        }),
+    )
 }
