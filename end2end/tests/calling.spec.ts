@@ -30,7 +30,7 @@ test("dial, watch it connect, hang up, and see the exact charge; a busy line cos
   await page.getByRole("button", { name: "Key 0" }).click();
   await expect(number).toHaveValue("+44 20 7183 8750");
   const quote = page.locator("#quote");
-  await expect(quote).toContainText("United Kingdom — United Kingdom landline");
+  await expect(quote).toContainText("United Kingdom · United Kingdom landline");
   await expect(quote).toContainText("$0.02 per minute");
   await expect(quote).toContainText("You can talk about 240 minutes.");
 

@@ -13,6 +13,7 @@
 //! membership of exactly that organization (404).
 
 use crate::session_member;
+use app::domain::CallStatus;
 use app::server::call_views::call_view;
 use app::server::calls::CALL_CHANGED;
 use app::server::db::calls as call_rows;
@@ -77,7 +78,7 @@ struct Feed {
     org_id: String,
     cursor_ms: i64,
     /// What each call looked like when last sent.
-    sent: HashMap<String, (String, i64)>,
+    sent: HashMap<String, (CallStatus, i64)>,
     pending: VecDeque<Event>,
 }
 
@@ -108,7 +109,7 @@ impl Feed {
         .await?;
         for call in changed {
             self.cursor_ms = self.cursor_ms.max(call.updated_at_ms);
-            let version = (call.status.clone(), call.updated_at_ms);
+            let version = (call.status, call.updated_at_ms);
             if self.sent.get(&call.call_id) == Some(&version) {
                 continue;
             }

@@ -166,10 +166,10 @@ use crate::server::db::call_history::RawCallFilter as RawFilter;
 #[cfg(feature = "ssr")]
 mod ssr {
     use super::*;
-    use crate::domain::rating::{self, Rate, RateParts};
+    use crate::domain::cost_breakdown::cost_breakdown;
     use crate::domain::{CallStatus, EndReason};
     use crate::server::dates::display_time;
-    use crate::server::db::call_history::{self as queries, CallRecord};
+    use crate::server::db::call_history::{self as queries, HistoryCall};
     use crate::server::guard;
     use crate::server::paging::PageWindow;
     use crate::server::phone::format_international;
@@ -209,36 +209,27 @@ mod ssr {
 
     pub async fn call_detail(org_id: String, call_id: String) -> Result<CallExplanation, AppError> {
         let (member, state) = guard::require_member(&org_id).await?;
-        let record = queries::call_record(&state.db.pool, &member.org_id, &call_id)
+        let record = queries::history_call(&state.db.pool, &member.org_id, &call_id)
             .await?
             .ok_or(AppError::NotFound)?;
         Ok(explain(record))
     }
 
-    fn call_row(record: CallRecord) -> CallRow {
+    fn call_row(record: HistoryCall) -> CallRow {
+        let call = record.call;
         CallRow {
-            time: display_time(record.created_at),
-            number_display: format_international(&record.to_number),
-            destination: destination(&record),
-            duration: duration_text(record.duration_secs),
-            status_label: record.status_label().to_owned(),
-            end_reason_label: record.end_reason_label().map(str::to_owned),
-            cost: record.cost.map(Money::from_micros),
-            call_id: record.call_id,
-            created_at: record.created_at,
-            number: record.to_number,
+            time: display_time(call.created_at),
+            number_display: format_international(&call.to_number),
+            destination: call.destination(),
+            duration: duration_text(call.duration_secs),
+            status_label: call.status.label().to_owned(),
+            end_reason_label: call.end_reason.map(|r| r.label().to_owned()),
+            cost: call.cost.map(Money::from_micros),
+            status: call.status.as_str().to_owned(),
+            call_id: call.call_id,
+            created_at: call.created_at,
+            number: call.to_number,
             member: record.member_name,
-            status: record.status,
-        }
-    }
-
-    /// `United Kingdom · Mobile`; just the country when the deck line says no more.
-    fn destination(record: &CallRecord) -> String {
-        let description = record.description.trim();
-        if description.is_empty() || description == record.country_name {
-            record.country_name.clone()
-        } else {
-            format!("{} · {description}", record.country_name)
         }
     }
 
@@ -255,95 +246,75 @@ mod ssr {
         }
     }
 
-    /// The explanation of one call's cost, from the rate copied onto it and
-    /// what billing recorded (DESIGN.md, "Rating and billing").
-    pub(super) fn explain(record: CallRecord) -> CallExplanation {
-        let price = Money::from_micros(record.price_per_minute);
-        let fee = Money::from_micros(record.connection_fee);
-        let (initial, subsequent) = (record.initial_increment, record.subsequent_increment);
-        let talked = record.duration_secs.filter(|d| *d > 0);
-        // What billing recorded; before billing, what the rating rule gives
-        // for the talk time so far.
-        let billed_seconds = record
-            .billed_seconds
-            .or_else(|| {
-                let d = u64::try_from(talked?).ok()?;
-                let billed = rating::billed_seconds(
-                    d,
-                    u32::try_from(initial).ok()?,
-                    u32::try_from(subsequent).ok()?,
-                )?;
-                i64::try_from(billed).ok()
-            })
-            .unwrap_or(0);
-        let increment_count = if billed_seconds <= 0 {
-            0
-        } else {
-            1 + (billed_seconds - initial).max(0) / subsequent.max(1)
-        };
-        let cost = record.cost.map(Money::from_micros);
+    /// One call with the explanation of its cost: the numbers come from the
+    /// pure `cost_breakdown` (the same rules that billed it); this adds the
+    /// words and formats everything people read.
+    pub(super) fn explain(record: HistoryCall) -> CallExplanation {
+        let call = record.call;
+        let rate = &call.rate;
+        let cost = call.cost.map(Money::from_micros);
+        let breakdown = cost_breakdown(rate, call.duration_secs, call.billed_seconds, cost);
         let charged = cost.filter(|c| *c > Money::ZERO);
-        let usage = charged
-            .and_then(|c| c.checked_sub(fee))
-            .unwrap_or(Money::ZERO);
-        let rounded_up = charged.is_some()
-            && (i128::from(record.price_per_minute) * i128::from(billed_seconds)) % 60 != 0;
-        let arithmetic =
-            charged.map(|total| format!("{fee} + {price} × {billed_seconds} s / 60 = {total}"));
-        if let Some(charged) = charged {
-            check_against_the_rating_rule(&record, charged, billed_seconds);
+        if let Some(charged) = charged.filter(|c| breakdown.expected != Some(*c)) {
+            // The page still shows what was charged; someone should look.
+            tracing::warn!(
+                call_id = %call.call_id,
+                charged = charged.micros(),
+                expected = ?breakdown.expected.map(Money::micros),
+                "a call's charge disagrees with the rating rule"
+            );
         }
-        let free_reason = (cost == Some(Money::ZERO)).then(|| free_reason(&record, talked));
+        let talked = call.duration_secs.filter(|d| *d > 0);
+        let free_reason =
+            (cost == Some(Money::ZERO)).then(|| free_reason(call.status, call.end_reason, talked));
+        let (initial, subsequent) = (rate.initial_increment(), rate.subsequent_increment());
         CallExplanation {
-            time: display_time(record.created_at),
-            answered_at: record.answered_at.map(display_time),
-            ended_at: record.ended_at.map(display_time),
-            number_display: format_international(&record.to_number),
-            destination: destination(&record),
-            status_label: record.status_label().to_owned(),
-            end_reason_label: record.end_reason_label().map(str::to_owned),
-            rate_prefix: format!("+{}", record.rate_prefix),
-            price_per_minute: price,
-            connection_fee: fee,
+            time: display_time(call.created_at),
+            answered_at: call.answered_at.map(display_time),
+            ended_at: call.ended_at.map(display_time),
+            number_display: format_international(&call.to_number),
+            destination: call.destination(),
+            status_label: call.status.label().to_owned(),
+            end_reason_label: call.end_reason.map(|r| r.label().to_owned()),
+            rate_prefix: format!("+{}", rate.prefix()),
+            price_per_minute: rate.price_per_minute(),
+            connection_fee: rate.connection_fee(),
             increments: format!("{initial}/{subsequent}"),
-            initial_increment: initial,
-            subsequent_increment: subsequent,
-            duration: duration_text(record.duration_secs),
-            duration_secs: record.duration_secs,
-            billed_seconds,
-            increment_count,
-            usage,
+            initial_increment: i64::from(initial),
+            subsequent_increment: i64::from(subsequent),
+            duration: duration_text(call.duration_secs),
+            duration_secs: call.duration_secs,
+            billed_seconds: breakdown.billed_seconds,
+            increment_count: breakdown.increment_count,
+            usage: breakdown.usage,
             cost,
-            arithmetic,
-            rounded_up,
+            arithmetic: breakdown.arithmetic,
+            rounded_up: breakdown.rounded_up,
             free_reason,
             ledger_amount: record.ledger_amount.map(Money::from_micros),
-            ledger_entry_id: record.ledger_entry_id,
-            carrier: record.carrier,
-            carrier_sid: record.carrier_sid,
-            call_id: record.call_id,
-            number: record.to_number,
+            ledger_entry_id: call.ledger_entry_id,
+            carrier: call.carrier,
+            carrier_sid: call.carrier_sid,
+            status: call.status.as_str().to_owned(),
+            call_id: call.call_id,
+            number: call.to_number,
             member: record.member_name,
             member_email: record.member_email,
-            status: record.status,
         }
     }
 
     /// Why a call cost nothing: it was not answered (no call is charged
     /// before it is), or the destination is free.
-    fn free_reason(record: &CallRecord, talked: Option<i64>) -> String {
+    fn free_reason(
+        status: CallStatus,
+        end_reason: Option<EndReason>,
+        talked: Option<i64>,
+    ) -> String {
         if talked.is_some() {
             return "Calls to this destination are free.".to_owned();
         }
-        let reason = record
-            .end_reason
-            .as_deref()
-            .and_then(EndReason::parse)
-            .or_else(|| {
-                CallStatus::parse(&record.status)
-                    .filter(|s| s.is_terminal())
-                    .map(EndReason::of_terminal)
-            });
+        let reason =
+            end_reason.or_else(|| status.is_terminal().then(|| EndReason::of_terminal(status)));
         let why = match reason {
             Some(
                 reason @ (EndReason::Busy
@@ -356,44 +327,16 @@ mod ssr {
         };
         format!("{why}. Calls that are not answered cost nothing, not even the connection fee.")
     }
-
-    /// Billing and this explanation use the same rule; if the stored cost ever
-    /// disagrees with it, the page still shows what was charged, and the
-    /// discrepancy is logged for someone to look at.
-    fn check_against_the_rating_rule(record: &CallRecord, charged: Money, billed_seconds: i64) {
-        let rate = Rate::new(RateParts {
-            prefix: record.rate_prefix.clone(),
-            country_code: record.country_code.clone(),
-            country_name: record.country_name.clone(),
-            description: record.description.clone(),
-            price_per_minute: Money::from_micros(record.price_per_minute),
-            connection_fee: Money::from_micros(record.connection_fee),
-            initial_increment: u32::try_from(record.initial_increment).unwrap_or(0),
-            subsequent_increment: u32::try_from(record.subsequent_increment).unwrap_or(0),
-            blocked: false,
-            blocked_reason: None,
-        });
-        let expected = rate
-            .ok()
-            .zip(u64::try_from(billed_seconds).ok())
-            .and_then(|(rate, billed)| rating::cost(&rate, billed));
-        if expected != Some(charged) {
-            tracing::warn!(
-                call_id = %record.call_id,
-                charged = charged.micros(),
-                expected = ?expected.map(Money::micros),
-                "a call's charge disagrees with the rating rule"
-            );
-        }
-    }
 }
 
 #[cfg(all(test, feature = "ssr"))]
 mod tests {
     use super::ssr::{duration_text, explain};
     use super::STATUS_CHOICES;
-    use crate::domain::Money;
-    use crate::server::db::call_history::{CallRecord, StatusFilter};
+    use crate::domain::rating::{Rate, RateParts};
+    use crate::domain::{CallStatus, EndReason, Money};
+    use crate::server::db::call_history::{HistoryCall, StatusFilter};
+    use crate::server::db::calls::Call;
 
     fn record(
         (initial, subsequent): (i64, i64),
@@ -402,7 +345,7 @@ mod tests {
         duration: i64,
         status: &str,
         end_reason: &str,
-    ) -> CallRecord {
+    ) -> HistoryCall {
         let billed = crate::domain::rating::billed_seconds(
             duration as u64,
             initial as u32,
@@ -414,31 +357,48 @@ mod tests {
         } else {
             fee + (per_minute * billed + 59) / 60
         };
-        CallRecord {
-            call_id: "call_1".into(),
-            user_id: "usr_1".into(),
-            member_name: "Ada".into(),
-            member_email: "ada@example.com".into(),
-            to_number: "+442071838750".into(),
-            rate_prefix: "44".into(),
+        let rate = Rate::new(RateParts {
+            prefix: "44".into(),
             country_code: "GB".into(),
             country_name: "United Kingdom".into(),
             description: "Landline".into(),
-            price_per_minute: per_minute,
-            connection_fee: fee,
-            initial_increment: initial,
-            subsequent_increment: subsequent,
-            carrier: "twilio".into(),
-            carrier_sid: Some("CA123".into()),
-            status: status.into(),
-            end_reason: Some(end_reason.into()),
-            created_at: 1_709_251_200,
-            answered_at: (duration > 0).then_some(1_709_251_205),
-            ended_at: Some(1_709_251_300),
-            duration_secs: Some(duration),
-            billed_seconds: Some(billed),
-            cost: Some(cost),
-            ledger_entry_id: (cost > 0).then(|| "le_1".into()),
+            price_per_minute: Money::from_micros(per_minute),
+            connection_fee: Money::from_micros(fee),
+            initial_increment: initial as u32,
+            subsequent_increment: subsequent as u32,
+            blocked: false,
+            blocked_reason: None,
+        })
+        .unwrap();
+        HistoryCall {
+            call: Call {
+                call_id: "call_1".into(),
+                org_id: "org_1".into(),
+                user_id: "usr_1".into(),
+                client_key: "dial_1".into(),
+                to_number: "+442071838750".into(),
+                rate,
+                max_duration_secs: 3600,
+                hold_id: None,
+                carrier: "twilio".into(),
+                carrier_sid: Some("CA123".into()),
+                status: CallStatus::parse(status).unwrap(),
+                last_sequence: 3,
+                end_reason: Some(EndReason::parse(end_reason).unwrap()),
+                end_requested_at: None,
+                created_at: 1_709_251_200,
+                answered_at: (duration > 0).then_some(1_709_251_205),
+                ended_at: Some(1_709_251_300),
+                duration_secs: Some(duration),
+                billed_seconds: Some(billed),
+                cost: Some(cost),
+                ledger_entry_id: (cost > 0).then(|| "le_1".into()),
+                hangup_at_ms: None,
+                hangup_sent_at_ms: None,
+                updated_at_ms: 1_709_251_300_000,
+            },
+            member_name: "Ada".into(),
+            member_email: "ada@example.com".into(),
             ledger_amount: (cost > 0).then_some(-cost),
         }
     }
@@ -508,8 +468,12 @@ mod tests {
     #[test]
     fn a_call_not_billed_yet_has_no_cost() {
         let mut live = record((60, 60), 13_000, 0, 0, "in-progress", "hung_up");
-        (live.cost, live.billed_seconds, live.end_reason) = (None, None, None);
-        live.duration_secs = None;
+        (
+            live.call.cost,
+            live.call.billed_seconds,
+            live.call.end_reason,
+        ) = (None, None, None);
+        live.call.duration_secs = None;
         let call = explain(live);
         assert_eq!((call.cost, call.free_reason), (None, None));
         assert_eq!(call.duration, "—");

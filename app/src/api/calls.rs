@@ -16,7 +16,7 @@ pub struct CallView {
     pub e164: String,
     /// "+44 20 7183 8750"
     pub number: String,
-    /// "United Kingdom — London"
+    /// "United Kingdom · London" (`Rate::destination`)
     pub destination: String,
     pub status: CallStatus,
     pub end_reason: Option<EndReason>,
@@ -159,7 +159,7 @@ pub const RECENT_CALLS: i64 = 8;
 mod ssr {
     use super::*;
     use crate::domain::FormKey;
-    use crate::server::call_views::{call_view, destination};
+    use crate::server::call_views::call_view;
     use crate::server::calls::{self as service, CallError, CallbackUrls, StartCall};
     use crate::server::db;
     use crate::server::guard;
@@ -229,7 +229,7 @@ mod ssr {
             }
         };
         let number = quote.number.international.clone();
-        let destination = destination(quote.rate.country_name(), quote.rate.description());
+        let destination = quote.rate.destination();
         Ok(match quote.max_duration_secs {
             Some(max_duration_secs) => QuoteView::Callable {
                 number,

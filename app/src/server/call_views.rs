@@ -13,30 +13,20 @@ pub fn call_view(call: &Call) -> CallView {
         call_id: call.call_id.clone(),
         e164: call.to_number.clone(),
         number: format_international(&call.to_number),
-        destination: destination(&call.country_name, &call.description),
-        status: call.status(),
-        end_reason: call.end_reason(),
+        destination: call.destination(),
+        status: call.status,
+        end_reason: call.end_reason,
         created_at: call.created_at,
         answered_at: call.answered_at,
         ended_at: call.ended_at,
         max_duration_secs: call.max_duration_secs,
         hangup_at_ms: call.hangup_at_ms,
-        price_per_minute: Money::from_micros(call.price_per_minute),
-        connection_fee: Money::from_micros(call.connection_fee),
-        initial_increment: u32::try_from(call.initial_increment).unwrap_or(60),
-        subsequent_increment: u32::try_from(call.subsequent_increment).unwrap_or(60),
+        price_per_minute: call.rate.price_per_minute(),
+        connection_fee: call.rate.connection_fee(),
+        initial_increment: call.rate.initial_increment(),
+        subsequent_increment: call.rate.subsequent_increment(),
         duration_secs: call.duration_secs,
         cost: call.cost.map(Money::from_micros),
         updated_at_ms: call.updated_at_ms,
-    }
-}
-
-/// `United Kingdom — London`; just the country when the rate says no more.
-/// The dialer's quote names destinations the same way.
-pub fn destination(country: &str, description: &str) -> String {
-    if description.is_empty() || description == country {
-        country.to_owned()
-    } else {
-        format!("{country} — {description}")
     }
 }

@@ -329,7 +329,7 @@ async fn record_placed(
     }
     tx.commit().await?;
     changed();
-    if call.end_requested_at.is_some() && !call.status().is_terminal() {
+    if call.end_requested_at.is_some() && !call.status.is_terminal() {
         send_end(carrier, &call).await?;
     }
     Ok(call)
@@ -342,9 +342,9 @@ async fn fail_unplaced(db: &Db, call_id: &str, reason: EndReason) -> Result<(), 
     let mut call = calls::lock(&mut tx, CallRef::Id(call_id))
         .await?
         .ok_or(CallError::NotFound)?;
-    if !call.status().is_terminal() {
-        call.status = CallStatus::Failed.as_str().to_owned();
-        call.end_reason = Some(reason.as_str().to_owned());
+    if !call.status.is_terminal() {
+        call.status = CallStatus::Failed;
+        call.end_reason = Some(reason);
         settle(&mut tx, &mut call, 0, now_ms).await?;
         calls::store(&mut tx, &call).await?;
     }
@@ -390,7 +390,7 @@ pub async fn apply_carrier_event(
         None => call.carrier_sid = Some(event.sid.clone()),
     }
     let decision = decide(
-        call.status(),
+        call.status,
         call.last_sequence,
         event.status,
         event.sequence,
@@ -413,7 +413,7 @@ pub async fn apply_carrier_event(
     )
     .await?;
     if decision == Decision::Apply {
-        call.status = event.status.as_str().to_owned();
+        call.status = event.status;
         call.last_sequence = call.last_sequence.max(event.sequence);
         call.updated_at_ms = now_ms;
         if event.status == CallStatus::InProgress {
@@ -484,7 +484,7 @@ async fn ended(
         // The answer event was lost or is still on its way.
         call.answered_at = Some(event.occurred_at - duration);
     }
-    let requested = call.end_reason();
+    let requested = call.end_reason;
     let reason = match (requested, event.status) {
         // The answer won the race with a cancel: it was a call, hung up by us.
         (Some(EndReason::Canceled), CallStatus::Completed) if duration > 0 => EndReason::HungUp,
@@ -495,7 +495,7 @@ async fn ended(
         }
         (None, status) => EndReason::of_terminal(status),
     };
-    call.end_reason = Some(reason.as_str().to_owned());
+    call.end_reason = Some(reason);
     settle(conn, call, duration, now_ms).await
 }
 
@@ -512,7 +512,7 @@ async fn settle(
         call.ended_at = Some(now);
     }
     call.updated_at_ms = now_ms;
-    let rate = call.rate()?;
+    let rate = &call.rate;
     let seconds = u64::try_from(duration_secs).unwrap_or(0);
     let (billed, cost) = if seconds == 0 {
         (0, Money::ZERO)
@@ -520,7 +520,7 @@ async fn settle(
         let billed = rate.billed_seconds(seconds).ok_or(LedgerError::Overflow)?;
         (
             billed,
-            rating::cost(&rate, seconds).ok_or(LedgerError::Overflow)?,
+            rating::cost(rate, seconds).ok_or(LedgerError::Overflow)?,
         )
     };
     call.duration_secs = Some(duration_secs);
@@ -529,7 +529,10 @@ async fn settle(
     let key = charge_key(call);
     let description = format!(
         "Call to {} ({}, {}): {} s billed",
-        call.to_number, call.country_name, call.description, billed
+        call.to_number,
+        call.rate.country_name(),
+        call.rate.description(),
+        billed
     );
     let actor = format!(
         "carrier:{}",
@@ -593,17 +596,17 @@ pub async fn end_call(
         .await?
         .filter(|call| call.org_id == org_id)
         .ok_or(CallError::NotFound)?;
-    if call.status().is_terminal() {
+    if call.status.is_terminal() {
         return Ok(call);
     }
     if call.end_requested_at.is_none() {
         call.end_requested_at = Some(now_ms / 1000);
-        let reason = if call.status().is_connecting() {
+        let reason = if call.status.is_connecting() {
             EndReason::Canceled
         } else {
             EndReason::HungUp
         };
-        call.end_reason = Some(reason.as_str().to_owned());
+        call.end_reason = Some(reason);
         call.updated_at_ms = now_ms;
         calls::store(&mut tx, &call).await?;
     }
@@ -619,7 +622,7 @@ async fn send_end(carrier: &dyn Carrier, call: &Call) -> Result<(), CallError> {
     let Some(sid) = &call.carrier_sid else {
         return Ok(());
     };
-    let how = if call.status().is_connecting() {
+    let how = if call.status.is_connecting() {
         Ending::Cancel
     } else {
         Ending::HangUp
@@ -653,12 +656,12 @@ pub async fn forced_hangup(
     let Some(mut call) = calls::lock(&mut tx, CallRef::Id(call_id)).await? else {
         return Ok(HangupOutcome::NotLive);
     };
-    if call.status() != CallStatus::InProgress {
+    if call.status != CallStatus::InProgress {
         return Ok(HangupOutcome::NotLive);
     }
     if call.end_requested_at.is_none() {
         call.end_requested_at = Some(now_ms / 1000);
-        call.end_reason = Some(EndReason::CreditsExhausted.as_str().to_owned());
+        call.end_reason = Some(EndReason::CreditsExhausted);
     }
     if call.hangup_sent_at_ms.is_none() {
         call.hangup_sent_at_ms = Some(now_ms);

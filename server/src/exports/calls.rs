@@ -15,7 +15,7 @@ use super::csv::{amount_cell, csv_download, table, text_cell};
 use crate::session_member;
 use app::error::AppError;
 use app::server::dates::rfc3339_time;
-use app::server::db::call_history::{self as queries, CallRecord, RawCallFilter};
+use app::server::db::call_history::{self as queries, HistoryCall, RawCallFilter};
 use app::server::AppState;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -80,27 +80,33 @@ const HEADER: [&str; 17] = [
     "carrier_call_id",
 ];
 
-pub fn to_csv(calls: &[CallRecord]) -> String {
+pub fn to_csv(calls: &[HistoryCall]) -> String {
     let number = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
     table(
         HEADER,
-        calls.iter().map(|call| {
+        calls.iter().map(|record| {
+            let call = &record.call;
+            let rate = &call.rate;
             [
                 rfc3339_time(call.created_at),
                 text_cell(&call.call_id),
-                text_cell(&call.member_name),
-                text_cell(&call.member_email),
+                text_cell(&record.member_name),
+                text_cell(&record.member_email),
                 text_cell(&call.to_number),
-                text_cell(&call.country_name),
-                text_cell(&call.description),
-                text_cell(call.status_label()),
-                text_cell(call.end_reason_label().unwrap_or_default()),
+                text_cell(rate.country_name()),
+                text_cell(rate.description()),
+                text_cell(call.status.label()),
+                text_cell(call.end_reason.map(|r| r.label()).unwrap_or_default()),
                 number(call.duration_secs),
                 number(call.billed_seconds),
-                text_cell(&call.rate_prefix),
-                amount_cell(call.price_per_minute),
-                amount_cell(call.connection_fee),
-                format!("{}/{}", call.initial_increment, call.subsequent_increment),
+                text_cell(rate.prefix()),
+                amount_cell(rate.price_per_minute().micros()),
+                amount_cell(rate.connection_fee().micros()),
+                format!(
+                    "{}/{}",
+                    rate.initial_increment(),
+                    rate.subsequent_increment()
+                ),
                 call.cost.map(amount_cell).unwrap_or_default(),
                 text_cell(call.carrier_sid.as_deref().unwrap_or_default()),
             ]

@@ -81,7 +81,9 @@ pub async fn status(
             StatusCode::NO_CONTENT.into_response()
         }
         Err(error) => {
-            // 5xx: Twilio (with #rc in the URL) or the simulated carrier's queue retries.
+            // 5xx: the simulated carrier's queue retries. Twilio does not
+            // retry status callbacks (the URLs do not ask it to), so a call
+            // whose event is lost here is reconciled later by the sweeper.
             tracing::error!(sid = %event.sid, error = ?error, "applying a carrier event failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
         }
@@ -104,7 +106,7 @@ pub async fn voice(
         None => Ok(None),
     };
     let twiml = match call {
-        Ok(Some(call)) if !call.status().is_terminal() => wire::dial_client_twiml(
+        Ok(Some(call)) if !call.status.is_terminal() => wire::dial_client_twiml(
             &member_identity(&call.user_id),
             u64::try_from(call.max_duration_secs).unwrap_or(0),
         ),

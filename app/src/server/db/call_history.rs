@@ -9,13 +9,15 @@
 //! same rows; both check it with [`checked_filter`]. Its date range is every
 //! history's (`server::paging::DayRange`).
 
-use crate::domain::{CallStatus, EndReason};
+use super::calls::{Call, CallRow, CALL_COLUMNS};
+use crate::domain::CallStatus;
 use crate::error::AppError;
 use crate::server::paging::{present, DayRange, FilterError};
 use serde::Deserialize;
 use sqlx::any::AnyArguments;
 use sqlx::query::QueryAs;
 use sqlx::{Any, AnyPool, Executor, FromRow};
+use std::sync::LazyLock;
 
 /// E.164 numbers have at most 15 digits: a longer search cannot match.
 pub const MAX_NUMBER_DIGITS: usize = 15;
@@ -144,58 +146,49 @@ fn search_digits(raw: &str) -> Result<String, FilterError> {
 
 /// One call as the history and its explanation read it: the call row, who
 /// dialed it, and the ledger entry that charged it (if one did).
-#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
-pub struct CallRecord {
-    pub call_id: String,
-    pub user_id: String,
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryCall {
+    pub call: Call,
     pub member_name: String,
     pub member_email: String,
-    pub to_number: String,
-    pub rate_prefix: String,
-    pub country_code: String,
-    pub country_name: String,
-    pub description: String,
-    pub price_per_minute: i64,
-    pub connection_fee: i64,
-    pub initial_increment: i64,
-    pub subsequent_increment: i64,
-    pub carrier: String,
-    pub carrier_sid: Option<String>,
-    pub status: String,
-    pub end_reason: Option<String>,
-    pub created_at: i64,
-    pub answered_at: Option<i64>,
-    pub ended_at: Option<i64>,
-    pub duration_secs: Option<i64>,
-    pub billed_seconds: Option<i64>,
-    pub cost: Option<i64>,
-    pub ledger_entry_id: Option<String>,
     /// The charge as the ledger recorded it: negative.
     pub ledger_amount: Option<i64>,
 }
 
-impl CallRecord {
-    /// What people read for the status ("No answer"); the stored text if it is
-    /// not one we know.
-    pub fn status_label(&self) -> &str {
-        CallStatus::parse(&self.status).map_or(&self.status, |s| s.label())
-    }
+#[derive(FromRow)]
+struct HistoryRow {
+    #[sqlx(flatten)]
+    call: CallRow,
+    member_name: String,
+    member_email: String,
+    ledger_amount: Option<i64>,
+}
 
-    /// What people read for why it ended ("The line was busy"), once it ended.
-    pub fn end_reason_label(&self) -> Option<&str> {
-        let raw = self.end_reason.as_deref()?;
-        Some(EndReason::parse(raw).map_or(raw, |r| r.label()))
+impl TryFrom<HistoryRow> for HistoryCall {
+    type Error = sqlx::Error;
+
+    fn try_from(row: HistoryRow) -> Result<Self, Self::Error> {
+        Ok(HistoryCall {
+            call: Call::try_from(row.call)?,
+            member_name: row.member_name,
+            member_email: row.member_email,
+            ledger_amount: row.ledger_amount,
+        })
     }
 }
 
-const RECORD_COLUMNS: &str = "call.call_id, call.user_id,
-    app_user.name as member_name, app_user.email as member_email,
-    call.to_number, call.rate_prefix, call.country_code, call.country_name, call.description,
-    call.price_per_minute, call.connection_fee, call.initial_increment, call.subsequent_increment,
-    call.carrier, call.carrier_sid, call.status, call.end_reason,
-    call.created_at, call.answered_at, call.ended_at,
-    call.duration_secs, call.billed_seconds, call.cost,
-    call.ledger_entry_id, ledger_entry.amount as ledger_amount";
+/// Every column of `call` (as `call.<column>`), who dialed it, and the charge's ledger amount.
+static RECORD_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    let call_columns: Vec<String> = CALL_COLUMNS
+        .split(',')
+        .map(|column| format!("call.{}", column.trim()))
+        .collect();
+    format!(
+        "{}, app_user.name as member_name, app_user.email as member_email,
+         ledger_entry.amount as ledger_amount",
+        call_columns.join(", ")
+    )
+});
 
 // The ledger entry is matched within the same organization too, so a wrong id
 // on a call could never show another tenant's entry.
@@ -256,17 +249,19 @@ pub async fn calls_page<'c>(
     filter: &CallFilter,
     limit: i64,
     offset: i64,
-) -> Result<Vec<CallRecord>, sqlx::Error> {
+) -> Result<Vec<HistoryCall>, sqlx::Error> {
     let sql = format!(
-        "select {RECORD_COLUMNS} {RECORD_FROM} {FILTERED}
+        "select {} {RECORD_FROM} {FILTERED}
          order by call.created_at desc, call.call_id desc
-         limit $8 offset $9"
+         limit $8 offset $9",
+        *RECORD_COLUMNS
     );
-    bind_filter(sqlx::query_as(&sql), org_id, filter)
+    let rows: Vec<HistoryRow> = bind_filter(sqlx::query_as(&sql), org_id, filter)
         .bind(limit)
         .bind(offset)
         .fetch_all(db)
-        .await
+        .await?;
+    rows.into_iter().map(HistoryCall::try_from).collect()
 }
 
 /// Every matching call, in history order: what the CSV export writes.
@@ -275,25 +270,27 @@ pub async fn all_calls<'c>(
     db: impl Executor<'c, Database = Any>,
     org_id: &str,
     filter: &CallFilter,
-) -> Result<Vec<CallRecord>, sqlx::Error> {
+) -> Result<Vec<HistoryCall>, sqlx::Error> {
     calls_page(db, org_id, filter, i64::MAX, 0).await
 }
 
 /// One call of this organization; None for any other, including another
 /// organization's.
 #[tracing::instrument(skip_all, fields(org_id))]
-pub async fn call_record<'c>(
+pub async fn history_call<'c>(
     db: impl Executor<'c, Database = Any>,
     org_id: &str,
     call_id: &str,
-) -> Result<Option<CallRecord>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {RECORD_COLUMNS} {RECORD_FROM} where call.org_id = $1 and call.call_id = $2"
+) -> Result<Option<HistoryCall>, sqlx::Error> {
+    let row: Option<HistoryRow> = sqlx::query_as(&format!(
+        "select {} {RECORD_FROM} where call.org_id = $1 and call.call_id = $2",
+        *RECORD_COLUMNS
     ))
     .bind(org_id)
     .bind(call_id)
     .fetch_optional(db)
-    .await
+    .await?;
+    row.map(HistoryCall::try_from).transpose()
 }
 
 /// Someone the member filter offers.

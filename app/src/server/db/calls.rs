@@ -14,28 +14,26 @@ pub const CALL_COLUMNS: &str = "call_id, org_id, user_id, client_key, to_number,
     duration_secs, billed_seconds, cost, ledger_entry_id, hangup_at_ms, hangup_sent_at_ms,
     updated_at_ms";
 
-#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
+/// One row of `call`, typed: its status and end reason are the domain's
+/// enums, and the rate copied onto it when it started is one `Rate`. Every
+/// reader of the table (the call service, the live panel, the history, the
+/// CSV export) gets this; the history adds who dialed it ([`super::call_history`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Call {
     pub call_id: String,
     pub org_id: String,
     pub user_id: String,
     pub client_key: String,
     pub to_number: String,
-    pub rate_prefix: String,
-    pub country_code: String,
-    pub country_name: String,
-    pub description: String,
-    pub price_per_minute: i64,
-    pub connection_fee: i64,
-    pub initial_increment: i64,
-    pub subsequent_increment: i64,
+    /// The rate copied when the call started: later deck changes do not touch it.
+    pub rate: Rate,
     pub max_duration_secs: i64,
     pub hold_id: Option<String>,
     pub carrier: String,
     pub carrier_sid: Option<String>,
-    pub status: String,
+    pub status: CallStatus,
     pub last_sequence: i64,
-    pub end_reason: Option<String>,
+    pub end_reason: Option<EndReason>,
     pub end_requested_at: Option<i64>,
     pub created_at: i64,
     pub answered_at: Option<i64>,
@@ -50,32 +48,120 @@ pub struct Call {
 }
 
 impl Call {
-    pub fn status(&self) -> CallStatus {
-        // The table's check allows only these spellings.
-        CallStatus::parse(&self.status).unwrap_or(CallStatus::Failed)
+    /// `United Kingdom · Mobile`: the destination as people read it.
+    pub fn destination(&self) -> String {
+        self.rate.destination()
     }
+}
 
-    pub fn end_reason(&self) -> Option<EndReason> {
-        self.end_reason.as_deref().and_then(EndReason::parse)
-    }
+/// The stored row, as the database has it.
+#[derive(FromRow)]
+pub(super) struct CallRow {
+    call_id: String,
+    org_id: String,
+    user_id: String,
+    client_key: String,
+    to_number: String,
+    rate_prefix: String,
+    country_code: String,
+    country_name: String,
+    description: String,
+    price_per_minute: i64,
+    connection_fee: i64,
+    initial_increment: i64,
+    subsequent_increment: i64,
+    max_duration_secs: i64,
+    hold_id: Option<String>,
+    carrier: String,
+    carrier_sid: Option<String>,
+    status: String,
+    last_sequence: i64,
+    end_reason: Option<String>,
+    end_requested_at: Option<i64>,
+    created_at: i64,
+    answered_at: Option<i64>,
+    ended_at: Option<i64>,
+    duration_secs: Option<i64>,
+    billed_seconds: Option<i64>,
+    cost: Option<i64>,
+    ledger_entry_id: Option<String>,
+    hangup_at_ms: Option<i64>,
+    hangup_sent_at_ms: Option<i64>,
+    updated_at_ms: i64,
+}
 
-    /// The rate copied when the call started.
-    pub fn rate(&self) -> Result<Rate, sqlx::Error> {
+fn decode_error(what: String) -> sqlx::Error {
+    sqlx::Error::Decode(what.into())
+}
+
+impl TryFrom<CallRow> for Call {
+    type Error = sqlx::Error;
+
+    /// The table's checks allow only valid statuses, reasons and rates; a row
+    /// that breaks them is reported, never guessed at.
+    fn try_from(row: CallRow) -> Result<Self, Self::Error> {
+        let status = CallStatus::parse(&row.status)
+            .ok_or_else(|| decode_error(format!("call.status {:?}", row.status)))?;
+        let end_reason = row
+            .end_reason
+            .map(|raw| {
+                EndReason::parse(&raw)
+                    .ok_or_else(|| decode_error(format!("call.end_reason {raw:?}")))
+            })
+            .transpose()?;
         let increment = |secs: i64| u32::try_from(secs).unwrap_or(0);
-        Rate::new(RateParts {
-            prefix: self.rate_prefix.clone(),
-            country_code: self.country_code.clone(),
-            country_name: self.country_name.clone(),
-            description: self.description.clone(),
-            price_per_minute: Money::from_micros(self.price_per_minute),
-            connection_fee: Money::from_micros(self.connection_fee),
-            initial_increment: increment(self.initial_increment),
-            subsequent_increment: increment(self.subsequent_increment),
+        let rate = Rate::new(RateParts {
+            prefix: row.rate_prefix,
+            country_code: row.country_code,
+            country_name: row.country_name,
+            description: row.description,
+            price_per_minute: Money::from_micros(row.price_per_minute),
+            connection_fee: Money::from_micros(row.connection_fee),
+            initial_increment: increment(row.initial_increment),
+            subsequent_increment: increment(row.subsequent_increment),
             blocked: false,
             blocked_reason: None,
         })
-        .map_err(|error| sqlx::Error::Decode(Box::new(error)))
+        .map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
+        Ok(Call {
+            call_id: row.call_id,
+            org_id: row.org_id,
+            user_id: row.user_id,
+            client_key: row.client_key,
+            to_number: row.to_number,
+            rate,
+            max_duration_secs: row.max_duration_secs,
+            hold_id: row.hold_id,
+            carrier: row.carrier,
+            carrier_sid: row.carrier_sid,
+            status,
+            last_sequence: row.last_sequence,
+            end_reason,
+            end_requested_at: row.end_requested_at,
+            created_at: row.created_at,
+            answered_at: row.answered_at,
+            ended_at: row.ended_at,
+            duration_secs: row.duration_secs,
+            billed_seconds: row.billed_seconds,
+            cost: row.cost,
+            ledger_entry_id: row.ledger_entry_id,
+            hangup_at_ms: row.hangup_at_ms,
+            hangup_sent_at_ms: row.hangup_sent_at_ms,
+            updated_at_ms: row.updated_at_ms,
+        })
     }
+}
+
+fn typed(row: CallRow) -> Result<Call, sqlx::Error> {
+    Call::try_from(row)
+}
+
+fn typed_opt(row: Option<CallRow>) -> Result<Option<Call>, sqlx::Error> {
+    row.map(Call::try_from).transpose()
+}
+
+fn typed_all(rows: Vec<CallRow>) -> Result<Vec<Call>, sqlx::Error> {
+    rows.into_iter().map(Call::try_from).collect()
 }
 
 /// A call about to be placed.
@@ -90,12 +176,13 @@ pub struct NewCall<'a> {
     pub carrier: &'a str,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn insert(
     conn: &mut AnyConnection,
     new: &NewCall<'_>,
     now_ms: i64,
 ) -> Result<Call, sqlx::Error> {
-    sqlx::query_as(&format!(
+    let row: CallRow = sqlx::query_as(&format!(
         "insert into call (call_id, org_id, user_id, client_key, to_number, rate_prefix,
              country_code, country_name, description, price_per_minute, connection_fee,
              initial_increment, subsequent_increment, max_duration_secs, carrier, status,
@@ -121,9 +208,11 @@ pub async fn insert(
     .bind(now_ms / 1000)
     .bind(now_ms)
     .fetch_one(&mut *conn)
-    .await
+    .await?;
+    typed(row)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn set_hold(
     conn: &mut AnyConnection,
     call_id: &str,
@@ -138,46 +227,52 @@ pub async fn set_hold(
 }
 
 /// The call a dial click already made, if any (a double click, a retried request).
+#[tracing::instrument(skip_all)]
 pub async fn by_client_key<'c>(
     db: impl Executor<'c, Database = Any>,
     org_id: &str,
     client_key: &str,
 ) -> Result<Option<Call>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    let row: Option<CallRow> = sqlx::query_as(&format!(
         "select {CALL_COLUMNS} from call where org_id = $1 and client_key = $2"
     ))
     .bind(org_id)
     .bind(client_key)
     .fetch_optional(db)
-    .await
+    .await?;
+    typed_opt(row)
 }
 
 /// One organization's call.
+#[tracing::instrument(skip_all)]
 pub async fn by_id<'c>(
     db: impl Executor<'c, Database = Any>,
     org_id: &str,
     call_id: &str,
 ) -> Result<Option<Call>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    let row: Option<CallRow> = sqlx::query_as(&format!(
         "select {CALL_COLUMNS} from call where org_id = $1 and call_id = $2"
     ))
     .bind(org_id)
     .bind(call_id)
     .fetch_optional(db)
-    .await
+    .await?;
+    typed_opt(row)
 }
 
 /// A call by id alone, for the carrier's own requests (signed, not a tenant's).
+#[tracing::instrument(skip_all)]
 pub async fn by_id_any<'c>(
     db: impl Executor<'c, Database = Any>,
     call_id: &str,
 ) -> Result<Option<Call>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    let row: Option<CallRow> = sqlx::query_as(&format!(
         "select {CALL_COLUMNS} from call where call_id = $1"
     ))
     .bind(call_id)
     .fetch_optional(db)
-    .await
+    .await?;
+    typed_opt(row)
 }
 
 /// How a carrier event names its call.
@@ -190,6 +285,7 @@ pub enum CallRef<'a> {
 /// Locks a call for the rest of the transaction and returns it: a no-op
 /// update row-locks it on PostgreSQL and takes the write lock on SQLite, so
 /// two events for one call are applied one after the other.
+#[tracing::instrument(skip_all)]
 pub async fn lock(
     conn: &mut AnyConnection,
     call: CallRef<'_>,
@@ -198,15 +294,17 @@ pub async fn lock(
         CallRef::Id(id) => ("call_id", id),
         CallRef::Sid(sid) => ("carrier_sid", sid),
     };
-    sqlx::query_as(&format!(
+    let row: Option<CallRow> = sqlx::query_as(&format!(
         "update call set updated_at_ms = updated_at_ms where {column} = $1 returning {CALL_COLUMNS}"
     ))
     .bind(value)
     .fetch_optional(&mut *conn)
-    .await
+    .await?;
+    typed_opt(row)
 }
 
 /// Writes every mutable column of a (locked) call back.
+#[tracing::instrument(skip_all)]
 pub async fn store(conn: &mut AnyConnection, call: &Call) -> Result<(), sqlx::Error> {
     sqlx::query(
         "update call set hold_id = $2, carrier_sid = $3, status = $4, last_sequence = $5,
@@ -218,9 +316,9 @@ pub async fn store(conn: &mut AnyConnection, call: &Call) -> Result<(), sqlx::Er
     .bind(&call.call_id)
     .bind(&call.hold_id)
     .bind(&call.carrier_sid)
-    .bind(&call.status)
+    .bind(call.status.as_str())
     .bind(call.last_sequence)
-    .bind(&call.end_reason)
+    .bind(call.end_reason.map(EndReason::as_str))
     .bind(call.end_requested_at)
     .bind(call.answered_at)
     .bind(call.ended_at)
@@ -246,6 +344,7 @@ pub struct RecordedEvent<'a> {
     pub outcome: &'a str,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn record_event(
     conn: &mut AnyConnection,
     event: &RecordedEvent<'_>,
@@ -270,6 +369,7 @@ pub async fn record_event(
 }
 
 /// Events received for a call, in the carrier's order (tests and the detail view).
+#[tracing::instrument(skip_all)]
 pub async fn events<'c>(
     db: impl Executor<'c, Database = Any>,
     call_id: &str,
@@ -285,12 +385,13 @@ pub async fn events<'c>(
 
 /// Calls not ended that were created before `created_before` (the sweeper's
 /// candidates: past any ring time plus their own maximum duration).
+#[tracing::instrument(skip_all)]
 pub async fn open_created_before<'c>(
     db: impl Executor<'c, Database = Any>,
     created_before: i64,
     limit: i64,
 ) -> Result<Vec<Call>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    let rows: Vec<CallRow> = sqlx::query_as(&format!(
         "select {CALL_COLUMNS} from call
          where ended_at is null and created_at < $1
          order by created_at limit $2"
@@ -298,17 +399,19 @@ pub async fn open_created_before<'c>(
     .bind(created_before)
     .bind(limit)
     .fetch_all(db)
-    .await
+    .await?;
+    typed_all(rows)
 }
 
 /// A member's calls changed after `after_ms`, oldest change first (live panels).
+#[tracing::instrument(skip_all)]
 pub async fn changed_for_user<'c>(
     db: impl Executor<'c, Database = Any>,
     user_id: &str,
     org_id: &str,
     after_ms: i64,
 ) -> Result<Vec<Call>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    let rows: Vec<CallRow> = sqlx::query_as(&format!(
         "select {CALL_COLUMNS} from call
          where user_id = $1 and org_id = $2 and updated_at_ms > $3
          order by updated_at_ms limit 50"
@@ -317,17 +420,19 @@ pub async fn changed_for_user<'c>(
     .bind(org_id)
     .bind(after_ms)
     .fetch_all(db)
-    .await
+    .await?;
+    typed_all(rows)
 }
 
 /// A member's latest calls in one organization, newest first (the dialer's recent list).
+#[tracing::instrument(skip_all)]
 pub async fn recent_for_user<'c>(
     db: impl Executor<'c, Database = Any>,
     user_id: &str,
     org_id: &str,
     limit: i64,
 ) -> Result<Vec<Call>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    let rows: Vec<CallRow> = sqlx::query_as(&format!(
         "select {CALL_COLUMNS} from call
          where user_id = $1 and org_id = $2
          order by created_at desc, call_id desc limit $3"
@@ -336,5 +441,6 @@ pub async fn recent_for_user<'c>(
     .bind(org_id)
     .bind(limit)
     .fetch_all(db)
-    .await
+    .await?;
+    typed_all(rows)
 }
