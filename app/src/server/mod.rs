@@ -1,9 +1,18 @@
-//! Server-only code: the database, password hashing, the login throttle, the
-//! session store and the guards server functions authorize with. Compiled only
-//! with the `ssr` feature, so none of it (nor any secret) reaches the WASM build.
+//! Server-only code, compiled only with the `ssr` feature, so none of it (nor
+//! any secret) reaches the WASM build.
 //!
-//! Start with `state.rs` (what every request can reach) and `guard.rs` (who is
-//! calling); `db/` holds the SQL, one module per aggregate.
+//! - `state.rs` (what every server function can reach) and `guard.rs` (who
+//!   is calling, and in which organization).
+//! - The services, where the rules live and which server functions and
+//!   webhooks both call: `calls.rs` (a call's life and its money) and
+//!   `purchases/` (money coming in: checkouts, credits, saved cards,
+//!   auto-recharge).
+//! - `providers/`: the contracts for the outside world (payments, carrier)
+//!   and the payment sandbox; the real adapters are in `server/src/providers/`.
+//! - `db/`: all SQL, one module per aggregate; `db/ledger.rs` is the only
+//!   code that moves money.
+//! - Helpers: `call_views.rs`, `dates.rs`, `paging.rs`, `phone.rs`, `ids.rs`,
+//!   `clock.rs`, the session store, the login throttle, password hashing.
 
 pub mod call_views;
 pub mod calls;

@@ -8,13 +8,13 @@ use crate::common::fake_twilio::{self, CallState, FakeTwilio};
 use crate::common::{Backend, TestApp, PUBLIC_URL};
 use crate::on_both_databases;
 use app::domain::rating::{self, Rate, RateParts};
-use app::domain::{CallStatus, Money};
+use app::domain::{CallStatus, EndReason, Money};
 use app::server::db::calls::{self as call_rows, Call};
 use app::server::db::ledger::{EntryKind, NewEntry};
 use itertools::Itertools;
 use reqwest::Client;
 use serde_json::Value;
-use server::webhooks::{twilio_form, twilio_signature};
+use server::providers::twilio::{signature as twilio_signature, wire as twilio_form};
 
 on_both_databases!(
     a_quote_names_the_destination_price_and_talk_time_or_says_why_not,
@@ -229,7 +229,7 @@ async fn a_quote_names_the_destination_price_and_talk_time_or_says_why_not(app: 
     let poor = quote(LONDON, "US").await;
     assert_eq!(
         poor["Unaffordable"]["destination"],
-        "United Kingdom — United Kingdom landline"
+        "United Kingdom · United Kingdom landline"
     );
     assert_eq!(poor["Unaffordable"]["needed"], 20_000);
 
@@ -266,7 +266,7 @@ async fn a_call_holds_its_maximum_cost_and_asks_the_carrier_with_that_time_limit
     assert_eq!(call["status"], "Queued");
     let row = call_row(&app, call["call_id"].as_str().unwrap()).await;
     assert_eq!(row.max_duration_secs, 300);
-    assert_eq!(row.price_per_minute, 20_000);
+    assert_eq!(row.rate.price_per_minute().micros(), 20_000);
     let balance = app.db.balance(&m.org_id).await.unwrap();
     assert_eq!(balance.held, Money::from_cents(10).unwrap());
 
@@ -313,11 +313,11 @@ async fn callbacks_in_every_order_and_twice_charge_exactly_once(backend_app: Tes
             );
         }
         let done = call_row(&app, &row.call_id).await;
-        assert_eq!(done.status, "completed", "order {order:?}");
+        assert_eq!(done.status.as_str(), "completed", "order {order:?}");
         assert_eq!(done.duration_secs, Some(61));
         assert_eq!(done.billed_seconds, Some(120));
         assert_eq!(done.cost, Some(expected.micros()));
-        assert_eq!(done.end_reason.as_deref(), Some("completed"));
+        assert_eq!(done.end_reason.map(EndReason::as_str), Some("completed"));
         assert!(done.ledger_entry_id.is_some());
         let recorded = call_rows::events(&app.db.pool, &row.call_id).await.unwrap();
         assert_eq!(recorded.len(), 8, "every delivery is recorded");
@@ -359,7 +359,7 @@ async fn callbacks_split_across_a_restart_charge_exactly_once(backend_app: TestA
     let expected = rating::cost(&london_rate(), 125).unwrap();
     assert_eq!(charges(&again, &m.org_id).await, vec![-expected.micros()]);
     let done = call_row(&again, &row.call_id).await;
-    assert_eq!(done.status, "completed");
+    assert_eq!(done.status.as_str(), "completed");
     assert_books_balance(&again, &m.org_id).await;
 }
 
@@ -458,8 +458,8 @@ async fn busy_no_answer_failed_and_canceled_cost_nothing(backend_app: TestApp) {
         // A late "in-progress" after the end changes nothing.
         deliver_status(&app, &row, CallStatus::InProgress, 3, None).await;
         let done = call_row(&app, &row.call_id).await;
-        assert_eq!(done.status, end.as_str());
-        assert_eq!(done.end_reason.as_deref(), Some(reason));
+        assert_eq!(done.status.as_str(), end.as_str());
+        assert_eq!(done.end_reason.map(EndReason::as_str), Some(reason));
         assert_eq!(done.cost, Some(0));
         assert_eq!(done.ledger_entry_id, None);
     }
@@ -501,7 +501,7 @@ async fn cancel_while_ringing_racing_an_answer_charges_only_what_the_carrier_rep
     deliver_status(&app, &row, CallStatus::Canceled, 2, None).await;
     let done = call_row(&app, &row.call_id).await;
     assert_eq!((done.status.as_str(), done.cost), ("canceled", Some(0)));
-    assert_eq!(done.end_reason.as_deref(), Some("canceled"));
+    assert_eq!(done.end_reason.map(EndReason::as_str), Some("canceled"));
 
     // The answer won the race: it is hung up at once and billed what the carrier reports.
     let (_, call) = dial(&app, &m, LONDON, "cancel-2").await;
@@ -516,12 +516,12 @@ async fn cancel_while_ringing_racing_an_answer_charges_only_what_the_carrier_rep
     .await;
     deliver_status(&app, &row, CallStatus::InProgress, 2, None).await;
     // The forced hangup job runs right away because an end was requested.
-    wait_for(|| fake.endings(&sid).len() == 2).await;
+    app.settle_jobs().await;
     assert_eq!(fake.endings(&sid), vec!["canceled", "completed"]);
     deliver_status(&app, &row, CallStatus::Completed, 3, Some(2)).await;
     let done = call_row(&app, &row.call_id).await;
-    assert_eq!(done.status, "completed");
-    assert_eq!(done.end_reason.as_deref(), Some("hung_up"));
+    assert_eq!(done.status.as_str(), "completed");
+    assert_eq!(done.end_reason.map(EndReason::as_str), Some("hung_up"));
     let two_seconds = rating::cost(&london_rate(), 2).unwrap();
     assert_eq!(charges(&app, &m.org_id).await, vec![-two_seconds.micros()]);
     assert_books_balance(&app, &m.org_id).await;
@@ -563,11 +563,14 @@ async fn bad_signatures_are_refused_and_change_nothing(backend_app: TestApp) {
     );
     assert_eq!(post_form(&app, &path, &params, None).await, 403);
     assert_eq!(app.count("select count(*) from call_event").await, 0);
-    assert_eq!(call_row(&app, &row.call_id).await.status, "queued");
+    assert_eq!(call_row(&app, &row.call_id).await.status.as_str(), "queued");
     assert!(charges(&app, &m.org_id).await.is_empty());
 
     assert_eq!(post_form(&app, &path, &params, Some(&good)).await, 204);
-    assert_eq!(call_row(&app, &row.call_id).await.status, "completed");
+    assert_eq!(
+        call_row(&app, &row.call_id).await.status.as_str(),
+        "completed"
+    );
 }
 
 async fn the_voice_webhook_bridges_to_the_members_browser(backend_app: TestApp) {
@@ -644,11 +647,7 @@ async fn the_sweeper_bills_a_call_whose_final_event_never_came(backend_app: Test
         let app = &app;
         let fake = fake.clone();
         async move {
-            let carrier = server::providers::twilio::TwilioCarrier::new(
-                fake_twilio::ACCOUNT_SID,
-                &server::config::Secret::new(fake_twilio::AUTH_TOKEN.to_owned()),
-                Some(&url::Url::parse(&fake.base_url).unwrap()),
-            );
+            let carrier = fake.carrier();
             app::server::calls::sweep(&app.db, &carrier, &settings(), now)
                 .await
                 .unwrap()
@@ -796,7 +795,8 @@ async fn the_simulated_carrier_rings_answers_and_bills_what_it_reports(app: Test
     let call_id = call["call_id"].as_str().unwrap().to_owned();
     let answered =
         format!("select count(*) from call where call_id = '{call_id}' and status = 'in-progress'");
-    app.eventually_count(&answered, 1).await;
+    // The simulated carrier answers seconds after the dial.
+    app.run_jobs_until_count(&answered, 1).await;
     let ended = app
         .call(
             &m.client,
@@ -807,9 +807,11 @@ async fn the_simulated_carrier_rings_answers_and_bills_what_it_reports(app: Test
     assert_eq!(ended.status(), 200);
     let completed =
         format!("select count(*) from call where call_id = '{call_id}' and status = 'completed'");
-    app.eventually_count(&completed, 1).await;
+    // The hangup queued the simulated carrier's final callback.
+    app.settle_jobs().await;
+    assert_eq!(app.count(&completed).await, 1);
     let done = call_row(&app, &call_id).await;
-    assert_eq!(done.end_reason.as_deref(), Some("hung_up"));
+    assert_eq!(done.end_reason.map(EndReason::as_str), Some("hung_up"));
     let duration = done.duration_secs.unwrap();
     assert!((1..=5).contains(&duration), "{duration}");
     let cost = rating::cost(&london_rate(), duration as u64).unwrap();
@@ -832,14 +834,14 @@ async fn the_simulated_carrier_busy_number_costs_nothing(app: TestApp) {
     grant(&app, &m.org_id, 100).await;
     let (_, call) = dial(&app, &m, "+44 20 7183 0002", "busy").await;
     let call_id = call["call_id"].as_str().unwrap().to_owned();
-    app.eventually_count(
+    app.run_jobs_until_count(
         &format!("select count(*) from call where call_id = '{call_id}' and status = 'busy'"),
         1,
     )
     .await;
     let done = call_row(&app, &call_id).await;
     assert_eq!(
-        (done.cost, done.end_reason.as_deref()),
+        (done.cost, done.end_reason.map(EndReason::as_str)),
         (Some(0), Some("busy"))
     );
     let balance = app.db.balance(&m.org_id).await.unwrap();
@@ -863,10 +865,14 @@ async fn the_forced_hangup_fires_at_the_deadline_and_charges_exactly_the_maximum
     assert_eq!(call["max_duration_secs"], 10);
     let ended =
         format!("select count(*) from call where call_id = '{call_id}' and ended_at is not null");
-    app.eventually_count(&ended, 1).await;
+    // Answered after a few seconds, cut off at its deadline.
+    app.run_jobs_until_count(&ended, 1).await;
     let done = call_row(&app, &call_id).await;
-    assert_eq!(done.status, "completed");
-    assert_eq!(done.end_reason.as_deref(), Some("credits_exhausted"));
+    assert_eq!(done.status.as_str(), "completed");
+    assert_eq!(
+        done.end_reason.map(EndReason::as_str),
+        Some("credits_exhausted")
+    );
     let duration = done.duration_secs.unwrap();
     assert!((6..=10).contains(&duration), "cut off after {duration} s");
     assert_eq!(done.billed_seconds, Some(10));
@@ -879,14 +885,6 @@ async fn the_forced_hangup_fires_at_the_deadline_and_charges_exactly_the_maximum
     let balance = app.db.balance(&m.org_id).await.unwrap();
     assert_eq!((balance.balance, balance.held), (Money::ZERO, Money::ZERO));
     assert_books_balance(&app, &m.org_id).await;
-}
-
-async fn wait_for(mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !done() {
-        assert!(std::time::Instant::now() < deadline, "timed out");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
 }
 
 async fn an_expensive_destination_needs_confirmation_before_it_is_dialed(backend_app: TestApp) {

@@ -9,6 +9,7 @@ mod call_restart;
 mod calls;
 mod isolation;
 mod ledger;
+mod migrations;
 mod operations;
 mod pages;
 mod purchases;

@@ -165,13 +165,14 @@ async fn paying_with_the_success_card_credits_through_the_signed_webhook_exactly
         format!("http://phonebooth.test/wallet?checkout={session}")
     );
     // The sandbox's event travels through the job queue and the real webhook endpoint.
-    app.eventually_count(
-        &format!(
+    app.settle_jobs().await;
+    assert_eq!(
+        app.count(&format!(
             "select count(*) from ledger_entry where idempotency_key = 'stripe:checkout:{session}'"
-        ),
-        1,
-    )
-    .await;
+        ))
+        .await,
+        1
+    );
     assert_eq!(balance(&app, &org).await, Money::from_dollars(10).unwrap());
     assert_eq!(
         app.count("select count(*) from stripe_event where event_type = 'checkout.session.completed' and processed_at is not null").await,
@@ -192,7 +193,7 @@ async fn paying_with_the_success_card_credits_through_the_signed_webhook_exactly
     // Paying the same session again is a no-op that returns to the wallet.
     let again = pay(&app, &browser, &session, "4242424242424242").await;
     assert!(location(&again).ends_with(&session));
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    app.settle_jobs().await;
     assert_eq!(
         app.count("select count(*) from job where finished_at is null")
             .await,
@@ -223,7 +224,7 @@ async fn a_declined_card_adds_nothing_and_the_session_stays_payable(app: TestApp
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["Validation"]["message"], message);
     }
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    app.settle_jobs().await;
     assert_eq!(
         app.count("select count(*) from job").await,
         0,
@@ -233,8 +234,8 @@ async fn a_declined_card_adds_nothing_and_the_session_stays_payable(app: TestApp
     assert_eq!(balance(&app, &org).await, Money::ZERO);
     // The customer can still pay with another card.
     pay(&app, &browser, &session, "4242 4242 4242 4242").await;
-    app.eventually_count("select count(*) from ledger_entry", 1)
-        .await;
+    app.settle_jobs().await;
+    assert_eq!(app.count("select count(*) from ledger_entry").await, 1);
 }
 
 async fn another_organization_cannot_follow_or_pay_into_a_purchase(app: TestApp) {
@@ -271,11 +272,12 @@ async fn save_card(app: &TestApp, browser: &Client, org: &str, card: &str) {
     let session = session_of(&location(&response));
     let paid = pay(app, browser, &session, card).await;
     assert_eq!(location(&paid), "http://phonebooth.test/wallet?card=saved");
-    app.eventually_count(
-        &format!("select count(*) from wallet_settings where org_id = '{org}' and payment_method_id is not null"),
-        1,
-    )
-    .await;
+    app.settle_jobs().await;
+    assert_eq!(
+        app.count(&format!("select count(*) from wallet_settings where org_id = '{org}' and payment_method_id is not null"))
+            .await,
+        1
+    );
 }
 
 async fn enable_auto_recharge(app: &TestApp, browser: &Client, org: &str) -> reqwest::Response {
@@ -340,19 +342,23 @@ async fn auto_recharge_charges_the_saved_card_back_to_the_target_once(app: TestA
 
     grant(&app, &org, 10).await;
     spend_down_to(&app, &org, "call:1:charge", 6_500_000).await; // $3.50 left, below $5
-    app.eventually_count(
+                                                                 // The periodic scan (every second here) starts the attempt, outside the queue.
+    app.run_jobs_until_count(
         "select count(*) from ledger_entry where kind = 'auto_recharge'",
         1,
     )
     .await;
     assert_eq!(balance(&app, &org).await, Money::from_dollars(20).unwrap());
     // The synchronous answer and the payment_intent.succeeded webhook both landed; one credit.
-    app.eventually_count(
-        "select count(*) from stripe_event where event_type = 'payment_intent.succeeded' and processed_at is not null",
-        1,
-    )
-    .await;
+    assert_eq!(
+        app.count("select count(*) from stripe_event where event_type = 'payment_intent.succeeded' and processed_at is not null")
+            .await,
+        1
+    );
+    // Give the scan time to run again (it must not start a second
+    // attempt), then let anything it queued finish.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    app.settle_jobs().await;
     assert_eq!(
         app.count("select count(*) from ledger_entry where kind = 'auto_recharge'")
             .await,
@@ -375,12 +381,16 @@ async fn three_failed_recharges_switch_it_off_and_tell_the_owners(app: TestApp) 
         200
     );
     grant(&app, &org, 4).await; // below the $5 threshold
-    app.eventually_count(
+                                // Each attempt is started by the periodic scan, outside the queue.
+    app.run_jobs_until_count(
         &format!("select count(*) from wallet_settings where org_id = '{org}' and auto_recharge_enabled = 0"),
         1,
     )
     .await;
+    // Give the scan time to run again (it must not start a fourth
+    // attempt), then let anything it queued finish.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    app.settle_jobs().await;
     assert_eq!(
         app.count("select count(*) from auto_recharge_attempt where status = 'failed'")
             .await,

@@ -5,7 +5,7 @@ use crate::common::{TestApp, STRIPE_WEBHOOK_SECRET};
 use crate::on_both_databases;
 use app::domain::Money;
 use serde_json::{json, Value};
-use server::webhooks::stripe_signature::sign;
+use server::providers::stripe::signature::sign;
 
 on_both_databases!(
     a_paid_checkout_credits_the_organization_once,

@@ -1,303 +1,33 @@
-//! The Twilio carrier against a local fake of Twilio's REST API: what it sends
-//! (path, method, Basic credentials, every form field) and how it reads the
-//! answers (created, updated and fetched calls, Twilio's error bodies,
-//! outages). No database and no app: the carrier is built directly, pointed
-//! at the fake.
+//! The Twilio carrier against the local fake of Twilio's REST API
+//! (`common::fake_twilio`): what it sends (path, method, Basic credentials,
+//! every form field) and how it reads the answers (created, updated and
+//! fetched calls, Twilio's error bodies, outages). No database and no app:
+//! the carrier is built directly, pointed at the fake.
 
+use crate::common::fake_twilio::{
+    basic_auth, FakeTwilio, Recorded, ACCOUNT_SID, AUTH_TOKEN, CALLS_PATH, INVALID_NUMBER,
+};
 use app::domain::CallStatus;
-use app::server::carrier::{Carrier, CarrierCall, CarrierError, Ending, PlaceCall};
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use axum::{Json, Router};
-use base64::Engine;
-use serde_json::{json, Value};
+use app::server::providers::carrier::{Carrier, CarrierCall, CarrierError, Ending, PlaceCall};
+use axum::http::Method;
 use server::config::Secret;
 use server::providers::twilio::TwilioCarrier;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use url::Url;
 
-const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
-const AUTH_TOKEN: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
-/// Twilio's test credentials refuse this `To` as not a valid phone number.
-const INVALID_NUMBER: &str = "+15005550001";
-const CALLS_PATH: &str = "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Calls";
 /// Sat, 21 Nov 2026 10:00:00 +0000.
 const AT: i64 = 1_795_255_200;
 const AT_TEXT: &str = "Sat, 21 Nov 2026 10:00:00 +0000";
 const SID: &str = "CAaaaabbbbccccddddeeeeffff00001111";
 
-/// One request as the fake received it.
-#[derive(Clone, Debug)]
-struct Recorded {
-    method: Method,
-    path: String,
-    headers: HeaderMap,
-    /// Decoded, in order, repeated names kept.
-    form: Vec<(String, String)>,
-}
-
-impl Recorded {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    fn values(&self, name: &str) -> Vec<&str> {
-        self.form
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-}
-
-#[derive(Default)]
-struct FakeState {
-    requests: Mutex<Vec<Recorded>>,
-    /// Call resources by SID, as Twilio would return them.
-    calls: Mutex<HashMap<String, Value>>,
-    next_sid: AtomicU32,
-    /// Answer everything with a 500, as during a Twilio incident.
-    failing: AtomicBool,
-}
-
-struct FakeTwilio {
-    url: Url,
-    state: Arc<FakeState>,
-}
-
-impl FakeTwilio {
-    async fn start() -> Self {
-        let state = Arc::new(FakeState::default());
-        let router = Router::new().fallback(answer).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        Self {
-            url: Url::parse(&format!("http://{addr}")).unwrap(),
-            state,
-        }
-    }
-
-    fn carrier(&self) -> TwilioCarrier {
-        TwilioCarrier::new(ACCOUNT_SID, &Secret::new(AUTH_TOKEN), Some(&self.url))
-    }
-
-    /// A call answered at `AT` that lasted 61 s.
-    fn put_completed_call(&self, sid: &str) {
-        self.put_call(
-            sid,
-            "completed",
-            Some("61"),
-            Some(AT_TEXT),
-            Some("Sat, 21 Nov 2026 10:01:01 +0000"),
-        );
-    }
-
-    fn requests(&self) -> Vec<Recorded> {
-        self.state.requests.lock().unwrap().clone()
-    }
-
-    fn fail_everything(&self) {
-        self.state.failing.store(true, Ordering::SeqCst);
-    }
-
-    /// A call Twilio already knows, in the given state.
-    fn put_call(
-        &self,
-        sid: &str,
-        status: &str,
-        duration: Option<&str>,
-        start_time: Option<&str>,
-        end_time: Option<&str>,
-    ) {
-        let mut call = call_resource(sid, "+14155550123", "+15005550006");
-        call["status"] = json!(status);
-        call["duration"] = json!(duration);
-        call["start_time"] = json!(start_time);
-        call["end_time"] = json!(end_time);
-        self.state
-            .calls
-            .lock()
-            .unwrap()
-            .insert(sid.to_owned(), call);
-    }
-
-    fn status_of(&self, sid: &str) -> String {
-        self.state.calls.lock().unwrap()[sid]["status"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-}
-
-fn basic_auth(user: &str, password: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-    )
-}
-
-/// Every call the carrier makes goes through this one handler.
-async fn answer(
-    State(state): State<Arc<FakeState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let recorded = Recorded {
-        method: method.clone(),
-        path: uri.path().to_owned(),
-        headers,
-        form: form_urlencoded::parse(&body).into_owned().collect(),
-    };
-    let authorized =
-        recorded.header("authorization") == Some(basic_auth(ACCOUNT_SID, AUTH_TOKEN).as_str());
-    let form = recorded.form.clone();
-    let path = recorded.path.clone();
-    state.requests.lock().unwrap().push(recorded);
-
-    if state.failing.load(Ordering::SeqCst) {
-        return twilio_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            20500,
-            "An internal server error has occurred",
-        );
-    }
-    if !authorized {
-        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
-    }
-    let not_found = || {
-        twilio_error(
-            StatusCode::NOT_FOUND,
-            20404,
-            &format!("The requested resource {path} was not found"),
-        )
-    };
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let mut calls = state.calls.lock().unwrap();
-
-    if method == Method::POST && path == format!("{CALLS_PATH}.json") {
-        let to = field("To");
-        if to == INVALID_NUMBER {
-            return twilio_error(
-                StatusCode::BAD_REQUEST,
-                21211,
-                &format!("The 'To' number {to} is not a valid phone number."),
-            );
-        }
-        let n = state.next_sid.fetch_add(1, Ordering::SeqCst);
-        let sid = format!("CA{n:032x}");
-        let call = call_resource(&sid, &to, &field("From"));
-        calls.insert(sid, call.clone());
-        return (StatusCode::CREATED, Json(call)).into_response();
-    }
-
-    let Some(sid) = path
-        .strip_prefix(&format!("{CALLS_PATH}/"))
-        .and_then(|rest| rest.strip_suffix(".json"))
-    else {
-        return not_found();
-    };
-    let Some(call) = calls.get_mut(sid) else {
-        return not_found();
-    };
-    if method == Method::GET {
-        return Json(call.clone()).into_response();
-    }
-    if method != Method::POST {
-        return not_found();
-    }
-    let current = call["status"].as_str().unwrap().to_owned();
-    let live = ["queued", "initiated", "ringing", "in-progress"].contains(&current.as_str());
-    if !live {
-        return twilio_error(
-            StatusCode::BAD_REQUEST,
-            21220,
-            "Call is not in-progress. Cannot redirect.",
-        );
-    }
-    // Twilio's rules: `canceled` ends a call not yet answered and does
-    // nothing to an answered one; `completed` hangs up an answered one.
-    match (field("Status").as_str(), current.as_str()) {
-        ("canceled", "in-progress") => {}
-        ("canceled", _) => {
-            call["status"] = json!("canceled");
-            call["duration"] = json!("0");
-            call["end_time"] = json!(AT_TEXT);
-        }
-        ("completed", _) => {
-            call["status"] = json!("completed");
-            call["end_time"] = json!(AT_TEXT);
-        }
-        (other, _) => {
-            return twilio_error(
-                StatusCode::BAD_REQUEST,
-                21218,
-                &format!("Invalid Status: {other}"),
-            )
-        }
-    }
-    Json(call.clone()).into_response()
-}
-
-/// Twilio's error body.
-fn twilio_error(status: StatusCode, code: u32, message: &str) -> Response {
-    (
-        status,
-        Json(json!({
-            "code": code,
-            "message": message,
-            "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
-            "status": status.as_u16(),
-        })),
-    )
-        .into_response()
-}
-
-/// The shape of Twilio's Call resource for a call just created.
-fn call_resource(sid: &str, to: &str, from: &str) -> Value {
-    json!({
-        "account_sid": ACCOUNT_SID,
-        "annotation": null,
-        "answered_by": null,
-        "api_version": "2010-04-01",
-        "caller_name": null,
-        "date_created": null,
-        "date_updated": null,
-        "direction": "outbound-api",
-        "duration": null,
-        "end_time": null,
-        "forwarded_from": null,
-        "from": from,
-        "from_formatted": from,
-        "group_sid": null,
-        "parent_call_sid": null,
-        "phone_number_sid": "PN0123456789abcdef0123456789abcdef",
-        "price": null,
-        "price_unit": "USD",
-        "queue_time": "0",
-        "sid": sid,
-        "start_time": null,
-        "status": "queued",
-        "subresource_uris": {
-            "notifications": format!("{CALLS_PATH}/{sid}/Notifications.json"),
-            "recordings": format!("{CALLS_PATH}/{sid}/Recordings.json"),
-        },
-        "to": to,
-        "to_formatted": to,
-        "trunk_sid": null,
-        "uri": format!("{CALLS_PATH}/{sid}.json"),
-    })
+/// A call answered at `AT` that lasted 61 s.
+fn put_completed_call(twilio: &FakeTwilio, sid: &str) {
+    twilio.put_call(
+        sid,
+        "completed",
+        Some("61"),
+        Some(AT_TEXT),
+        Some("Sat, 21 Nov 2026 10:01:01 +0000"),
+    );
 }
 
 fn place_call(to: &str, time_limit_secs: u64) -> PlaceCall {
@@ -442,7 +172,7 @@ async fn a_cancel_that_crosses_the_answer_hangs_the_call_up() {
 #[tokio::test]
 async fn ending_a_call_that_has_already_ended_is_not_an_error() {
     let twilio = FakeTwilio::start().await;
-    twilio.put_completed_call(SID);
+    put_completed_call(&twilio, SID);
 
     for how in [Ending::HangUp, Ending::Cancel] {
         twilio.carrier().end_call(SID, how).await.unwrap();
@@ -459,7 +189,7 @@ async fn ending_a_call_that_has_already_ended_is_not_an_error() {
 #[tokio::test]
 async fn fetching_a_completed_call_reads_its_duration_and_times() {
     let twilio = FakeTwilio::start().await;
-    twilio.put_completed_call(SID);
+    put_completed_call(&twilio, SID);
 
     let call = twilio.carrier().fetch_call(SID).await.unwrap();
 

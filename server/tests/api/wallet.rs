@@ -5,6 +5,7 @@
 use crate::common::TestApp;
 use crate::on_both_databases;
 use app::domain::{Money, Role};
+use app::server::dates;
 use app::server::db::ledger::{EntryKind, NewEntry};
 use app::server::db::wallet as queries;
 use reqwest::Client;
@@ -611,7 +612,7 @@ async fn the_csv_export_is_the_filtered_history_quoted_and_formula_safe(app: Tes
         .to_str()
         .unwrap()
         .to_owned();
-    let today = queries::iso_date(queries::date_of(app::server::clock::now()));
+    let today = dates::iso_date(dates::date_of(app::server::clock::now()));
     assert_eq!(
         disposition,
         format!("attachment; filename=\"phonebooth-ledger-{org}-{today}.csv\"")
@@ -819,7 +820,7 @@ async fn only_purchases_have_receipts(app: TestApp) {
 
 async fn call_spend_is_summed_per_utc_day_over_the_last_thirty_days(app: TestApp) {
     let (alice, org) = person(&app, "Alice", "alice@example.com").await;
-    let march_30 = queries::parse_date("2024-03-30").unwrap();
+    let march_30 = dates::parse_date("2024-03-30").unwrap();
     // The window is March 1 to March 30 (UTC), both whole days.
     post(
         &app,
@@ -877,8 +878,8 @@ async fn call_spend_is_summed_per_utc_day_over_the_last_thirty_days(app: TestApp
         .await
         .unwrap();
     assert_eq!(days.len(), 30);
-    assert_eq!(queries::iso_date(days[0].0), "2024-03-01");
-    assert_eq!(queries::iso_date(days[29].0), "2024-03-30");
+    assert_eq!(dates::iso_date(days[0].0), "2024-03-01");
+    assert_eq!(dates::iso_date(days[29].0), "2024-03-30");
     assert_eq!(days[0].1, Money::from_micros(262_500));
     assert_eq!(days[29].1, Money::from_micros(1_000_000));
     assert!(days[1..29].iter().all(|(_, spend)| *spend == Money::ZERO));
@@ -890,7 +891,7 @@ async fn call_spend_is_summed_per_utc_day_over_the_last_thirty_days(app: TestApp
         .json()
         .await
         .unwrap();
-    let today = queries::iso_date(queries::date_of(app::server::clock::now()));
+    let today = dates::iso_date(dates::date_of(app::server::clock::now()));
     assert_eq!(empty["days"].as_array().unwrap().len(), 30);
     assert_eq!(empty["days"][29]["date"], today);
     assert_eq!(empty["total"], 0);

@@ -3,7 +3,9 @@
 //! over HTTP like a browser would.
 #![allow(dead_code)]
 
+pub mod fake_stripe;
 pub mod fake_twilio;
+pub mod jobs;
 
 use app::server::db::Db;
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -218,7 +220,8 @@ impl TestApp {
     pub async fn deliver_stripe(&self, event: &serde_json::Value) -> Response {
         let body = serde_json::to_vec(event).unwrap();
         let now = app::server::clock::now();
-        let signature = server::webhooks::stripe_signature::sign(STRIPE_WEBHOOK_SECRET, now, &body);
+        let signature =
+            server::providers::stripe::signature::sign(STRIPE_WEBHOOK_SECRET, now, &body);
         self.client
             .post(self.url("/webhooks/stripe"))
             .header("stripe-signature", signature)
@@ -238,21 +241,21 @@ impl TestApp {
         org_id
     }
 
-    /// Waits (up to 15 s) until `sql` counts `expected`: for effects that
-    /// jobs and webhooks bring about after the request that caused them.
-    pub async fn eventually_count(&self, sql: &str, expected: i64) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-        loop {
-            let n = self.count(sql).await;
-            if n == expected {
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "timed out waiting for {expected} from {sql} (last: {n})"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+    /// Runs the due jobs to completion: returns once no job whose time has
+    /// come is unfinished, so every effect of the jobs a request queued (a
+    /// sandbox event delivered, a hangup sent) can be asserted at once.
+    /// Panics after `jobs::SETTLE_TIMEOUT` listing the jobs still due.
+    pub async fn settle_jobs(&self) {
+        jobs::settle(&self.db).await;
+    }
+
+    /// For waits that are time-based or start outside the queue (a
+    /// simulated call answering after seconds, a forced hangup at its
+    /// deadline, the periodic auto-recharge scan): lets time pass, settling
+    /// the queue as jobs come due, until `sql` counts `expected` at a settled
+    /// moment. Panics after `jobs::UNTIL_TIMEOUT` listing unfinished jobs.
+    pub async fn run_jobs_until_count(&self, sql: &str, expected: i64) {
+        jobs::run_until_count(&self.db, sql, expected).await;
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
