@@ -333,7 +333,7 @@ mod ssr {
 mod tests {
     use super::ssr::{duration_text, explain};
     use super::STATUS_CHOICES;
-    use crate::domain::rating::{Rate, RateParts};
+    use crate::domain::rating::test_rate;
     use crate::domain::{CallStatus, EndReason, Money};
     use crate::server::db::call_history::{HistoryCall, StatusFilter};
     use crate::server::db::calls::Call;
@@ -357,19 +357,7 @@ mod tests {
         } else {
             fee + (per_minute * billed + 59) / 60
         };
-        let rate = Rate::new(RateParts {
-            prefix: "44".into(),
-            country_code: "GB".into(),
-            country_name: "United Kingdom".into(),
-            description: "Landline".into(),
-            price_per_minute: Money::from_micros(per_minute),
-            connection_fee: Money::from_micros(fee),
-            initial_increment: initial as u32,
-            subsequent_increment: subsequent as u32,
-            blocked: false,
-            blocked_reason: None,
-        })
-        .unwrap();
+        let rate = test_rate(initial as u32, subsequent as u32, per_minute, fee);
         HistoryCall {
             call: Call {
                 call_id: "call_1".into(),

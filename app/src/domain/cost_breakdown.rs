@@ -77,22 +77,10 @@ pub fn cost_breakdown(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::rating::RateParts;
+    use crate::domain::rating::test_rate;
 
     fn rate((initial, subsequent): (u32, u32), per_minute: i64, fee: i64) -> Rate {
-        Rate::new(RateParts {
-            prefix: "44".into(),
-            country_code: "GB".into(),
-            country_name: "United Kingdom".into(),
-            description: "Landline".into(),
-            price_per_minute: Money::from_micros(per_minute),
-            connection_fee: Money::from_micros(fee),
-            initial_increment: initial,
-            subsequent_increment: subsequent,
-            blocked: false,
-            blocked_reason: None,
-        })
-        .unwrap()
+        test_rate(initial, subsequent, per_minute, fee)
     }
 
     /// The breakdown of a completed call billed as the rule bills it.

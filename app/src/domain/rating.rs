@@ -409,24 +409,32 @@ pub fn parse_rate_dollars(raw: &str) -> Result<Money, &'static str> {
     Money::from_decimal_digits(whole, fraction).ok_or("that price is too large")
 }
 
+/// A UK landline rate with these increments, price per minute and
+/// connection fee (micro-dollars): the fixture every unit test of rating,
+/// cost explanations and call views builds on.
+#[cfg(test)]
+pub(crate) fn test_rate(initial: u32, subsequent: u32, per_minute: i64, fee: i64) -> Rate {
+    Rate::new(RateParts {
+        prefix: "44".into(),
+        country_code: "GB".into(),
+        country_name: "United Kingdom".into(),
+        description: "Landline".into(),
+        price_per_minute: Money::from_micros(per_minute),
+        connection_fee: Money::from_micros(fee),
+        initial_increment: initial,
+        subsequent_increment: subsequent,
+        blocked: false,
+        blocked_reason: None,
+    })
+    .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn rate(initial: u32, subsequent: u32, per_minute: i64, fee: i64) -> Rate {
-        Rate::new(RateParts {
-            prefix: "44".into(),
-            country_code: "gb".into(),
-            country_name: "United Kingdom".into(),
-            description: "test".into(),
-            price_per_minute: Money::from_micros(per_minute),
-            connection_fee: Money::from_micros(fee),
-            initial_increment: initial,
-            subsequent_increment: subsequent,
-            blocked: false,
-            blocked_reason: None,
-        })
-        .unwrap()
+        test_rate(initial, subsequent, per_minute, fee)
     }
 
     const DURATIONS: [u64; 5] = [0, 1, 59, 60, 61];

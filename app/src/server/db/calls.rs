@@ -2,8 +2,9 @@
 //! call, and every carrier event received for it. The rules that move a call
 //! live in `crate::server::calls`; this module is only the SQL.
 
-use crate::domain::rating::{Rate, RateParts};
-use crate::domain::{CallStatus, EndReason, Money};
+use super::rates::{decode_rate, StoredRate};
+use crate::domain::rating::Rate;
+use crate::domain::{CallStatus, EndReason};
 use crate::server::ids::new_id;
 use sqlx::{Any, AnyConnection, Executor, FromRow};
 
@@ -109,20 +110,19 @@ impl TryFrom<CallRow> for Call {
                     .ok_or_else(|| decode_error(format!("call.end_reason {raw:?}")))
             })
             .transpose()?;
-        let increment = |secs: i64| u32::try_from(secs).unwrap_or(0);
-        let rate = Rate::new(RateParts {
+        // Only callable rates are copied onto calls: never blocked.
+        let rate = decode_rate(StoredRate {
             prefix: row.rate_prefix,
             country_code: row.country_code,
             country_name: row.country_name,
             description: row.description,
-            price_per_minute: Money::from_micros(row.price_per_minute),
-            connection_fee: Money::from_micros(row.connection_fee),
-            initial_increment: increment(row.initial_increment),
-            subsequent_increment: increment(row.subsequent_increment),
+            price_per_minute: row.price_per_minute,
+            connection_fee: row.connection_fee,
+            initial_increment: row.initial_increment,
+            subsequent_increment: row.subsequent_increment,
             blocked: false,
             blocked_reason: None,
-        })
-        .map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
+        })?;
         Ok(Call {
             call_id: row.call_id,
             org_id: row.org_id,

@@ -31,21 +31,52 @@ impl TryFrom<RateRow> for Rate {
     /// The table's checks mirror `Rate::new`, so this fails only if someone
     /// wrote rows by hand around them; then it is a decode error, not a panic.
     fn try_from(row: RateRow) -> Result<Self, Self::Error> {
-        let increment = |secs: i64| u32::try_from(secs).unwrap_or(0);
-        Rate::new(RateParts {
+        decode_rate(StoredRate {
             prefix: row.prefix,
             country_code: row.country_code,
             country_name: row.country_name,
             description: row.description,
-            price_per_minute: Money::from_micros(row.price_per_minute),
-            connection_fee: Money::from_micros(row.connection_fee),
-            initial_increment: increment(row.initial_increment),
-            subsequent_increment: increment(row.subsequent_increment),
+            price_per_minute: row.price_per_minute,
+            connection_fee: row.connection_fee,
+            initial_increment: row.initial_increment,
+            subsequent_increment: row.subsequent_increment,
             blocked: row.blocked != 0,
             blocked_reason: row.blocked_reason,
         })
-        .map_err(|error| sqlx::Error::Decode(Box::new(error)))
     }
+}
+
+/// A rate's columns as stored, in the deck (`rate`) or copied onto a call.
+pub(super) struct StoredRate {
+    pub prefix: String,
+    pub country_code: String,
+    pub country_name: String,
+    pub description: String,
+    pub price_per_minute: i64,
+    pub connection_fee: i64,
+    pub initial_increment: i64,
+    pub subsequent_increment: i64,
+    pub blocked: bool,
+    pub blocked_reason: Option<String>,
+}
+
+/// The table's checks mirror `Rate::new`, so this fails only for rows written
+/// around them; then it is a decode error, never a panic.
+pub(super) fn decode_rate(stored: StoredRate) -> Result<Rate, sqlx::Error> {
+    let increment = |secs: i64| u32::try_from(secs).unwrap_or(0);
+    Rate::new(RateParts {
+        prefix: stored.prefix,
+        country_code: stored.country_code,
+        country_name: stored.country_name,
+        description: stored.description,
+        price_per_minute: Money::from_micros(stored.price_per_minute),
+        connection_fee: Money::from_micros(stored.connection_fee),
+        initial_increment: increment(stored.initial_increment),
+        subsequent_increment: increment(stored.subsequent_increment),
+        blocked: stored.blocked,
+        blocked_reason: stored.blocked_reason,
+    })
+    .map_err(|error| sqlx::Error::Decode(Box::new(error)))
 }
 
 /// The deck's countries, by name: (ISO code, name).
