@@ -164,12 +164,11 @@ async fn processing_attempt(app: &TestApp, org: &str) -> (String, String) {
         1,
     )
     .await;
-    let (attempt_id, payment_ref, status): (String, String, String) = sqlx::query_as(
-        "select attempt_id, payment_ref, status from auto_recharge_attempt",
-    )
-    .fetch_one(&app.db.pool)
-    .await
-    .unwrap();
+    let (attempt_id, payment_ref, status): (String, String, String) =
+        sqlx::query_as("select attempt_id, payment_ref, status from auto_recharge_attempt")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
     assert_eq!(status, "pending", "a processing payment is not a failure");
     (attempt_id, payment_ref)
 }
@@ -215,7 +214,11 @@ async fn a_processing_charge_stays_pending_until_its_webhook_and_counts_no_failu
             .await,
         1
     );
-    assert_eq!(app.count("select count(*) from auto_recharge_attempt").await, 1);
+    assert_eq!(
+        app.count("select count(*) from auto_recharge_attempt")
+            .await,
+        1
+    );
     assert_eq!(
         app.count("select auto_recharge_failures from wallet_settings")
             .await,
@@ -262,8 +265,11 @@ async fn a_processing_charge_without_news_closes_as_failed_after_the_wait(backen
         1,
     )
     .await;
-    let reason = text(&app, "select failure from auto_recharge_attempt where status = 'failed'")
-        .await;
+    let reason = text(
+        &app,
+        "select failure from auto_recharge_attempt where status = 'failed'",
+    )
+    .await;
     assert!(reason.contains("processing"), "{reason}");
     // If the money does arrive after all, it is credited.
     let late = payment_intent_event(
@@ -315,7 +321,13 @@ async fn an_older_setup_delivered_last_does_not_replace_the_newer_card(app: Test
         "pm_newer"
     );
     // A setup newer still replaces it.
-    let newest = setup_event("evt_newest", "seti_newest", &org, "pm_newest", 1_700_000_300);
+    let newest = setup_event(
+        "evt_newest",
+        "seti_newest",
+        &org,
+        "pm_newest",
+        1_700_000_300,
+    );
     assert_eq!(app.deliver_stripe(&newest).await.status(), 200);
     assert_eq!(
         text(&app, "select payment_method_id from wallet_settings").await,
@@ -345,7 +357,13 @@ async fn paid_checkout(app: &TestApp, org: &str, session: &str, payment_intent: 
 }
 
 /// `charge.refunded` as Stripe sends it: the charge, with the total refunded so far.
-fn refunded(event_id: &str, charge: &str, payment_intent: &str, amount: i64, refunded: i64) -> Value {
+fn refunded(
+    event_id: &str,
+    charge: &str,
+    payment_intent: &str,
+    amount: i64,
+    refunded: i64,
+) -> Value {
     json!({
         "id": event_id,
         "object": "event",
@@ -368,7 +386,13 @@ fn refunded(event_id: &str, charge: &str, payment_intent: &str, amount: i64, ref
     })
 }
 
-fn dispute(event_id: &str, dispute_id: &str, charge: &str, payment_intent: &str, cents: i64) -> Value {
+fn dispute(
+    event_id: &str,
+    dispute_id: &str,
+    charge: &str,
+    payment_intent: &str,
+    cents: i64,
+) -> Value {
     json!({
         "id": event_id,
         "object": "event",
@@ -444,8 +468,14 @@ async fn a_refunded_auto_recharge_is_found_by_its_payment_intent(app: TestApp) {
     .execute(&app.db.pool)
     .await
     .unwrap();
-    let succeeded =
-        payment_intent_event("evt_ar", "payment_intent.succeeded", "pi_ar", &org, "arc_1", 1_600);
+    let succeeded = payment_intent_event(
+        "evt_ar",
+        "payment_intent.succeeded",
+        "pi_ar",
+        &org,
+        "arc_1",
+        1_600,
+    );
     assert_eq!(app.deliver_stripe(&succeeded).await.status(), 200);
     assert_eq!(balance(&app, &org).await, dollars(16));
     let refund = refunded("evt_ar_ref", "ch_ar", "pi_ar", 1_600, 600);
@@ -462,7 +492,11 @@ async fn a_dispute_takes_back_the_disputed_amount_once(app: TestApp) {
     assert_eq!(app.deliver_stripe(&again).await.status(), 200);
     assert_eq!(balance(&app, &org).await, Money::ZERO);
     assert_eq!(
-        text(&app, "select idempotency_key from ledger_entry where amount < 0").await,
+        text(
+            &app,
+            "select idempotency_key from ledger_entry where amount < 0"
+        )
+        .await,
         "stripe:dispute:dp_1"
     );
 }
@@ -485,7 +519,13 @@ async fn a_refund_below_what_calls_hold_records_a_debt_that_blocks_calls_until_a
     paid_checkout(&app, &org, "cs_debt", "pi_debt", 1_000).await;
     // A live call holds $3 of the $10; then the whole $10 is refunded.
     app.db
-        .place_hold(&org, dollars(3), "call:live:hold", clock::now() + 600, clock::now())
+        .place_hold(
+            &org,
+            dollars(3),
+            "call:live:hold",
+            clock::now() + 600,
+            clock::now(),
+        )
         .await
         .unwrap();
     let refund = refunded("evt_debt", "ch_debt", "pi_debt", 1_000, 1_000);
@@ -532,7 +572,10 @@ async fn a_refund_below_what_calls_hold_records_a_debt_that_blocks_calls_until_a
                 )
                 .await;
             let status = response.status().as_u16();
-            (status, response.json::<Value>().await.unwrap_or(Value::Null))
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
         }
     };
     let (status, body) = dial("in-debt").await;
@@ -566,12 +609,21 @@ async fn a_card_number_with_a_no_break_space_before_its_last_digits_pays(app: Te
         .call(
             &browser,
             "wallet/buy",
-            &[("org_id", &org), ("amount", "10"), ("form_key", "nbsp-form")],
+            &[
+                ("org_id", &org),
+                ("amount", "10"),
+                ("form_key", "nbsp-form"),
+            ],
         )
         .await;
     let checkout = bought.headers()["location"].to_str().unwrap().to_owned();
     let session = checkout.strip_prefix("/sandbox/checkout/").unwrap();
-    for odd in ["", "\u{a0}", &"9".repeat(10_000), "4242\u{2003}4242\u{3000}4242\u{1f4b3}"] {
+    for odd in [
+        "",
+        "\u{a0}",
+        &"9".repeat(10_000),
+        "4242\u{2003}4242\u{3000}4242\u{1f4b3}",
+    ] {
         let refused = app
             .call(
                 &browser,
@@ -579,13 +631,20 @@ async fn a_card_number_with_a_no_break_space_before_its_last_digits_pays(app: Te
                 &[("session_id", session), ("card_number", odd)],
             )
             .await;
-        assert!(refused.status().is_client_error(), "{odd:.20?}: {}", refused.status());
+        assert!(
+            refused.status().is_client_error(),
+            "{odd:.20?}: {}",
+            refused.status()
+        );
     }
     let paid = app
         .call(
             &browser,
             "sandbox/pay",
-            &[("session_id", session), ("card_number", "4242 4242 4242 4\u{a0}242")],
+            &[
+                ("session_id", session),
+                ("card_number", "4242 4242 4242 4\u{a0}242"),
+            ],
         )
         .await;
     assert!(paid.headers().contains_key("location"), "{}", paid.status());

@@ -376,7 +376,10 @@ pub async fn post_clawback_in(
         return Err(LedgerError::InvalidSettlement);
     }
     let posted = post_checked(conn, new, now, false).await?;
-    let in_debt = balance_in(conn, new.org_id).await?.available().is_negative();
+    let in_debt = balance_in(conn, new.org_id)
+        .await?
+        .available()
+        .is_negative();
     if in_debt {
         sqlx::query(
             "update wallet set in_debt_since = coalesce(in_debt_since, $2) where org_id = $1",

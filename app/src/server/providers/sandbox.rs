@@ -406,8 +406,22 @@ mod tests {
         /// digits, emoji, combining marks, control characters.
         fn card_char(&mut self) -> char {
             const ODD: [char; 16] = [
-                ' ', '-', '\u{a0}', '\u{2003}', '\u{3000}', '\t', '\n', '\u{200b}', '\u{0663}',
-                '\u{ff14}', '\u{1f4b3}', '\u{301}', '\0', 'x', '\u{feff}', '\u{10ffff}',
+                ' ',
+                '-',
+                '\u{a0}',
+                '\u{2003}',
+                '\u{3000}',
+                '\t',
+                '\n',
+                '\u{200b}',
+                '\u{0663}',
+                '\u{ff14}',
+                '\u{1f4b3}',
+                '\u{301}',
+                '\0',
+                'x',
+                '\u{feff}',
+                '\u{10ffff}',
             ];
             match self.below(3) {
                 0 => ODD[self.below(ODD.len() as u64) as usize],
@@ -429,7 +443,11 @@ mod tests {
                 input = card
                     .chars()
                     .flat_map(|c| {
-                        let gap = if self.below(3) == 0 { Some(self.card_char()) } else { None };
+                        let gap = if self.below(3) == 0 {
+                            Some(self.card_char())
+                        } else {
+                            None
+                        };
                         std::iter::once(c).chain(gap.filter(|g| g.is_whitespace() || *g == '-'))
                     })
                     .collect();
@@ -448,7 +466,10 @@ mod tests {
             assert!(last4.chars().count() <= 4, "case {case}: {input:?}");
             if verdict.is_ok() {
                 assert_eq!(last4.len(), 4, "case {case}: {input:?}");
-                assert!(last4.bytes().all(|b| b.is_ascii_digit()), "case {case}: {input:?}");
+                assert!(
+                    last4.bytes().all(|b| b.is_ascii_digit()),
+                    "case {case}: {input:?}"
+                );
             }
         }
     }
@@ -456,7 +477,10 @@ mod tests {
     #[test]
     fn the_last_four_digits_are_read_across_a_multibyte_space() {
         // A no-break space (2 bytes) three bytes from the end once split a character.
-        assert_eq!(test_card("4242 4242 4242 4\u{a0}242"), Ok(TestCard::Succeeds));
+        assert_eq!(
+            test_card("4242 4242 4242 4\u{a0}242"),
+            Ok(TestCard::Succeeds)
+        );
         assert_eq!(card_last4("4242 4242 4242 4\u{a0}242"), "4242");
         assert_eq!(card_last4(""), "");
         assert_eq!(card_last4("\u{1f4b3}"), "\u{1f4b3}");

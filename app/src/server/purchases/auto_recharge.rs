@@ -158,15 +158,8 @@ pub async fn record_success_in(
         now,
     )
     .await?;
-    db::purchases::record_credited_payment(
-        conn,
-        payment_ref,
-        &attempt.org_id,
-        &key,
-        amount,
-        now,
-    )
-    .await?;
+    db::purchases::record_credited_payment(conn, payment_ref, &attempt.org_id, &key, amount, now)
+        .await?;
     // A late success after the attempt was counted as failed still wins: the money is in.
     attempts::mark_succeeded(conn, attempt, payment_ref, now).await?;
     Ok(posted)
@@ -269,7 +262,8 @@ pub async fn given_up_in(
     }
     // The cause is logged, not stored: the reason is shown to the organization.
     tracing::warn!(%attempt_id, %why, "auto-recharge charge given up");
-    let reason = "the charge could not be made: the payment provider kept failing, so it was given up";
+    let reason =
+        "the charge could not be made: the payment provider kept failing, so it was given up";
     record_failure_in(conn, attempt_id, None, reason, now).await?;
     Ok(true)
 }

@@ -205,15 +205,8 @@ pub async fn credit_checkout_in(
     };
     let posted = ledger::post_in(tx, &entry, now).await?;
     if let Some(payment_intent) = paid.payment_intent {
-        purchases::record_credited_payment(
-            tx,
-            payment_intent,
-            paid.org_id,
-            &key,
-            paid.amount,
-            now,
-        )
-        .await?;
+        purchases::record_credited_payment(tx, payment_intent, paid.org_id, &key, paid.amount, now)
+            .await?;
     }
     Ok(Outcome::Credited {
         org_id: paid.org_id.to_owned(),

@@ -79,9 +79,12 @@ pub async fn refund_in(
             in_debt: ledger::debt_in(conn, &done.org_id).await?.is_some(),
         });
     }
-    let taken =
-        ledger::taken_back_in(conn, &org_id, &ledger::refund_charge_prefix(payment.charge_id))
-            .await?;
+    let taken = ledger::taken_back_in(
+        conn,
+        &org_id,
+        &ledger::refund_charge_prefix(payment.charge_id),
+    )
+    .await?;
     let new_part = total.micros() - taken.micros();
     if new_part <= 0 {
         return Ok(Outcome::Ignored(format!(
@@ -217,8 +220,7 @@ async fn tell(
         }
     }
     for (email, name) in recipients {
-        let body =
-            format!("Hello {name},\n\n{message}\n\nOrganization: {org_name} ({org_id})\n");
+        let body = format!("Hello {name},\n\n{message}\n\nOrganization: {org_name} ({org_id})\n");
         notices::queue_email(conn, &email, subject, &body, now).await?;
     }
     Ok(())
