@@ -320,6 +320,7 @@ mod ssr {
                 AppError::validation("number", error.to_string())
             }
             CallError::Unaffordable { .. } => AppError::conflict("unaffordable", error.to_string()),
+            CallError::InDebt { .. } => AppError::conflict("in_debt", error.to_string()),
             CallError::NeedsConfirmation { .. } => {
                 AppError::conflict("needs_confirmation", error.to_string())
             }

@@ -86,6 +86,8 @@ pub enum CallError {
     CarrierRefused(String),
     #[error("We could not reach the carrier. Nothing was charged; please try again.")]
     CarrierUnavailable,
+    #[error("This organization owes {owed} after a payment was refunded or disputed: buy credits to pay it back before placing calls.")]
+    InDebt { owed: Money },
     #[error("no such call")]
     NotFound,
     #[error(transparent)]
@@ -260,6 +262,11 @@ async fn authorize(
     let available = ledger::lock_in(&mut tx, request.org_id, now)
         .await?
         .available();
+    // Money taken back after the fact (a refund, a dispute) left a debt: no
+    // new call until a credit pays it back.
+    if let Some(debt) = ledger::debt_in(&mut tx, request.org_id).await? {
+        return Err(CallError::InDebt { owed: debt.owed });
+    }
     // Dial clicks of one organization serialize on its wallet: look again.
     if let Some(existing) =
         calls::by_client_key(&mut *tx, request.org_id, request.client_key).await?

@@ -32,6 +32,9 @@ pub async fn charge(context: &JobContext, payload: &serde_json::Value) -> Result
     if !auto_recharge::is_pending(&attempt) {
         return Ok(()); // the webhook got there first
     }
+    if auto_recharge::is_processing(&attempt) {
+        return Ok(()); // charged; the provider's webhook will say how it ended
+    }
     let rule = purchases::auto_recharge_settings(&context.app.db.pool, &attempt.org_id).await?;
     let (Some(customer_id), Some(payment_method_id)) =
         (rule.payment_customer_id, rule.payment_method_id)
@@ -67,6 +70,9 @@ pub async fn charge(context: &JobContext, payload: &serde_json::Value) -> Result
                 .await
                 .map_err(|error| JobError::Retry(format!("crediting: {error}")))?;
         }
+        ChargeOutcome::Processing { payment_ref } => {
+            auto_recharge::record_processing_in(&mut tx, attempt_id, &payment_ref).await?;
+        }
         ChargeOutcome::Declined {
             payment_ref,
             reason,
@@ -83,4 +89,21 @@ pub async fn charge(context: &JobContext, payload: &serde_json::Value) -> Result
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// The charge job was given up: close its attempt as failed (unless its
+/// payment is processing), so it blocks no further attempt.
+pub async fn given_up(
+    context: &JobContext,
+    payload: &serde_json::Value,
+    why: &str,
+) -> Result<(), sqlx::Error> {
+    let Some(attempt_id) = payload["attempt_id"].as_str() else {
+        return Ok(());
+    };
+    let mut tx = context.app.db.begin_write().await?;
+    if auto_recharge::given_up_in(&mut tx, attempt_id, why, clock::now()).await? {
+        tracing::warn!(%attempt_id, %why, "auto-recharge attempt closed as failed: its job was given up");
+    }
+    tx.commit().await
 }

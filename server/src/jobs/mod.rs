@@ -3,7 +3,9 @@
 //! leased to one worker at a time, and a lease that runs out (the worker was
 //! killed) lets another instance take the job again, so handlers are
 //! idempotent. A handler error retries with backoff; after `MAX_ATTEMPTS` the
-//! job is given up and logged.
+//! job is given up and logged, and its kind's give-up hook (`on_give_up`)
+//! closes whatever the job was meant to finish (an auto-recharge attempt is
+//! closed as failed), so nothing waits on a job that will never run again.
 //!
 //! Kinds: `sandbox.deliver_stripe_event` (stripe_delivery.rs),
 //! `wallet.auto_recharge` (auto_recharge.rs, which also runs the periodic scan),
@@ -102,10 +104,13 @@ async fn record(context: &JobContext, job: jobs::Job) -> Result<(), sqlx::Error>
         Ok(()) => jobs::finish(&context.app.db.pool, &job.job_id, None, now).await?,
         Err(JobError::Permanent(why)) => {
             tracing::error!(%why, "job failed for good");
+            on_give_up(context, &job, &why).await?;
             jobs::finish(&context.app.db.pool, &job.job_id, Some(&why), now).await?;
         }
         Err(JobError::Retry(why)) if job.attempts >= MAX_ATTEMPTS => {
             tracing::error!(%why, "job given up after {MAX_ATTEMPTS} attempts");
+            let why = format!("gave up after {MAX_ATTEMPTS} attempts: {why}");
+            on_give_up(context, &job, &why).await?;
             jobs::finish(&context.app.db.pool, &job.job_id, Some(&why), now).await?;
         }
         Err(JobError::Retry(why)) => {
@@ -121,6 +126,22 @@ async fn record(context: &JobContext, job: jobs::Job) -> Result<(), sqlx::Error>
         }
     }
     Ok(())
+}
+
+/// A job that will not run again: its kind closes what it was meant to
+/// finish. Runs before the job is marked finished, so if this fails the job
+/// stays unfinished, its lease runs out, and it is given up (and this runs)
+/// again.
+async fn on_give_up(context: &JobContext, job: &jobs::Job, why: &str) -> Result<(), sqlx::Error> {
+    let Ok(payload) = serde_json::from_str::<serde_json::Value>(&job.payload) else {
+        return Ok(());
+    };
+    match job.kind.as_str() {
+        app::server::purchases::auto_recharge::JOB_KIND => {
+            auto_recharge::given_up(context, &payload, why).await
+        }
+        _ => Ok(()),
+    }
 }
 
 /// 1 s, 2 s, 4 s … capped at 5 minutes.

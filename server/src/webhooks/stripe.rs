@@ -9,8 +9,9 @@
 //! The same handler serves real Stripe and the built-in sandbox.
 //!
 //! This file reads Stripe's wire format (which events, which fields, which
-//! payment states count); what a paid checkout, a saved card or a recharge
-//! outcome does to an organization is `app::server::purchases`.
+//! payment states count); what a paid checkout, a saved card, a recharge
+//! outcome, a refund or a dispute does to an organization is
+//! `app::server::purchases` (`reversals.rs` for money taken back).
 
 use crate::providers::stripe::signature as stripe_signature;
 use crate::state::WebhookSecrets;
@@ -19,7 +20,7 @@ use app::server::clock;
 use app::server::db::ledger::LedgerError;
 use app::server::db::{self, Db};
 use app::server::providers::payments;
-use app::server::purchases::{self, auto_recharge, Outcome, PaidCheckout, SavedCard};
+use app::server::purchases::{self, auto_recharge, reversals, Outcome, PaidCheckout, SavedCard};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -33,6 +34,9 @@ struct Event {
     id: String,
     #[serde(rename = "type")]
     event_type: String,
+    /// When Stripe created the event (unix seconds).
+    #[serde(default)]
+    created: Option<i64>,
     data: EventData,
 }
 
@@ -49,8 +53,20 @@ struct CheckoutSession {
     payment_status: Option<String>,
     amount_total: Option<i64>,
     currency: Option<String>,
+    /// The payment intent that paid it (an id; an object if expanded).
+    #[serde(default)]
+    payment_intent: Option<Value>,
     #[serde(default)]
     metadata: std::collections::HashMap<String, String>,
+}
+
+/// An id field that Stripe sends as a string, or as the object when expanded.
+fn id_of(field: &Option<Value>) -> Option<&str> {
+    match field.as_ref()? {
+        Value::String(id) => Some(id),
+        Value::Object(object) => object.get("id")?.as_str(),
+        _ => None,
+    }
 }
 
 pub async fn receive(
@@ -118,6 +134,8 @@ async fn process(db: &Db, event: &Event) -> Result<Option<Outcome>, LedgerError>
         "setup_intent.succeeded" => save_card(&mut tx, event, now).await?,
         "payment_intent.succeeded" => auto_recharge_succeeded(&mut tx, event, now).await?,
         "payment_intent.payment_failed" => auto_recharge_failed(&mut tx, event, now).await?,
+        "charge.refunded" => charge_refunded(&mut tx, event, now).await?,
+        "charge.dispute.created" => dispute_created(&mut tx, event, now).await?,
         other => Outcome::Ignored(format!("{other} is not handled")),
     };
     db::stripe_events::mark_processed(&mut tx, &event.id, &outcome.describe(), now).await?;
@@ -169,6 +187,7 @@ async fn credit_checkout(
         org_id,
         amount,
         actor: &actor,
+        payment_intent: id_of(&session.payment_intent),
     };
     purchases::credit_checkout_in(tx, &paid, now).await
 }
@@ -180,6 +199,8 @@ struct Intent {
     customer: Option<String>,
     payment_method: Option<String>,
     amount_received: Option<i64>,
+    /// When the intent was created (unix seconds).
+    created: Option<i64>,
     last_payment_error: Option<PaymentError>,
     #[serde(default)]
     metadata: std::collections::HashMap<String, String>,
@@ -236,10 +257,15 @@ async fn save_card(
             "no organization, customer or payment method".into(),
         ));
     };
+    // The setup's own creation time orders setups; the event's is the fallback.
+    let Some(setup_created_at) = intent.created.or(event.created) else {
+        return Ok(Outcome::Ignored("no creation time".into()));
+    };
     let card = SavedCard {
         org_id,
         customer_id: customer,
         payment_method_id: method,
+        setup_created_at,
     };
     purchases::save_card_in(tx, &card, now).await
 }
@@ -282,4 +308,98 @@ async fn auto_recharge_failed(
         None => "the card was declined".to_owned(),
     };
     Ok(auto_recharge::charge_failed_in(tx, &attempt_id, &intent.id, &reason, now).await?)
+}
+
+/// The fields of a Charge (`charge.refunded`) we act on.
+#[derive(Debug, Deserialize)]
+struct Charge {
+    id: String,
+    /// Cumulative: everything refunded from this charge so far, in cents.
+    amount_refunded: Option<i64>,
+    currency: Option<String>,
+    #[serde(default)]
+    payment_intent: Option<Value>,
+    #[serde(default)]
+    metadata: std::collections::HashMap<String, String>,
+}
+
+/// The fields of a Dispute (`charge.dispute.created`) we act on.
+#[derive(Debug, Deserialize)]
+struct Dispute {
+    id: String,
+    /// What the cardholder disputes, in cents (may be less than the charge).
+    amount: Option<i64>,
+    #[serde(default)]
+    charge: Option<Value>,
+    currency: Option<String>,
+    #[serde(default)]
+    payment_intent: Option<Value>,
+    reason: Option<String>,
+}
+
+/// The organization a charge's metadata names, when it is one of our
+/// payments (Stripe copies the payment intent's metadata onto its charge).
+fn metadata_org(metadata: &std::collections::HashMap<String, String>) -> Option<&str> {
+    let ours = matches!(
+        metadata.get(payments::META_PURPOSE).map(String::as_str),
+        Some(payments::PURPOSE_CREDITS | payments::PURPOSE_AUTO_RECHARGE)
+    );
+    ours.then(|| metadata.get(payments::META_ORG_ID).map(String::as_str))
+        .flatten()
+}
+
+/// A refund (full or partial, first or later) of a payment that credited an
+/// organization: the newly refunded part is taken back.
+async fn charge_refunded(
+    tx: &mut sqlx::AnyConnection,
+    event: &Event,
+    now: i64,
+) -> Result<Outcome, LedgerError> {
+    let Ok(charge) = serde_json::from_value::<Charge>(event.data.object.clone()) else {
+        return Ok(Outcome::Ignored("the object is not a charge".into()));
+    };
+    if charge.currency.as_deref() != Some("usd") {
+        return Ok(Outcome::Ignored(format!(
+            "currency {:?} is not usd",
+            charge.currency
+        )));
+    }
+    let Some(refunded) = charge.amount_refunded else {
+        return Ok(Outcome::Ignored("no refunded amount".into()));
+    };
+    let payment = reversals::PaymentRef {
+        charge_id: &charge.id,
+        payment_intent: id_of(&charge.payment_intent),
+        metadata_org_id: metadata_org(&charge.metadata),
+    };
+    let actor = format!("stripe:{}", event.id);
+    reversals::refund_in(tx, &payment, refunded, &actor, now).await
+}
+
+/// A dispute (chargeback) opened on a payment: its amount is taken back.
+async fn dispute_created(
+    tx: &mut sqlx::AnyConnection,
+    event: &Event,
+    now: i64,
+) -> Result<Outcome, LedgerError> {
+    let Ok(dispute) = serde_json::from_value::<Dispute>(event.data.object.clone()) else {
+        return Ok(Outcome::Ignored("the object is not a dispute".into()));
+    };
+    if dispute.currency.as_deref() != Some("usd") {
+        return Ok(Outcome::Ignored(format!(
+            "currency {:?} is not usd",
+            dispute.currency
+        )));
+    }
+    let (Some(charge_id), Some(amount)) = (id_of(&dispute.charge), dispute.amount) else {
+        return Ok(Outcome::Ignored("no charge or amount".into()));
+    };
+    let payment = reversals::PaymentRef {
+        charge_id,
+        payment_intent: id_of(&dispute.payment_intent),
+        metadata_org_id: None,
+    };
+    let actor = format!("stripe:{}", event.id);
+    let reason = dispute.reason.as_deref().unwrap_or("no reason given");
+    reversals::dispute_in(tx, &payment, &dispute.id, amount, reason, &actor, now).await
 }

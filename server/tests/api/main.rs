@@ -12,6 +12,7 @@ mod ledger;
 mod migrations;
 mod operations;
 mod pages;
+mod payment_recovery;
 mod purchases;
 mod rates;
 mod stripe_provider;

@@ -6,7 +6,7 @@
 
 use crate::common::fake_stripe::{
     FakeStripe, Recorded, AUTHENTICATION_CARD, DECLINED_CARD, GOOD_CARD, MISSING_CUSTOMER,
-    SECRET_KEY,
+    PROCESSING_CARD, SECRET_KEY,
 };
 use app::domain::Money;
 use app::server::providers::payments::{
@@ -314,6 +314,22 @@ async fn a_charge_the_bank_wants_authenticated_is_declined_asking_the_customer_t
     assert!(payment_ref.is_some());
     assert!(reason.contains("must confirm"), "{reason}");
     assert!(reason.contains("authentication_required"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_charge_still_processing_is_pending_with_its_payment_intent_not_declined() {
+    let stripe = FakeStripe::start().await;
+
+    let outcome = stripe
+        .provider()
+        .charge_saved_card(&saved_card_charge(PROCESSING_CARD))
+        .await
+        .unwrap();
+
+    let ChargeOutcome::Processing { payment_ref } = outcome else {
+        panic!("expected a processing charge, got {outcome:?}");
+    };
+    assert!(payment_ref.starts_with("pi_test_"), "{payment_ref}");
 }
 
 #[tokio::test]

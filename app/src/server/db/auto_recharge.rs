@@ -169,6 +169,44 @@ pub async fn recent_attempts<'c>(
     rows.into_iter().map(Attempt::try_from).collect()
 }
 
+/// Records the payment intent of a charge the provider is still processing;
+/// the attempt stays pending (it still blocks a second attempt and counts
+/// toward the monthly cap) until the provider reports how it ended.
+#[tracing::instrument(skip_all)]
+pub async fn mark_processing(
+    conn: &mut AnyConnection,
+    attempt_id: &str,
+    payment_ref: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update auto_recharge_attempt set payment_ref = $2
+         where attempt_id = $1 and status = 'pending'",
+    )
+    .bind(attempt_id)
+    .bind(payment_ref)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Pending attempts whose payment the provider has been processing since
+/// they started before `started_before` (a pending attempt with a payment
+/// intent is one the provider answered `processing`).
+#[tracing::instrument(skip_all)]
+pub async fn processing_started_before<'c>(
+    db: impl Executor<'c, Database = Any>,
+    started_before: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "select attempt_id from auto_recharge_attempt
+         where status = 'pending' and payment_ref is not null and created_at < $1",
+    )
+    .bind(started_before)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
 /// Closes the attempt as paid (also one counted as failed before: the money
 /// is in) and resets the organization's run of failures.
 #[tracing::instrument(skip_all)]

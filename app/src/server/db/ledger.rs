@@ -7,7 +7,11 @@
 //! - every entry has an idempotency key derived from its cause; posting the
 //!   same key again is a no-op that returns the original entry;
 //! - holds reserve money for live calls: available = balance − open holds, and
-//!   nothing (a debit or a new hold) may take available below zero;
+//!   nothing (a debit or a new hold) may take available below zero, except
+//!   money taken back after the fact (a refund or dispute of a payment,
+//!   `post_clawback_in`), which always posts and, if available falls below
+//!   zero, marks the wallet in debt (`wallet.in_debt_since`) until a credit
+//!   brings available back to zero or more: never a silent negative;
 //! - each operation first locks the organization's wallet row (an upsert that
 //!   PostgreSQL row-locks and SQLite write-locks), so concurrent operations on
 //!   one wallet run one after another and always see each other's effects.
@@ -55,6 +59,26 @@ pub fn checkout_key(checkout_id: &str) -> String {
 /// the webhook records it.
 pub fn payment_intent_key(payment_intent_id: &str) -> String {
     format!("{PAYMENT_INTENT_KEY_PREFIX}{payment_intent_id}")
+}
+
+/// Key prefix of money taken back for refunds of one charge (`refund_key`).
+pub const REFUND_KEY_PREFIX: &str = "stripe:refund:";
+
+/// The key of a refund: the charge and the total Stripe says was refunded
+/// from it so far (`amount_refunded` is cumulative), so each new total takes
+/// back once, and only what the totals before it did not.
+pub fn refund_key(charge_id: &str, refunded_total_cents: i64) -> String {
+    format!("{}{refunded_total_cents}", refund_charge_prefix(charge_id))
+}
+
+/// The prefix every refund key of one charge starts with.
+pub fn refund_charge_prefix(charge_id: &str) -> String {
+    format!("{REFUND_KEY_PREFIX}{charge_id}:")
+}
+
+/// The key of a dispute (chargeback): the dispute, whichever event reports it.
+pub fn dispute_key(dispute_id: &str) -> String {
+    format!("stripe:dispute:{dispute_id}")
 }
 
 /// What to post: the cause is named by `idempotency_key`.
@@ -320,10 +344,108 @@ async fn post_checked(
         });
     }
     let entry = append(conn, new, wallet, now).await?;
+    if new.amount.micros() > 0 {
+        // A credit that brings available back to zero or more pays a debt back.
+        sqlx::query(
+            "update wallet set in_debt_since = null
+             where org_id = $1 and in_debt_since is not null and balance - held >= 0",
+        )
+        .bind(new.org_id)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(Posted {
         entry,
         replayed: false,
     })
+}
+
+/// Takes back money already credited (a refunded or disputed payment): the
+/// entry always posts, even below what live calls hold, because the money is
+/// gone. When that leaves available below zero, the wallet is marked in debt
+/// (kept until a credit brings available back to zero or more), so the
+/// shortfall is recorded, never a silent negative. Returns the post and
+/// whether the organization is in debt after it. Same key rules as `post_in`.
+#[tracing::instrument(skip_all, fields(org_id = new.org_id, key = new.idempotency_key))]
+pub async fn post_clawback_in(
+    conn: &mut AnyConnection,
+    new: &NewEntry<'_>,
+    now: i64,
+) -> Result<(Posted, bool), LedgerError> {
+    if !new.amount.is_negative() {
+        return Err(LedgerError::InvalidSettlement);
+    }
+    let posted = post_checked(conn, new, now, false).await?;
+    let in_debt = balance_in(conn, new.org_id)
+        .await?
+        .available()
+        .is_negative();
+    if in_debt {
+        sqlx::query(
+            "update wallet set in_debt_since = coalesce(in_debt_since, $2) where org_id = $1",
+        )
+        .bind(new.org_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok((posted, in_debt))
+}
+
+/// What entries whose key starts with `key_prefix` took from the organization
+/// (a positive number): how much of a charge earlier refunds took back.
+pub async fn taken_back_in(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    key_prefix: &str,
+) -> Result<Money, sqlx::Error> {
+    let pattern: String = key_prefix
+        .chars()
+        .flat_map(|c| match c {
+            '\\' | '%' | '_' => vec!['\\', c],
+            c => vec![c],
+        })
+        .chain(std::iter::once('%'))
+        .collect();
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "select idempotency_key, amount from ledger_entry
+         where org_id = $1 and idempotency_key like $2 escape '\\'",
+    )
+    .bind(org_id)
+    .bind(pattern)
+    .fetch_all(&mut *conn)
+    .await?;
+    // SQLite's `like` ignores case: keep exact prefixes only.
+    let taken: i64 = rows
+        .iter()
+        .filter(|(key, _)| key.starts_with(key_prefix))
+        .map(|(_, amount)| -amount)
+        .sum();
+    Ok(Money::from_micros(taken))
+}
+
+/// Since when the organization owes money (a refund or dispute took its
+/// available balance below zero), and how much it owes now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Debt {
+    pub since: i64,
+    /// What available lacks to reach zero (zero once live calls have ended).
+    pub owed: Money,
+}
+
+/// The organization's debt, if it is marked in debt.
+pub async fn debt_in(conn: &mut AnyConnection, org_id: &str) -> Result<Option<Debt>, sqlx::Error> {
+    let row: Option<(Option<i64>, i64, i64)> =
+        sqlx::query_as("select in_debt_since, balance, held from wallet where org_id = $1")
+            .bind(org_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(row.and_then(|(since, balance, held)| {
+        since.map(|since| Debt {
+            since,
+            owed: Money::from_micros((held - balance).max(0)),
+        })
+    }))
 }
 
 /// Reserves `amount` for a live call. Refused when it exceeds the available

@@ -196,28 +196,77 @@ pub async fn set_payment_customer<'c>(
     Ok(())
 }
 
-/// A card saved by a setup-mode checkout: charged by auto-recharge from now on.
+/// A card saved by a setup-mode checkout: charged by auto-recharge from now
+/// on, unless the card saved already came from a newer setup.
+/// `setup_created_at` is when the provider created the setup (unix seconds);
+/// setup events arrive in any order, so the newest setup wins, not the last
+/// event delivered (on a tie, the later delivery). False when an older setup
+/// was ignored.
 pub async fn save_card(
     conn: &mut AnyConnection,
     org_id: &str,
     customer_id: &str,
     payment_method_id: &str,
+    setup_created_at: i64,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "insert into wallet_settings (org_id, payment_customer_id, payment_method_id, updated_at)
-         values ($1, $2, $3, $4)
+) -> Result<bool, sqlx::Error> {
+    let saved = sqlx::query(
+        "insert into wallet_settings (org_id, payment_customer_id, payment_method_id,
+                                      payment_method_created_at, updated_at)
+         values ($1, $2, $3, $4, $5)
          on conflict (org_id) do update set
              payment_customer_id = excluded.payment_customer_id,
              payment_method_id = excluded.payment_method_id,
+             payment_method_created_at = excluded.payment_method_created_at,
              auto_recharge_failures = 0,
-             updated_at = excluded.updated_at",
+             updated_at = excluded.updated_at
+         where wallet_settings.payment_method_created_at is null
+            or wallet_settings.payment_method_created_at <= excluded.payment_method_created_at",
     )
     .bind(org_id)
     .bind(customer_id)
     .bind(payment_method_id)
+    .bind(setup_created_at)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(saved.rows_affected() == 1)
+}
+
+/// Remembers which organization a payment intent credited, and under which
+/// ledger key: refunds and disputes name only the charge and its payment
+/// intent. Recording it again changes nothing.
+pub async fn record_credited_payment(
+    conn: &mut AnyConnection,
+    payment_intent_id: &str,
+    org_id: &str,
+    ledger_key: &str,
+    amount: Money,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into credited_payment (payment_intent_id, org_id, ledger_key, amount, created_at)
+         values ($1, $2, $3, $4, $5) on conflict do nothing",
+    )
+    .bind(payment_intent_id)
+    .bind(org_id)
+    .bind(ledger_key)
+    .bind(amount.micros())
     .bind(now)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The organization a payment intent credited, if we credited it.
+pub async fn org_of_payment(
+    conn: &mut AnyConnection,
+    payment_intent_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(String,)> =
+        sqlx::query_as("select org_id from credited_payment where payment_intent_id = $1")
+            .bind(payment_intent_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.map(|(org_id,)| org_id))
 }

@@ -98,3 +98,13 @@ pub async fn set_operator<'c>(
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// The platform operators' (email, name): told about money taken back from an organization.
+#[tracing::instrument(skip_all)]
+pub async fn operators<'c>(
+    db: impl Executor<'c, Database = Any>,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as("select email, name from app_user where is_operator = 1 order by email")
+        .fetch_all(db)
+        .await
+}

@@ -70,6 +70,10 @@ pub struct SavedCardCharge {
 pub enum ChargeOutcome {
     /// The money is in; `payment_ref` is the payment intent id.
     Succeeded { payment_ref: String },
+    /// The provider accepted the charge but has not settled it (`processing`):
+    /// not a failure. The attempt stays pending until the provider's
+    /// `payment_intent.succeeded` or `payment_intent.payment_failed` event.
+    Processing { payment_ref: String },
     /// The card was declined or needs the customer (3-D Secure): a failed attempt.
     Declined {
         payment_ref: Option<String>,

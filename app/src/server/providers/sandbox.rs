@@ -235,11 +235,16 @@ pub enum TestCard {
     SavedThenDeclines,
 }
 
-pub fn test_card(number: &str) -> Result<TestCard, CardError> {
-    let digits: String = number
+/// The number as typed without its separators (any Unicode space, or '-').
+fn without_separators(number: &str) -> String {
+    number
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '-')
-        .collect();
+        .collect()
+}
+
+pub fn test_card(number: &str) -> Result<TestCard, CardError> {
+    let digits = without_separators(number);
     if digits.len() < 12 || digits.len() > 19 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(CardError::Invalid);
     }
@@ -276,6 +281,15 @@ fn luhn(digits: &str) -> bool {
     sum.is_multiple_of(10)
 }
 
+/// The last four characters of the number without its separators: what the
+/// session remembers of the card. Counted in characters, never bytes, so no
+/// input (a non-breaking space before the last digits, any Unicode) can split
+/// a character; for a number `test_card` accepts, these are its last four digits.
+pub fn card_last4(number: &str) -> String {
+    let chars: Vec<char> = without_separators(number).chars().collect();
+    chars[chars.len().saturating_sub(4)..].iter().collect()
+}
+
 /// Pays (or saves the card for) an open session and queues the events Stripe
 /// would send. Returns where the browser goes next. Paying a completed
 /// session again changes nothing and returns the same place.
@@ -300,9 +314,8 @@ pub async fn pay(db: &Db, session_id: &str, card_number: &str) -> Result<String,
         return Err(CardError::Declined);
     }
     let mut tx = db.begin_write().await.map_err(fail)?;
-    let trimmed = card_number.trim();
-    let last4 = &trimmed[trimmed.len().saturating_sub(4)..];
-    let Some(completed) = sandbox_sessions::complete(&mut tx, session_id, last4)
+    let last4 = card_last4(card_number);
+    let Some(completed) = sandbox_sessions::complete(&mut tx, session_id, &last4)
         .await
         .map_err(fail)?
     else {
@@ -343,7 +356,7 @@ pub async fn pay(db: &Db, session_id: &str, card_number: &str) -> Result<String,
         events.push(event(
             "setup_intent.succeeded",
             json!({
-                "id": setup_intent, "object": "setup_intent", "status": "succeeded",
+                "id": setup_intent, "object": "setup_intent", "status": "succeeded", "created": now,
                 "customer": customer, "payment_method": payment_method, "usage": "off_session",
                 "metadata": metadata,
             }),
@@ -371,6 +384,106 @@ mod tests {
             test_card("4000000000000341"),
             Ok(TestCard::SavedThenDeclines)
         );
+    }
+
+    /// xorshift64*: a seeded generator, so a failing case can be replayed.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+
+        /// What people (and attackers) type into a card field: digits with
+        /// odd separators (Unicode spaces of 1 to 3 bytes), other scripts'
+        /// digits, emoji, combining marks, control characters.
+        fn card_char(&mut self) -> char {
+            const ODD: [char; 16] = [
+                ' ',
+                '-',
+                '\u{a0}',
+                '\u{2003}',
+                '\u{3000}',
+                '\t',
+                '\n',
+                '\u{200b}',
+                '\u{0663}',
+                '\u{ff14}',
+                '\u{1f4b3}',
+                '\u{301}',
+                '\0',
+                'x',
+                '\u{feff}',
+                '\u{10ffff}',
+            ];
+            match self.below(3) {
+                0 => ODD[self.below(ODD.len() as u64) as usize],
+                _ => char::from(b'0' + self.below(10) as u8),
+            }
+        }
+
+        fn card_input(&mut self) -> String {
+            let len = match self.below(10) {
+                0 => 0,
+                1 => self.below(5_000) as usize,
+                _ => self.below(40) as usize,
+            };
+            let mut input: String = (0..len).map(|_| self.card_char()).collect();
+            if self.below(4) == 0 {
+                // A real test card with separators sprinkled in: exercises the accepted path.
+                let card = ["4242424242424242", "4000000000000002", "4000000000000341"]
+                    [self.below(3) as usize];
+                input = card
+                    .chars()
+                    .flat_map(|c| {
+                        let gap = if self.below(3) == 0 {
+                            Some(self.card_char())
+                        } else {
+                            None
+                        };
+                        std::iter::once(c).chain(gap.filter(|g| g.is_whitespace() || *g == '-'))
+                    })
+                    .collect();
+            }
+            input
+        }
+    }
+
+    #[test]
+    fn property_no_card_input_panics_and_an_accepted_card_keeps_its_last_four_digits() {
+        let mut rng = Rng(0xC0FF_EE00_D15E_A5E5);
+        for case in 0..20_000 {
+            let input = rng.card_input();
+            let verdict = test_card(&input);
+            let last4 = card_last4(&input);
+            assert!(last4.chars().count() <= 4, "case {case}: {input:?}");
+            if verdict.is_ok() {
+                assert_eq!(last4.len(), 4, "case {case}: {input:?}");
+                assert!(
+                    last4.bytes().all(|b| b.is_ascii_digit()),
+                    "case {case}: {input:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_last_four_digits_are_read_across_a_multibyte_space() {
+        // A no-break space (2 bytes) three bytes from the end once split a character.
+        assert_eq!(
+            test_card("4242 4242 4242 4\u{a0}242"),
+            Ok(TestCard::Succeeds)
+        );
+        assert_eq!(card_last4("4242 4242 4242 4\u{a0}242"), "4242");
+        assert_eq!(card_last4(""), "");
+        assert_eq!(card_last4("\u{1f4b3}"), "\u{1f4b3}");
     }
 
     #[test]

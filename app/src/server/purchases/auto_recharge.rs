@@ -8,6 +8,11 @@
 //! the payment intent id is the ledger key, so the synchronous answer and the
 //! `payment_intent.succeeded` webhook credit once between them. Three failures
 //! in a row switch auto-recharge off and tell the owners (notice and email).
+//!
+//! Every attempt closes: a decline or a charge job given up (`given_up_in`)
+//! is a failure; a charge the provider is still `processing` stays pending
+//! until its webhook, and at most `PROCESSING_WAIT_SECS` (then it is closed
+//! as failed by the scan; a success reported later still credits).
 //! The job that charges is `server/src/jobs/auto_recharge.rs`; the SQL is
 //! `db::auto_recharge`.
 
@@ -25,6 +30,12 @@ pub const MAX_CONSECUTIVE_FAILURES: i64 = 3;
 /// Below this a charge is not worth making (Stripe's minimum is $0.50).
 pub const MIN_CHARGE: Money = Money::from_micros(1_000_000);
 pub const JOB_KIND: &str = "wallet.auto_recharge";
+/// How long a charge the provider answered `processing` may stay pending
+/// before the scan closes it as failed: three days. Card payments settle in
+/// seconds and Stripe retries its webhooks for three days, so a payment
+/// still unreported by then is presumed lost; if it does succeed later, the
+/// `payment_intent.succeeded` event still credits it (a late success wins).
+pub const PROCESSING_WAIT_SECS: i64 = 3 * 24 * 3600;
 
 /// How much to charge now, or None. Whole cents, rounded up, so the target
 /// is reached; never more than what is left of this month's cap.
@@ -74,6 +85,7 @@ pub async fn used_this_month<'c>(
 /// says so. Returns the attempt ids started.
 #[tracing::instrument(skip_all)]
 pub async fn start_due_attempts(db: &Db, now: i64) -> Result<Vec<String>, sqlx::Error> {
+    close_stale_processing(db, now).await?;
     let mut started = Vec::new();
     for org_id in attempts::orgs_due(&db.pool).await? {
         let mut tx = db.begin_write().await?;
@@ -132,6 +144,7 @@ pub async fn record_success_in(
 ) -> Result<ledger::Posted, ledger::LedgerError> {
     let amount = Money::from_micros(attempt.amount);
     let description = format!("Auto-recharge ({amount})");
+    let key = ledger::payment_intent_key(payment_ref);
     let posted = ledger::post_in(
         conn,
         &ledger::NewEntry {
@@ -140,11 +153,13 @@ pub async fn record_success_in(
             amount,
             actor,
             description: &description,
-            idempotency_key: &ledger::payment_intent_key(payment_ref),
+            idempotency_key: &key,
         },
         now,
     )
     .await?;
+    db::purchases::record_credited_payment(conn, payment_ref, &attempt.org_id, &key, amount, now)
+        .await?;
     // A late success after the attempt was counted as failed still wins: the money is in.
     attempts::mark_succeeded(conn, attempt, payment_ref, now).await?;
     Ok(posted)
@@ -204,6 +219,72 @@ pub async fn record_failure_in(
         }
     }
     Ok(true)
+}
+
+/// The provider accepted the charge but is still processing it: the attempt
+/// stays pending, with its payment intent, until the webhook says how it
+/// ended (or `PROCESSING_WAIT_SECS` pass).
+pub async fn record_processing_in(
+    conn: &mut AnyConnection,
+    attempt_id: &str,
+    payment_ref: &str,
+) -> Result<(), sqlx::Error> {
+    tracing::info!(%attempt_id, %payment_ref, "auto-recharge charge processing: waiting for its webhook");
+    attempts::mark_processing(conn, attempt_id, payment_ref).await
+}
+
+/// Whether the provider is processing this attempt's charge (it answered
+/// `processing`): the job must not charge again nor close it.
+pub fn is_processing(attempt: &Attempt) -> bool {
+    attempt.status == AttemptStatus::Pending && attempt.payment_ref.is_some()
+}
+
+/// The charge job was given up (the provider or the database kept failing):
+/// the attempt is closed as failed, counted like a decline, so it no longer
+/// blocks the next attempt nor counts toward the monthly cap. An attempt
+/// whose payment is processing is left to its webhook (and the wait). True
+/// when this closed it.
+pub async fn given_up_in(
+    conn: &mut AnyConnection,
+    attempt_id: &str,
+    why: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let Some(attempt) = attempts::attempt(&mut *conn, attempt_id).await? else {
+        return Ok(false);
+    };
+    if !is_pending(&attempt) {
+        return Ok(false);
+    }
+    if is_processing(&attempt) {
+        tracing::warn!(%attempt_id, "auto-recharge job given up while its payment is processing: left to the webhook");
+        return Ok(false);
+    }
+    // The cause is logged, not stored: the reason is shown to the organization.
+    tracing::warn!(%attempt_id, %why, "auto-recharge charge given up");
+    let reason =
+        "the charge could not be made: the payment provider kept failing, so it was given up";
+    record_failure_in(conn, attempt_id, None, reason, now).await?;
+    Ok(true)
+}
+
+/// Closes, as failed, the attempts whose payment has been processing for
+/// longer than `PROCESSING_WAIT_SECS` with no word from the provider.
+pub async fn close_stale_processing(db: &Db, now: i64) -> Result<Vec<String>, sqlx::Error> {
+    let stale = attempts::processing_started_before(&db.pool, now - PROCESSING_WAIT_SECS).await?;
+    for attempt_id in &stale {
+        let mut tx = db.begin_write().await?;
+        record_failure_in(
+            &mut tx,
+            attempt_id,
+            None,
+            "the payment was still processing at the provider after 3 days with no outcome",
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(stale)
 }
 
 /// The provider says an auto-recharge charge succeeded (the webhook half;

@@ -10,6 +10,7 @@
 //! event credits once.
 
 pub mod auto_recharge;
+pub mod reversals;
 
 use super::db::ledger::{self, EntryKind, LedgerError, NewEntry};
 use super::db::{self, purchases};
@@ -35,6 +36,13 @@ pub enum Outcome {
     RechargeFailed {
         attempt_id: String,
     },
+    /// A refund or dispute took money back; `in_debt` when that left the
+    /// organization owing money.
+    TakenBack {
+        org_id: String,
+        amount: Money,
+        in_debt: bool,
+    },
 }
 
 impl Outcome {
@@ -55,6 +63,14 @@ impl Outcome {
             Outcome::RechargeFailed { attempt_id } => {
                 format!("auto-recharge attempt {attempt_id} failed")
             }
+            Outcome::TakenBack {
+                org_id,
+                amount,
+                in_debt,
+            } => format!(
+                "took back {amount} from {org_id}{}",
+                if *in_debt { ", now in debt" } else { "" }
+            ),
         }
     }
 }
@@ -153,6 +169,9 @@ pub struct PaidCheckout<'a> {
     pub amount: Money,
     /// Who is crediting, for the ledger (`stripe:<event id>`).
     pub actor: &'a str,
+    /// The payment intent that paid it, when the event names it: how a later
+    /// refund or dispute finds this organization.
+    pub payment_intent: Option<&'a str>,
 }
 
 /// Credits a paid credit purchase. The checkout id is the ledger key, so
@@ -185,6 +204,10 @@ pub async fn credit_checkout_in(
         idempotency_key: &key,
     };
     let posted = ledger::post_in(tx, &entry, now).await?;
+    if let Some(payment_intent) = paid.payment_intent {
+        purchases::record_credited_payment(tx, payment_intent, paid.org_id, &key, paid.amount, now)
+            .await?;
+    }
     Ok(Outcome::Credited {
         org_id: paid.org_id.to_owned(),
         amount: paid.amount,
@@ -198,6 +221,9 @@ pub struct SavedCard<'a> {
     pub org_id: &'a str,
     pub customer_id: &'a str,
     pub payment_method_id: &'a str,
+    /// When the provider created the setup that saved it (unix seconds): a
+    /// card from an older setup never replaces one from a newer setup.
+    pub setup_created_at: i64,
 }
 
 pub async fn save_card_in(
@@ -211,14 +237,21 @@ pub async fn save_card_in(
             card.org_id
         )));
     }
-    purchases::save_card(
+    let saved = purchases::save_card(
         tx,
         card.org_id,
         card.customer_id,
         card.payment_method_id,
+        card.setup_created_at,
         now,
     )
     .await?;
+    if !saved {
+        return Ok(Outcome::Ignored(format!(
+            "the card saved for {} comes from a newer setup",
+            card.org_id
+        )));
+    }
     Ok(Outcome::CardSaved {
         org_id: card.org_id.to_owned(),
     })

@@ -235,14 +235,14 @@ impl PaymentProvider for StripeProvider {
         Ok(match intent.status {
             PaymentIntentStatus::Succeeded => ChargeOutcome::Succeeded { payment_ref },
             // Cards settle synchronously; a card still processing is rare, and
-            // only the webhook can tell how it ends.
+            // only the webhook can tell how it ends: not a failure.
             PaymentIntentStatus::Processing => {
                 tracing::warn!(%payment_ref, "off-session charge still processing");
-                ChargeOutcome::Declined {
-                    payment_ref: Some(payment_ref),
-                    reason: "the payment is still processing at Stripe".to_owned(),
-                }
+                ChargeOutcome::Processing { payment_ref }
             }
+            // `requires_action` and the like: an off-session charge cannot
+            // reach the customer, so nothing would ever settle it here. A
+            // failed attempt (a late `payment_intent.succeeded` still credits).
             other => {
                 tracing::info!(%payment_ref, status = other.as_str(), "off-session charge needs the customer");
                 ChargeOutcome::Declined {

@@ -10,7 +10,7 @@
 //! - `POST /v1/payment_intents`: a `payment_intent` that succeeded, or, for
 //!   Stripe's test payment methods `DECLINED_CARD` and `AUTHENTICATION_CARD`,
 //!   the 402 `card_error` Stripe sends (with its decline code and the
-//!   failed intent);
+//!   failed intent); `PROCESSING_CARD` answers an intent still `processing`;
 //! - Bearer auth with `SECRET_KEY` (otherwise 401), Stripe's error body
 //!   `{"error": {type, code, message, …}}`, 404 for any other path, and a
 //!   500 `api_error` for everything after `fail_everything()`, as during a
@@ -45,6 +45,9 @@ pub const DECLINED_CARD: &str = "pm_card_visa_chargeDeclinedInsufficientFunds";
 /// which an off-session charge cannot do.
 pub const AUTHENTICATION_CARD: &str = "pm_card_authenticationRequired";
 pub const GOOD_CARD: &str = "pm_card_visa";
+/// A charge Stripe accepts but has not settled: the intent answers
+/// `processing`, and only a later `payment_intent.*` event tells how it ends.
+pub const PROCESSING_CARD: &str = "pm_card_processing";
 /// The fake answers 400 `resource_missing` for this customer.
 pub const MISSING_CUSTOMER: &str = "cus_missing";
 /// The `created` time of every object it returns.
@@ -187,7 +190,13 @@ async fn answer(
                     }),
                 );
             }
-            Json(payment_intent(&id, &form, "succeeded")).into_response()
+            let status = if form.get("payment_method").map(String::as_str) == Some(PROCESSING_CARD)
+            {
+                "processing"
+            } else {
+                "succeeded"
+            };
+            Json(payment_intent(&id, &form, status)).into_response()
         }
         _ => stripe_error(
             StatusCode::NOT_FOUND,
@@ -350,6 +359,7 @@ fn customer(id: &str, form: &BTreeMap<String, String>) -> Value {
 fn payment_intent(id: &str, form: &BTreeMap<String, String>, status: &str) -> Value {
     let amount: i64 = form["amount"].parse().unwrap();
     let succeeded = status == "succeeded";
+    let declined = status == "requires_payment_method";
     json!({
         "id": id,
         "object": "payment_intent",
@@ -369,7 +379,7 @@ fn payment_intent(id: &str, form: &BTreeMap<String, String>, status: &str) -> Va
         "currency": field(form, "currency"),
         "customer": field(form, "customer"),
         "description": field(form, "description"),
-        "last_payment_error": if succeeded { Value::Null } else {
+        "last_payment_error": if !declined { Value::Null } else {
             json!({
                 "type": "card_error",
                 "code": "card_declined",
@@ -382,7 +392,7 @@ fn payment_intent(id: &str, form: &BTreeMap<String, String>, status: &str) -> Va
         "metadata": metadata(form, "metadata"),
         "next_action": null,
         "on_behalf_of": null,
-        "payment_method": if succeeded { field(form, "payment_method") } else { Value::Null },
+        "payment_method": if declined { Value::Null } else { field(form, "payment_method") },
         "payment_method_configuration_details": null,
         "payment_method_options": {},
         "payment_method_types": ["card"],
