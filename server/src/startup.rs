@@ -2,10 +2,10 @@
 //! server functions, health checks and the middleware stack. Tests build the
 //! same `Application` on port 0 (see `server/tests/`).
 
+use crate::call_events::LiveStreams;
 use crate::config::{Config, Secret};
 use crate::providers::twilio::{SimTiming, SimulatedCarrier};
 use crate::state::{ServerState, WebhookSecrets};
-use crate::call_events::LiveStreams;
 use crate::{health, jobs, page_gate, providers, server_fn_status, web_security, webhooks};
 use anyhow::Context;
 use app::server::calls::CallSettings;
@@ -27,6 +27,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::map_request_body::MapRequestBodyLayer;
 use tower_http::request_id::{
@@ -35,7 +36,6 @@ use tower_http::request_id::{
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::{time::Duration as CookieDuration, Key, SameSite};
 use tower_sessions::{Expiry, SessionManagerLayer};
-use tokio_util::sync::CancellationToken;
 
 /// Larger bodies are refused with 413 before any handler reads them.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -140,7 +140,11 @@ impl Application {
             },
         };
         let shutdown = CancellationToken::new();
-        let live = LiveStreams::new(db.clone(), config.live_session_check_every, shutdown.clone());
+        let live = LiveStreams::new(
+            db.clone(),
+            config.live_session_check_every,
+            shutdown.clone(),
+        );
         let router = router(config, state.clone(), key, live.clone())?;
         // Jobs reach our own webhook over loopback, whatever PUBLIC_URL says.
         let local = listener.local_addr().context("reading the bound address")?;

@@ -73,9 +73,9 @@ async fn export(
         header_record(HEADER),
         move |after| {
             let (pool, owner, filter) = (pool.clone(), owner.clone(), filter.clone());
-            Box::pin(async move {
-                queries::calls_after(&pool, &owner, &filter, after, PAGE_ROWS).await
-            })
+            Box::pin(
+                async move { queries::calls_after(&pool, &owner, &filter, after, PAGE_ROWS).await },
+            )
         },
         |record| (record.call.created_at, record.call.call_id.clone()),
         |call| record(row(call)),

@@ -64,7 +64,10 @@ pub fn spawn(context: JobContext, shutdown: CancellationToken) {
         shutdown.clone(),
         auto_recharge::scan_forever(context.clone()),
     ));
-    tokio::spawn(until(shutdown.clone(), calls::sweep_forever(context.clone())));
+    tokio::spawn(until(
+        shutdown.clone(),
+        calls::sweep_forever(context.clone()),
+    ));
     let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_JOBS));
     tokio::spawn(async move {
         loop {

@@ -813,8 +813,7 @@ async fn ends_within(stream: &mut reqwest::Response, within: std::time::Duration
 async fn a_live_stream_ends_after_logout_and_after_removal_from_the_organization(
     backend_app: TestApp,
 ) {
-    let app =
-        TestApp::spawn_with(backend_app.backend, &[("LIVE_SESSION_CHECK_SECS", "1")]).await;
+    let app = TestApp::spawn_with(backend_app.backend, &[("LIVE_SESSION_CHECK_SECS", "1")]).await;
     let leaving = member(&app, "leaving@example.com").await;
     let removed = member(&app, "removed@example.com").await;
     let mut leaving_stream = open_live(&app, &leaving).await;
@@ -822,7 +821,10 @@ async fn a_live_stream_ends_after_logout_and_after_removal_from_the_organization
     assert_eq!(leaving_stream.status(), 200);
     assert_eq!(removed_stream.status(), 200);
 
-    assert_eq!(app.call(&leaving.client, "auth/logout", &[]).await.status(), 200);
+    assert_eq!(
+        app.call(&leaving.client, "auth/logout", &[]).await.status(),
+        200
+    );
     assert!(
         ends_within(&mut leaving_stream, std::time::Duration::from_secs(5)).await,
         "the stream is still open 5 s after logout"

@@ -33,7 +33,10 @@ async fn shutdown_ends_open_live_streams_and_the_job_runner_claims_nothing_more(
         while let Ok(Some(_)) = stream.chunk().await {}
     })
     .await;
-    assert!(ended.is_ok(), "the live stream is still open 5 s into shutdown");
+    assert!(
+        ended.is_ok(),
+        "the live stream is still open 5 s into shutdown"
+    );
 
     // A job due now, enqueued after shutdown began, is left for another instance.
     let now_ms = clock::now_ms();
@@ -56,5 +59,8 @@ async fn shutdown_ends_open_live_streams_and_the_job_runner_claims_nothing_more(
                and attempts = 0 and locked_by is null and finished_at is null",
         )
         .await;
-    assert_eq!(untouched, 1, "the job runner claimed work after shutdown began");
+    assert_eq!(
+        untouched, 1,
+        "the job runner claimed work after shutdown began"
+    );
 }

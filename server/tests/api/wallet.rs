@@ -568,9 +568,7 @@ async fn the_low_balance_banner_appears_on_every_page_while_available_is_below_t
 /// More rows than two pages of the streamed export, all in one second, so
 /// the pages split ties (resolved by entry id) and must neither repeat nor
 /// skip a row.
-async fn a_big_csv_export_is_streamed_in_chunks_with_every_row_once_in_history_order(
-    app: TestApp,
-) {
+async fn a_big_csv_export_is_streamed_in_chunks_with_every_row_once_in_history_order(app: TestApp) {
     const ROWS: usize = 1_234;
     let (alice, org) = person(&app, "Alice", "alice@example.com").await;
     for i in 0..ROWS {
@@ -609,7 +607,8 @@ async fn a_big_csv_export_is_streamed_in_chunks_with_every_row_once_in_history_o
     .await
     .unwrap();
     assert_eq!(history.len(), ROWS);
-    let mut expected = String::from("date_utc,entry_id,kind,description,amount_usd,balance_after_usd\r\n");
+    let mut expected =
+        String::from("date_utc,entry_id,kind,description,amount_usd,balance_after_usd\r\n");
     for entry in &history {
         expected.push_str(&format!(
             "2024-03-01T00:00:00Z,{},grant,grant,{},{}\r\n",
