@@ -115,6 +115,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_export_covers_at_most_366_days_both_ends_included() {
+        let span = |from: &str, to: &str| {
+            DayRange::parse(Some(from), Some(to))
+                .unwrap()
+                .check_export_span()
+        };
+        assert_eq!(span("2024-01-01", "2024-12-31"), Ok(()));
+        assert_eq!(span("2023-01-01", "2024-01-01"), Ok(()));
+        assert_eq!(span("2023-01-01", "2024-01-02").unwrap_err().field, "to");
+        assert_eq!(
+            DayRange::parse(Some("2020-01-01"), None)
+                .unwrap()
+                .check_export_span(),
+            Ok(()),
+            "an open end is left to the row limit"
+        );
+    }
+
+    #[test]
     fn page_windows_clamp_to_the_pages_there_are() {
         let window = |total, requested| {
             let w = PageWindow::of(total, 25, requested);

@@ -548,3 +548,32 @@ pub async fn recent_for_user<'c>(
     .await?;
     typed_all(rows)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::CallChange;
+
+    #[test]
+    fn a_change_notification_reads_back_as_sent_and_anything_else_means_reread() {
+        let change = CallChange::Call {
+            call_id: "call_1".into(),
+            user_id: "usr_2".into(),
+            org_id: "org_3".into(),
+        };
+        assert_eq!(change.payload(), "call_1 usr_2 org_3");
+        assert_eq!(CallChange::parse(&change.payload()), change);
+        for garbled in [
+            "",
+            "call_1",
+            "call_1 usr_2",
+            "call_1 usr_2 org_3 extra",
+            "  ",
+        ] {
+            assert_eq!(
+                CallChange::parse(garbled),
+                CallChange::Unknown,
+                "{garbled:?}"
+            );
+        }
+    }
+}
