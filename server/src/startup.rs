@@ -54,7 +54,8 @@ pub struct Application {
     /// the live streams end and their listener stops (see `run_until`).
     shutdown: CancellationToken,
     live: LiveStreams,
-    database_url: String,
+    /// For the live streams' listener (its own PostgreSQL connection).
+    database_url: Secret,
 }
 
 impl Application {
@@ -175,7 +176,7 @@ impl Application {
             jobs,
             shutdown,
             live,
-            database_url: config.database_url.expose().to_owned(),
+            database_url: config.database_url.clone(),
         })
     }
 
@@ -216,7 +217,8 @@ impl Application {
         };
         let _cancel_on_exit = self.shutdown.clone().drop_guard();
         jobs::spawn(self.jobs, self.shutdown.clone());
-        self.live.spawn_listener(self.database_url);
+        self.live
+            .spawn_listener(self.database_url.expose().to_owned());
         let store = DbSessionStore::new(self.db.clone());
         tokio::spawn(async move {
             let mut every = tokio::time::interval(SESSION_SWEEP_EVERY);

@@ -175,6 +175,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_export_of_more_than_100000_rows_is_refused_naming_the_limit() {
+        assert!(check_row_count(100_000).is_ok());
+        match check_row_count(100_001) {
+            Err(AppError::Validation { field, message }) => {
+                assert_eq!(field, "from");
+                assert!(message.contains("at most 100,000 rows"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn cells_are_quoted_and_formulas_defused() {
         assert_eq!(quoted("plain"), "plain");
         assert_eq!(quoted("a,b"), "\"a,b\"");
