@@ -799,6 +799,16 @@ async fn a_member_may_hold_five_live_streams_and_the_sixth_is_refused(app: TestA
     // Another member is not held back by this one's tabs.
     let other = member(&app, "other-tabs@example.com").await;
     assert_eq!(open_live(&app, &other).await.status(), 200);
+    // Closing a tab frees its place as soon as the server sees the connection close.
+    drop(open.pop());
+    let started = std::time::Instant::now();
+    while open_live(&app, &m).await.status() != 200 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "a closed stream still counts against the cap"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// Whether the stream ends (the server closes it) within `within`.
