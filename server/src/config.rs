@@ -68,6 +68,8 @@ pub struct Config {
     pub call_confirm_above_per_minute: Money,
     /// How often stuck calls are reconciled with the carrier.
     pub call_sweep_every: std::time::Duration,
+    /// How often each live call stream re-checks its session and membership.
+    pub live_session_check_every: std::time::Duration,
     pub log_format: LogFormat,
     /// Where the compiled site (pkg/, assets) lives.
     pub site_root: String,
@@ -324,6 +326,12 @@ impl Config {
         };
         let call_sweep_every =
             std::time::Duration::from_secs(whole_number(&lookup, "CALL_SWEEP_SECS", 60, 1..=3600)?);
+        let live_session_check_every = std::time::Duration::from_secs(whole_number(
+            &lookup,
+            "LIVE_SESSION_CHECK_SECS",
+            30,
+            1..=600,
+        )?);
 
         let log_format = match lookup("LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
@@ -354,6 +362,7 @@ impl Config {
             call_max_duration_secs,
             call_confirm_above_per_minute,
             call_sweep_every,
+            live_session_check_every,
             log_format,
             site_root: lookup("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_owned()),
         })
@@ -497,6 +506,10 @@ mod tests {
                 "CALL_CONFIRM_ABOVE_USD_PER_MIN",
             ),
             (vec![("CALL_SWEEP_SECS", "0")], "CALL_SWEEP_SECS"),
+            (
+                vec![("LIVE_SESSION_CHECK_SECS", "0")],
+                "LIVE_SESSION_CHECK_SECS",
+            ),
         ] {
             assert_eq!(
                 config(&settings).unwrap_err().variable,

@@ -2,6 +2,7 @@
 //! server functions, health checks and the middleware stack. Tests build the
 //! same `Application` on port 0 (see `server/tests/`).
 
+use crate::call_events::LiveStreams;
 use crate::config::{Config, Secret};
 use crate::providers::twilio::{SimTiming, SimulatedCarrier};
 use crate::state::{ServerState, WebhookSecrets};
@@ -26,6 +27,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::map_request_body::MapRequestBodyLayer;
 use tower_http::request_id::{
@@ -48,6 +50,12 @@ pub struct Application {
     db: Db,
     stripe_webhook_secret: Secret,
     jobs: jobs::JobContext,
+    /// Cancelled when shutdown begins: the job runner stops claiming work,
+    /// the live streams end and their listener stops (see `run_until`).
+    shutdown: CancellationToken,
+    live: LiveStreams,
+    /// For the live streams' listener (its own PostgreSQL connection).
+    database_url: Secret,
 }
 
 impl Application {
@@ -132,7 +140,13 @@ impl Application {
                 twilio_auth_token,
             },
         };
-        let router = router(config, state.clone(), key)?;
+        let shutdown = CancellationToken::new();
+        let live = LiveStreams::new(
+            db.clone(),
+            config.live_session_check_every,
+            shutdown.clone(),
+        );
+        let router = router(config, state.clone(), key, live.clone())?;
         // Jobs reach our own webhook over loopback, whatever PUBLIC_URL says.
         let local = listener.local_addr().context("reading the bound address")?;
         let loopback = if local.ip().is_unspecified() {
@@ -160,6 +174,9 @@ impl Application {
             db,
             stripe_webhook_secret,
             jobs,
+            shutdown,
+            live,
+            database_url: config.database_url.clone(),
         })
     }
 
@@ -178,12 +195,30 @@ impl Application {
         &self.stripe_webhook_secret
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting and finishes in-flight requests.
+    /// The signal `run_until` raises when shutdown begins (cancel it to begin one).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until `shutdown` resolves (or `shutdown_token` is cancelled),
+    /// then stops accepting and finishes in-flight requests. Shutdown
+    /// beginning cancels `shutdown_token`: the job runner claims no more
+    /// work, and the live streams and their listener end.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        jobs::spawn(self.jobs);
+        let token = self.shutdown.clone();
+        let shutdown = async move {
+            tokio::select! {
+                _ = shutdown => token.cancel(),
+                _ = token.cancelled() => {}
+            }
+        };
+        let _cancel_on_exit = self.shutdown.clone().drop_guard();
+        jobs::spawn(self.jobs, self.shutdown.clone());
+        self.live
+            .spawn_listener(self.database_url.expose().to_owned());
         let store = DbSessionStore::new(self.db.clone());
         tokio::spawn(async move {
             let mut every = tokio::time::interval(SESSION_SWEEP_EVERY);
@@ -206,7 +241,12 @@ impl Application {
     }
 }
 
-fn router(config: &Config, state: ServerState, key: Key) -> anyhow::Result<Router> {
+fn router(
+    config: &Config,
+    state: ServerState,
+    key: Key,
+    live: LiveStreams,
+) -> anyhow::Result<Router> {
     let mut leptos_options = get_configuration(None)
         .context("reading the Leptos site settings")?
         .leptos_options;
@@ -229,7 +269,7 @@ fn router(config: &Config, state: ServerState, key: Key) -> anyhow::Result<Route
         .route("/webhooks/twilio/status", post(webhooks::twilio::status))
         .route("/webhooks/twilio/voice", post(webhooks::twilio::voice))
         .with_state(state.clone())
-        .merge(crate::call_events::routes(state.app.clone()))
+        .merge(crate::call_events::routes(state.app.clone(), live))
         .merge(crate::exports::wallet::routes(state.app.clone()))
         .merge(crate::exports::calls::routes(state.app.clone()));
 

@@ -16,14 +16,14 @@ use crate::domain::call_status::{decide, Decision};
 use crate::domain::rating::{self, Rate};
 use crate::domain::{CallStatus, EndReason, Money};
 use crate::server::clock;
-use crate::server::db::calls::{self, Call, CallRef, NewCall, RecordedEvent};
+use crate::server::db::calls::{self, Call, CallChange, CallRef, NewCall, RecordedEvent};
 use crate::server::db::ledger::{self, EntryKind, LedgerError, NewEntry};
 use crate::server::db::{jobs, rates, Db};
 use crate::server::phone::{parse_dialed, DialedNumber, NumberError};
 use crate::server::providers::carrier::{Carrier, CarrierError, CarrierEvent, Ending, PlaceCall};
 use sqlx::AnyConnection;
 use std::sync::LazyLock;
-use tokio::sync::Notify;
+use tokio::sync::broadcast;
 
 /// The job that ends a call when its credits run out.
 pub const FORCED_HANGUP_JOB: &str = "call.forced_hangup";
@@ -31,9 +31,16 @@ pub const FORCED_HANGUP_JOB: &str = "call.forced_hangup";
 /// by the sweeper (carriers give up ringing well before).
 pub const RING_GRACE_SECS: i64 = 180;
 
-/// Wakes live panels in this process when a call changes (other instances
-/// notice by polling; see `server/src/call_events.rs`).
-pub static CALL_CHANGED: LazyLock<Notify> = LazyLock::new(Notify::new);
+/// How many changes the in-process channel keeps for a stream that has not
+/// read them yet; a stream further behind re-reads its calls instead.
+pub const CHANGES_KEPT: usize = 1024;
+
+/// Tells this process's live streams which call changed, on SQLite (one
+/// process). On PostgreSQL every write of a call notifies `call_changed`
+/// instead (`db::calls::store`), which each instance's listener hears,
+/// its own writes included (see `server/src/call_events.rs`).
+pub static CALL_CHANGES: LazyLock<broadcast::Sender<CallChange>> =
+    LazyLock::new(|| broadcast::channel(CHANGES_KEPT).0);
 
 /// Calling settings, from configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -309,7 +316,7 @@ async fn authorize(
     calls::set_hold(&mut tx, &call.call_id, &hold.hold_id).await?;
     call.hold_id = Some(hold.hold_id);
     tx.commit().await?;
-    changed();
+    changed(db, &call);
     Ok(Authorized::New(call))
 }
 
@@ -335,7 +342,7 @@ async fn record_placed(
         calls::store(&mut tx, &call).await?;
     }
     tx.commit().await?;
-    changed();
+    changed(db, &call);
     if call.end_requested_at.is_some() && !call.status.is_terminal() {
         send_end(carrier, &call).await?;
     }
@@ -356,7 +363,7 @@ async fn fail_unplaced(db: &Db, call_id: &str, reason: EndReason) -> Result<(), 
         calls::store(&mut tx, &call).await?;
     }
     tx.commit().await?;
-    changed();
+    changed(db, &call);
     Ok(())
 }
 
@@ -432,7 +439,7 @@ pub async fn apply_carrier_event(
     // A carrier id learned from a stale event is still worth keeping.
     calls::store(&mut tx, &call).await?;
     tx.commit().await?;
-    changed();
+    changed(db, &call);
     Ok(match decision {
         Decision::Apply => EventOutcome::Applied,
         Decision::Duplicate => EventOutcome::Duplicate,
@@ -618,7 +625,7 @@ pub async fn end_call(
         calls::store(&mut tx, &call).await?;
     }
     tx.commit().await?;
-    changed();
+    changed(db, &call);
     send_end(carrier, &call).await?;
     Ok(call)
 }
@@ -676,7 +683,7 @@ pub async fn forced_hangup(
     call.updated_at_ms = now_ms;
     calls::store(&mut tx, &call).await?;
     tx.commit().await?;
-    changed();
+    changed(db, &call);
     send_end(carrier, &call).await?;
     Ok(HangupOutcome::Sent)
 }
@@ -742,6 +749,10 @@ async fn reconcile(
     send_end(carrier, call).await
 }
 
-fn changed() {
-    CALL_CHANGED.notify_waiters();
+/// A call's change is committed: on SQLite, tell this process's live streams
+/// (a send with no stream open is dropped, as it should be).
+fn changed(db: &Db, call: &Call) {
+    if db.backend == crate::server::db::Backend::Sqlite {
+        let _ = CALL_CHANGES.send(CallChange::of(call));
+    }
 }

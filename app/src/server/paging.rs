@@ -15,6 +15,14 @@ pub struct FilterError {
     pub message: &'static str,
 }
 
+/// The longest date range one CSV export covers, both ends included.
+pub const EXPORT_MAX_DAYS: i64 = 366;
+/// The most rows one CSV export writes, whatever its range; more is refused.
+pub const EXPORT_MAX_ROWS: i64 = 100_000;
+/// What an export over `EXPORT_MAX_ROWS` answers (on the field `from`).
+pub const EXPORT_TOO_MANY_ROWS: &str =
+    "an export holds at most 100,000 rows: choose a shorter date range or narrower filters";
+
 /// A query-string value as a filter reads it: trimmed, and empty means "any".
 pub fn present(value: Option<&str>) -> Option<&str> {
     value.map(str::trim).filter(|v| !v.is_empty())
@@ -49,6 +57,20 @@ impl DayRange {
             }
         }
         Ok(Self { from, to })
+    }
+
+    /// Refuses a range longer than `EXPORT_MAX_DAYS` (an open end is left to
+    /// the row limit, `EXPORT_MAX_ROWS`).
+    pub fn check_export_span(&self) -> Result<(), FilterError> {
+        if let (Some(from), Some(to)) = (self.from, self.to) {
+            if (to - from).whole_days() + 1 > EXPORT_MAX_DAYS {
+                return Err(FilterError {
+                    field: "to",
+                    message: "an export covers at most 366 days: choose a shorter date range",
+                });
+            }
+        }
+        Ok(())
     }
 
     /// `[start, end)` in unix seconds: from 00:00 UTC of `from` to the start of the day after `to`.
@@ -91,6 +113,25 @@ impl PageWindow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_export_covers_at_most_366_days_both_ends_included() {
+        let span = |from: &str, to: &str| {
+            DayRange::parse(Some(from), Some(to))
+                .unwrap()
+                .check_export_span()
+        };
+        assert_eq!(span("2024-01-01", "2024-12-31"), Ok(()));
+        assert_eq!(span("2023-01-01", "2024-01-01"), Ok(()));
+        assert_eq!(span("2023-01-01", "2024-01-02").unwrap_err().field, "to");
+        assert_eq!(
+            DayRange::parse(Some("2020-01-01"), None)
+                .unwrap()
+                .check_export_span(),
+            Ok(()),
+            "an open end is left to the row limit"
+        );
+    }
 
     #[test]
     fn page_windows_clamp_to_the_pages_there_are() {

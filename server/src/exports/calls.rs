@@ -11,12 +11,16 @@
 //! times, seconds and amounts are values we wrote and stay plain (amounts as
 //! exact decimals of micro-dollars).
 
-use super::csv::{amount_cell, csv_download, table, text_cell};
+use super::csv::{
+    amount_cell, check_row_count, csv_download, header_record, record, stream_rows, text_cell,
+    PAGE_ROWS,
+};
 use crate::session_member;
 use app::error::AppError;
 use app::server::dates::rfc3339_time;
 use app::server::db::call_history::{self as queries, HistoryCall, RawCallFilter};
 use app::server::AppState;
+use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::get;
@@ -45,19 +49,38 @@ async fn calls_csv(
     csv_download("calls", export(&state, &session, query).await)
 }
 
-/// Authorize, parse, read: the organization id (for the file name) and the CSV.
+/// Authorize, parse, check the limits: the organization id (for the file
+/// name) and the CSV, streamed.
 async fn export(
     state: &AppState,
     session: &Session,
     query: ExportQuery,
-) -> Result<(String, String), AppError> {
+) -> Result<(String, Body), AppError> {
     let org_id = session_member::require(state, session, query.org_id)
         .await?
         .org_id;
     let (filter, _) = queries::checked_filter(&state.db.pool, &org_id, &query.filter).await?;
-    let calls = queries::all_calls(&state.db.pool, &org_id, &filter).await?;
-    tracing::info!(%org_id, rows = calls.len(), "call history exported");
-    Ok((org_id, to_csv(&calls)))
+    filter
+        .days
+        .check_export_span()
+        .map_err(|e| AppError::validation(e.field, e.message))?;
+    let rows = queries::count_calls(&state.db.pool, &org_id, &filter).await?;
+    check_row_count(rows)?;
+    tracing::info!(%org_id, rows, "call history exported");
+    let pool = state.db.pool.clone();
+    let owner = org_id.clone();
+    let body = stream_rows(
+        header_record(HEADER),
+        move |after| {
+            let (pool, owner, filter) = (pool.clone(), owner.clone(), filter.clone());
+            Box::pin(
+                async move { queries::calls_after(&pool, &owner, &filter, after, PAGE_ROWS).await },
+            )
+        },
+        |record| (record.call.created_at, record.call.call_id.clone()),
+        |call| record(row(call)),
+    );
+    Ok((org_id, body))
 }
 
 const HEADER: [&str; 17] = [
@@ -80,36 +103,31 @@ const HEADER: [&str; 17] = [
     "carrier_call_id",
 ];
 
-pub fn to_csv(calls: &[HistoryCall]) -> String {
+fn row(record: &HistoryCall) -> [String; 17] {
     let number = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
-    table(
-        HEADER,
-        calls.iter().map(|record| {
-            let call = &record.call;
-            let rate = &call.rate;
-            [
-                rfc3339_time(call.created_at),
-                text_cell(&call.call_id),
-                text_cell(&record.member_name),
-                text_cell(&record.member_email),
-                text_cell(&call.to_number),
-                text_cell(rate.country_name()),
-                text_cell(rate.description()),
-                text_cell(call.status.label()),
-                text_cell(call.end_reason.map(|r| r.label()).unwrap_or_default()),
-                number(call.duration_secs),
-                number(call.billed_seconds),
-                text_cell(rate.prefix()),
-                amount_cell(rate.price_per_minute().micros()),
-                amount_cell(rate.connection_fee().micros()),
-                format!(
-                    "{}/{}",
-                    rate.initial_increment(),
-                    rate.subsequent_increment()
-                ),
-                call.cost.map(amount_cell).unwrap_or_default(),
-                text_cell(call.carrier_sid.as_deref().unwrap_or_default()),
-            ]
-        }),
-    )
+    let call = &record.call;
+    let rate = &call.rate;
+    [
+        rfc3339_time(call.created_at),
+        text_cell(&call.call_id),
+        text_cell(&record.member_name),
+        text_cell(&record.member_email),
+        text_cell(&call.to_number),
+        text_cell(rate.country_name()),
+        text_cell(rate.description()),
+        text_cell(call.status.label()),
+        text_cell(call.end_reason.map(|r| r.label()).unwrap_or_default()),
+        number(call.duration_secs),
+        number(call.billed_seconds),
+        text_cell(rate.prefix()),
+        amount_cell(rate.price_per_minute().micros()),
+        amount_cell(rate.connection_fee().micros()),
+        format!(
+            "{}/{}",
+            rate.initial_increment(),
+            rate.subsequent_increment()
+        ),
+        call.cost.map(amount_cell).unwrap_or_default(),
+        text_cell(call.carrier_sid.as_deref().unwrap_or_default()),
+    ]
 }

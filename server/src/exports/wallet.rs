@@ -6,13 +6,18 @@
 //! RFC 4180, text cells that a spreadsheet would run as a formula defused with
 //! a leading `'`, amounts as plain decimals of exact micro-dollars.
 
-use super::csv::{amount_cell, csv_download, table, text_cell};
+use super::csv::{
+    amount_cell, check_row_count, csv_download, header_record, record, stream_rows, text_cell,
+    PAGE_ROWS,
+};
 use crate::session_member;
 use app::error::AppError;
 use app::server::dates::rfc3339_time;
 use app::server::db::ledger::Entry;
 use app::server::db::wallet::{self as queries, HistoryFilter};
+use app::server::paging::DayRange;
 use app::server::AppState;
+use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::get;
@@ -44,12 +49,13 @@ async fn history_csv(
     csv_download("ledger", export(&state, &session, query).await)
 }
 
-/// Authorize, parse, read: the organization id (for the file name) and the CSV.
+/// Authorize, parse, check the limits: the organization id (for the file
+/// name) and the CSV, streamed.
 async fn export(
     state: &AppState,
     session: &Session,
     query: ExportQuery,
-) -> Result<(String, String), AppError> {
+) -> Result<(String, Body), AppError> {
     let org_id = session_member::require(state, session, query.org_id)
         .await?
         .org_id;
@@ -59,9 +65,29 @@ async fn export(
         query.to.as_deref(),
     )
     .map_err(|e| AppError::validation(e.field, e.message))?;
-    let entries = queries::all_entries(&state.db.pool, &org_id, &filter).await?;
-    tracing::info!(%org_id, rows = entries.len(), "wallet history exported");
-    Ok((org_id, to_csv(&entries)))
+    DayRange {
+        from: filter.from,
+        to: filter.to,
+    }
+    .check_export_span()
+    .map_err(|e| AppError::validation(e.field, e.message))?;
+    let rows = queries::count_entries(&state.db.pool, &org_id, &filter).await?;
+    check_row_count(rows)?;
+    tracing::info!(%org_id, rows, "wallet history exported");
+    let pool = state.db.pool.clone();
+    let owner = org_id.clone();
+    let body = stream_rows(
+        header_record(HEADER),
+        move |after| {
+            let (pool, owner) = (pool.clone(), owner.clone());
+            Box::pin(async move {
+                queries::entries_after(&pool, &owner, &filter, after, PAGE_ROWS).await
+            })
+        },
+        |entry| (entry.created_at, entry.ledger_entry_id.clone()),
+        |entry| record(row(entry)),
+    );
+    Ok((org_id, body))
 }
 
 const HEADER: [&str; 6] = [
@@ -73,18 +99,13 @@ const HEADER: [&str; 6] = [
     "balance_after_usd",
 ];
 
-pub fn to_csv(entries: &[Entry]) -> String {
-    table(
-        HEADER,
-        entries.iter().map(|entry| {
-            [
-                rfc3339_time(entry.created_at),
-                text_cell(&entry.ledger_entry_id),
-                text_cell(&entry.kind),
-                text_cell(&entry.description),
-                amount_cell(entry.amount),
-                amount_cell(entry.balance_after),
-            ]
-        }),
-    )
+fn row(entry: &Entry) -> [String; 6] {
+    [
+        rfc3339_time(entry.created_at),
+        text_cell(&entry.ledger_entry_id),
+        text_cell(&entry.kind),
+        text_cell(&entry.description),
+        amount_cell(entry.amount),
+        amount_cell(entry.balance_after),
+    ]
 }

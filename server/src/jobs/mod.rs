@@ -25,6 +25,7 @@ use app::server::providers::sandbox;
 use app::server::{clock, ids, AppState};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 const POLL_EVERY: Duration = Duration::from_millis(100);
@@ -52,20 +53,36 @@ pub struct JobContext {
     pub call_sweep_every: Duration,
 }
 
-/// Runs the queue until the process ends: claims due jobs while fewer than
-/// `CONCURRENT_JOBS` run, each in its own task, so many hangups due at once
-/// (or one slow delivery) do not wait behind each other.
-pub fn spawn(context: JobContext) {
+/// Runs the queue until `shutdown` is cancelled: claims due jobs while fewer
+/// than `CONCURRENT_JOBS` run, each in its own task, so many hangups due at
+/// once (or one slow delivery) do not wait behind each other. Once shutdown
+/// begins it claims nothing more, and the periodic scan and sweep stop; jobs
+/// already running finish if the process lives long enough, and a job cut
+/// short is taken again by an instance when its lease runs out.
+pub fn spawn(context: JobContext, shutdown: CancellationToken) {
     let worker = ids::new_id("wrk");
     tracing::info!(%worker, "job runner started");
-    tokio::spawn(auto_recharge::scan_forever(context.clone()));
-    tokio::spawn(calls::sweep_forever(context.clone()));
+    tokio::spawn(until(
+        shutdown.clone(),
+        auto_recharge::scan_forever(context.clone()),
+    ));
+    tokio::spawn(until(
+        shutdown.clone(),
+        calls::sweep_forever(context.clone()),
+    ));
     let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_JOBS));
     tokio::spawn(async move {
         loop {
-            let Ok(slot) = slots.clone().acquire_owned().await else {
-                return;
+            let slot = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                slot = slots.clone().acquire_owned() => slot,
             };
+            let Ok(slot) = slot else {
+                break;
+            };
+            if shutdown.is_cancelled() {
+                break;
+            }
             let now_ms = clock::now_ms();
             match jobs::claim_due(&context.app.db.pool, &worker, now_ms, now_ms + LEASE_MS).await {
                 Ok(Some(job)) => {
@@ -82,9 +99,21 @@ pub fn spawn(context: JobContext) {
                 Err(error) => tracing::warn!(error = ?error, "job queue unavailable"),
             }
             drop(slot);
-            tokio::time::sleep(POLL_EVERY).await;
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(POLL_EVERY) => {}
+            }
         }
+        tracing::info!(%worker, "job runner stopped claiming work: shutting down");
     });
+}
+
+/// Runs a periodic loop until shutdown begins.
+async fn until(shutdown: CancellationToken, forever: impl std::future::Future<Output = ()>) {
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = forever => {}
+    }
 }
 
 /// Runs one claimed job and records how it went.

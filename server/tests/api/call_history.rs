@@ -22,8 +22,35 @@ on_both_databases!(
     a_member_sees_every_call_of_the_organization_and_can_filter_by_who_dialed,
     the_detail_explains_a_sixty_sixty_call_a_thirty_six_call_and_a_free_busy_call,
     the_csv_export_is_every_matching_call_quoted_and_formula_safe,
+    a_calls_csv_export_longer_than_366_days_is_refused_and_is_streamed_otherwise,
     the_pages_show_the_history_and_the_explanation_and_need_a_login,
 );
+
+async fn a_calls_csv_export_longer_than_366_days_is_refused_and_is_streamed_otherwise(
+    app: TestApp,
+) {
+    let (alice, org, _) = person(&app, "Alice", "alice@example.com").await;
+    let refused = alice
+        .get(app.url(&format!(
+            "/calls.csv?org_id={org}&from=2023-01-01&to=2024-01-02"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("an export covers at most 366 days"), "{text}");
+    let allowed = alice
+        .get(app.url(&format!(
+            "/calls.csv?org_id={org}&from=2024-01-01&to=2024-12-31"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert!(allowed.headers().get("content-length").is_none());
+    assert_eq!(allowed.headers()["transfer-encoding"], "chunked");
+}
 
 /// 2024-03-01 00:00:00 UTC.
 const MARCH_1: i64 = 1_709_251_200;

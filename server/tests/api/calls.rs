@@ -31,6 +31,9 @@ on_both_databases!(
     the_sweeper_bills_a_call_whose_final_event_never_came,
     another_organization_cannot_end_a_call_or_quote_for_it,
     the_live_stream_pushes_each_change,
+    a_member_may_hold_five_live_streams_and_the_sixth_is_refused,
+    a_live_stream_ends_after_logout_and_after_removal_from_the_organization,
+    many_simultaneous_changes_all_reach_the_live_stream,
     the_simulated_carrier_rings_answers_and_bills_what_it_reports,
     the_simulated_carrier_busy_number_costs_nothing,
     the_forced_hangup_fires_at_the_deadline_and_charges_exactly_the_maximum,
@@ -768,6 +771,168 @@ async fn the_live_stream_pushes_each_change(backend_app: TestApp) {
     deliver_status(&app, &row, CallStatus::InProgress, 2, None).await;
     read_until(&mut stream, &mut seen, "InProgress").await;
     assert!(seen.contains("event: call"), "{seen}");
+}
+
+async fn open_live(app: &TestApp, m: &Member) -> reqwest::Response {
+    m.client
+        .get(app.url(&format!("/calls/live?org_id={}", m.org_id)))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn a_member_may_hold_five_live_streams_and_the_sixth_is_refused(app: TestApp) {
+    let m = member(&app, "tabs@example.com").await;
+    let mut open = Vec::new();
+    for _ in 0..5 {
+        let stream = open_live(&app, &m).await;
+        assert_eq!(stream.status(), 200);
+        open.push(stream);
+    }
+    let sixth = open_live(&app, &m).await;
+    assert_eq!(sixth.status(), 429);
+    let text = sixth.text().await.unwrap();
+    assert!(
+        text.contains("Too many live call streams") && text.contains("at most 5"),
+        "{text}"
+    );
+    // Another member is not held back by this one's tabs.
+    let other = member(&app, "other-tabs@example.com").await;
+    assert_eq!(open_live(&app, &other).await.status(), 200);
+    // Closing a tab frees its place as soon as the server sees the connection close.
+    drop(open.pop());
+    let started = std::time::Instant::now();
+    while open_live(&app, &m).await.status() != 200 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "a closed stream still counts against the cap"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether the stream ends (the server closes it) within `within`.
+async fn ends_within(stream: &mut reqwest::Response, within: std::time::Duration) -> bool {
+    tokio::time::timeout(within, async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await
+    .is_ok()
+}
+
+async fn a_live_stream_ends_after_logout_and_after_removal_from_the_organization(
+    backend_app: TestApp,
+) {
+    let app = TestApp::spawn_with(backend_app.backend, &[("LIVE_SESSION_CHECK_SECS", "1")]).await;
+    let leaving = member(&app, "leaving@example.com").await;
+    let removed = member(&app, "removed@example.com").await;
+    let mut leaving_stream = open_live(&app, &leaving).await;
+    let mut removed_stream = open_live(&app, &removed).await;
+    assert_eq!(leaving_stream.status(), 200);
+    assert_eq!(removed_stream.status(), 200);
+
+    assert_eq!(
+        app.call(&leaving.client, "auth/logout", &[]).await.status(),
+        200
+    );
+    assert!(
+        ends_within(&mut leaving_stream, std::time::Duration::from_secs(5)).await,
+        "the stream is still open 5 s after logout"
+    );
+    // Logged out: the page gate sends the browser to the login page.
+    assert_eq!(open_live(&app, &leaving).await.status(), 303);
+
+    sqlx::query("delete from membership where org_id = $1")
+        .bind(&removed.org_id)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    assert!(
+        ends_within(&mut removed_stream, std::time::Duration::from_secs(5)).await,
+        "the stream is still open 5 s after the member was removed"
+    );
+    assert_eq!(open_live(&app, &removed).await.status(), 404);
+}
+
+/// The `data` of each `event: call` read so far, as JSON.
+fn call_events(seen: &str) -> Vec<Value> {
+    seen.split("\n\n")
+        .filter(|block| block.contains("event: call"))
+        .filter_map(|block| {
+            let data = block.lines().find_map(|line| line.strip_prefix("data: "))?;
+            serde_json::from_str(data).ok()
+        })
+        .collect()
+}
+
+async fn many_simultaneous_changes_all_reach_the_live_stream(backend_app: TestApp) {
+    const CALLS: usize = 20;
+    let fake = FakeTwilio::start().await;
+    let app = twilio_app(backend_app.backend, &fake).await;
+    let m = member(&app, "busy@example.com").await;
+    grant(&app, &m.org_id, 1_000_000).await;
+    let mut stream = open_live(&app, &m).await;
+    assert_eq!(stream.status(), 200);
+    let mut rows = Vec::new();
+    for i in 0..CALLS {
+        let (status, call) = dial(&app, &m, LONDON, &format!("many-{i}")).await;
+        assert_eq!(status, 200, "{call}");
+        rows.push(call_row(&app, call["call_id"].as_str().unwrap()).await);
+    }
+    // Every call rings at once.
+    futures::future::join_all(
+        rows.iter()
+            .map(|row| deliver_status(&app, row, CallStatus::Ringing, 1, None)),
+    )
+    .await;
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let ringing: std::collections::HashSet<String> = call_events(&seen)
+            .into_iter()
+            .filter(|call| call["status"] == "Ringing")
+            .map(|call| call["call_id"].as_str().unwrap().to_owned())
+            .collect();
+        if rows.iter().all(|row| ringing.contains(&row.call_id)) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {CALLS} calls seen ringing",
+            ringing.len()
+        );
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), stream.chunk())
+            .await
+            .expect("an event within 5 s")
+            .unwrap()
+            .expect("the stream stays open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+/// PostgreSQL only (SQLite is one process): a stream opened on one instance
+/// hears of a call placed and changed through another instance on the same
+/// database. Each instance hears changes only through its listener there, so
+/// this is `LISTEN/NOTIFY` end to end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_through_another_instance_reaches_a_stream_opened_on_this_one() {
+    let fake = FakeTwilio::start().await;
+    let first = twilio_app(crate::common::Backend::Postgres, &fake).await;
+    let m = member(&first, "elsewhere@example.com").await;
+    grant(&first, &m.org_id, 100).await;
+    let mut stream = open_live(&first, &m).await;
+    assert_eq!(stream.status(), 200);
+    let settings = fake.settings();
+    let extra: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // The first instance keeps serving the stream.
+    let second = first.restarted_with(&extra).await;
+    let (status, call) = dial(&second, &m, LONDON, "elsewhere").await;
+    assert_eq!(status, 200, "{call}");
+    let row = call_row(&second, call["call_id"].as_str().unwrap()).await;
+    let mut seen = String::new();
+    read_until(&mut stream, &mut seen, "Queued").await;
+    deliver_status(&second, &row, CallStatus::Ringing, 1, None).await;
+    read_until(&mut stream, &mut seen, "Ringing").await;
 }
 
 /// Reads the event stream until a call with status `wanted` has been sent.

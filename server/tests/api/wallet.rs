@@ -19,6 +19,8 @@ on_both_databases!(
     only_owners_and_admins_set_the_low_balance_threshold_and_bad_values_change_nothing,
     the_low_balance_banner_appears_on_every_page_while_available_is_below_the_threshold,
     the_csv_export_is_the_filtered_history_quoted_and_formula_safe,
+    a_big_csv_export_is_streamed_in_chunks_with_every_row_once_in_history_order,
+    a_csv_export_longer_than_366_days_is_refused_and_366_days_are_not,
     a_purchase_has_a_receipt_naming_the_buyer_and_the_payment,
     only_purchases_have_receipts,
     call_spend_is_summed_per_utc_day_over_the_last_thirty_days,
@@ -561,6 +563,84 @@ async fn the_low_balance_banner_appears_on_every_page_while_available_is_below_t
     }
     let wallet = page("/wallet").await;
     assert!(wallet.contains("$20.00") && wallet.contains("2,000 credits"));
+}
+
+/// More rows than two pages of the streamed export, all in one second, so
+/// the pages split ties (resolved by entry id) and must neither repeat nor
+/// skip a row.
+async fn a_big_csv_export_is_streamed_in_chunks_with_every_row_once_in_history_order(app: TestApp) {
+    const ROWS: usize = 1_234;
+    let (alice, org) = person(&app, "Alice", "alice@example.com").await;
+    for i in 0..ROWS {
+        post(
+            &app,
+            &org,
+            EntryKind::Grant,
+            Money::from_micros(1),
+            &format!("g{i}"),
+            "grant",
+            MARCH_1,
+        )
+        .await;
+    }
+    let response = alice
+        .get(app.url(&format!("/wallet/history.csv?org_id={org}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers().get("content-length").is_none(),
+        "a streamed file has no length up front: {:?}",
+        response.headers()
+    );
+    assert_eq!(response.headers()["transfer-encoding"], "chunked");
+    let csv = response.text().await.unwrap();
+    // The same rows, in the same order, as the history's own (unpaged) query.
+    let history = queries::entries_page(
+        &app.db.pool,
+        &org,
+        &queries::HistoryFilter::default(),
+        i64::MAX,
+        0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(history.len(), ROWS);
+    let mut expected =
+        String::from("date_utc,entry_id,kind,description,amount_usd,balance_after_usd\r\n");
+    for entry in &history {
+        expected.push_str(&format!(
+            "2024-03-01T00:00:00Z,{},grant,grant,{},{}\r\n",
+            entry.ledger_entry_id,
+            Money::from_micros(entry.amount).plain_dollars(),
+            Money::from_micros(entry.balance_after).plain_dollars(),
+        ));
+    }
+    assert!(csv == expected, "the export differs from the history");
+}
+
+async fn a_csv_export_longer_than_366_days_is_refused_and_366_days_are_not(app: TestApp) {
+    let (alice, org) = person(&app, "Alice", "alice@example.com").await;
+    let refused = alice
+        .get(app.url(&format!(
+            "/wallet/history.csv?org_id={org}&from=2023-01-01&to=2024-01-02"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("an export covers at most 366 days"), "{text}");
+    // A leap year, both ends included: 366 days.
+    let allowed = alice
+        .get(app.url(&format!(
+            "/wallet/history.csv?org_id={org}&from=2024-01-01&to=2024-12-31"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
 }
 
 async fn the_csv_export_is_the_filtered_history_quoted_and_formula_safe(app: TestApp) {

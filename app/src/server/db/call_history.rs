@@ -264,14 +264,33 @@ pub async fn calls_page<'c>(
     rows.into_iter().map(HistoryCall::try_from).collect()
 }
 
-/// Every matching call, in history order: what the CSV export writes.
+/// The next page of matching calls in history order (newest first) after
+/// `after` (the `(created_at, call_id)` of the last row of the previous
+/// page; None for the first page): what the CSV export streams. Pages by
+/// key, so a page never overlaps or skips another.
 #[tracing::instrument(skip_all, fields(org_id))]
-pub async fn all_calls<'c>(
+pub async fn calls_after<'c>(
     db: impl Executor<'c, Database = Any>,
     org_id: &str,
     filter: &CallFilter,
+    after: Option<(i64, String)>,
+    limit: i64,
 ) -> Result<Vec<HistoryCall>, sqlx::Error> {
-    calls_page(db, org_id, filter, i64::MAX, 0).await
+    let (after_time, after_id) = after.unwrap_or((i64::MAX, String::new()));
+    let sql = format!(
+        "select {} {RECORD_FROM} {FILTERED}
+           and (call.created_at < $8 or (call.created_at = $8 and call.call_id < $9))
+         order by call.created_at desc, call.call_id desc
+         limit $10",
+        *RECORD_COLUMNS
+    );
+    let rows: Vec<HistoryRow> = bind_filter(sqlx::query_as(&sql), org_id, filter)
+        .bind(after_time)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(db)
+        .await?;
+    rows.into_iter().map(HistoryCall::try_from).collect()
 }
 
 /// One call of this organization; None for any other, including another

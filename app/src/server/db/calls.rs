@@ -209,7 +209,9 @@ pub async fn insert(
     .bind(now_ms)
     .fetch_one(&mut *conn)
     .await?;
-    typed(row)
+    let call = typed(row)?;
+    notify_changed(conn, &call).await?;
+    Ok(call)
 }
 
 #[tracing::instrument(skip_all)]
@@ -331,7 +333,79 @@ pub async fn store(conn: &mut AnyConnection, call: &Call) -> Result<(), sqlx::Er
     .bind(call.updated_at_ms)
     .execute(&mut *conn)
     .await?;
+    notify_changed(conn, call).await
+}
+
+/// The PostgreSQL channel every instance's live-stream listener follows.
+pub const CHANGED_CHANNEL: &str = "call_changed";
+
+/// On PostgreSQL, tells every instance's live-stream listener that this call
+/// changed: `pg_notify` inside the writing transaction is delivered when it
+/// commits, and never if it rolls back. The payload is `CallChange`'s
+/// notification text (call, owner, organization). SQLite runs in one process;
+/// there the call service tells the streams itself (`calls::changed`).
+async fn notify_changed(conn: &mut AnyConnection, call: &Call) -> Result<(), sqlx::Error> {
+    if conn.backend_name() != "PostgreSQL" {
+        return Ok(());
+    }
+    sqlx::query("select pg_notify($1, $2)")
+        .bind(CHANGED_CHANNEL)
+        .bind(CallChange::of(call).payload())
+        .execute(&mut *conn)
+        .await?;
     Ok(())
+}
+
+/// What changed, as the live streams hear of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallChange {
+    /// One call changed; its owner and organization say whose streams care.
+    Call {
+        call_id: String,
+        user_id: String,
+        org_id: String,
+    },
+    /// Changes may have been missed (a listener reconnected): re-read.
+    Unknown,
+}
+
+impl CallChange {
+    pub fn of(call: &Call) -> Self {
+        CallChange::Call {
+            call_id: call.call_id.clone(),
+            user_id: call.user_id.clone(),
+            org_id: call.org_id.clone(),
+        }
+    }
+
+    /// The notification text: the three ids, space-separated (ids never hold spaces).
+    pub fn payload(&self) -> String {
+        match self {
+            CallChange::Call {
+                call_id,
+                user_id,
+                org_id,
+            } => format!("{call_id} {user_id} {org_id}"),
+            CallChange::Unknown => String::new(),
+        }
+    }
+
+    /// Reads `payload`'s text back; anything else is `Unknown` (re-read).
+    pub fn parse(payload: &str) -> Self {
+        let mut ids = payload.split(' ');
+        match (ids.next(), ids.next(), ids.next(), ids.next()) {
+            (Some(call_id), Some(user_id), Some(org_id), None)
+                if !call_id.is_empty() && !user_id.is_empty() && !org_id.is_empty() =>
+            {
+                CallChange::Call {
+                    call_id: call_id.to_owned(),
+                    user_id: user_id.to_owned(),
+                    org_id: org_id.to_owned(),
+                }
+            }
+            _ => CallChange::Unknown,
+        }
+    }
 }
 
 /// A carrier event as received, with what was done about it.
@@ -424,6 +498,36 @@ pub async fn changed_for_user<'c>(
     typed_all(rows)
 }
 
+/// These calls of a member in one organization (those that exist), for a
+/// live stream told they changed. At most 100 ids per query.
+#[tracing::instrument(skip_all)]
+pub async fn some_for_user<'c>(
+    db: impl Executor<'c, Database = Any>,
+    user_id: &str,
+    org_id: &str,
+    call_ids: &[String],
+) -> Result<Vec<Call>, sqlx::Error> {
+    if call_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = call_ids.iter().take(100).collect::<Vec<_>>();
+    let placeholders = (0..ids.len())
+        .map(|i| format!("${}", i + 3))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "select {CALL_COLUMNS} from call
+         where user_id = $1 and org_id = $2 and call_id in ({placeholders})
+         order by created_at, call_id"
+    );
+    let mut query = sqlx::query_as(&sql).bind(user_id).bind(org_id);
+    for id in ids {
+        query = query.bind(id);
+    }
+    let rows: Vec<CallRow> = query.fetch_all(db).await?;
+    typed_all(rows)
+}
+
 /// A member's latest calls in one organization, newest first (the dialer's recent list).
 #[tracing::instrument(skip_all)]
 pub async fn recent_for_user<'c>(
@@ -443,4 +547,33 @@ pub async fn recent_for_user<'c>(
     .fetch_all(db)
     .await?;
     typed_all(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CallChange;
+
+    #[test]
+    fn a_change_notification_reads_back_as_sent_and_anything_else_means_reread() {
+        let change = CallChange::Call {
+            call_id: "call_1".into(),
+            user_id: "usr_2".into(),
+            org_id: "org_3".into(),
+        };
+        assert_eq!(change.payload(), "call_1 usr_2 org_3");
+        assert_eq!(CallChange::parse(&change.payload()), change);
+        for garbled in [
+            "",
+            "call_1",
+            "call_1 usr_2",
+            "call_1 usr_2 org_3 extra",
+            "  ",
+        ] {
+            assert_eq!(
+                CallChange::parse(garbled),
+                CallChange::Unknown,
+                "{garbled:?}"
+            );
+        }
+    }
 }

@@ -72,3 +72,28 @@ pub async fn delete_expired<'c>(
         .await?;
     Ok(done.rows_affected())
 }
+
+/// Whether this session is still signed in (stored, not expired) and
+/// `user_id` still a member of `org_id`: the live stream's periodic re-check,
+/// one query.
+#[tracing::instrument(skip_all)]
+pub async fn still_member<'c>(
+    db: impl Executor<'c, Database = Any>,
+    session_id: &str,
+    user_id: &str,
+    org_id: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "select session.session_id from session, membership
+          where session.session_id = $1 and session.expiry_date > $2
+            and membership.user_id = $3 and membership.org_id = $4",
+    )
+    .bind(session_id)
+    .bind(now)
+    .bind(user_id)
+    .bind(org_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.is_some())
+}

@@ -124,14 +124,36 @@ pub async fn entries_page<'c>(
     .await
 }
 
-/// Every matching entry, in history order: what the CSV export writes.
+/// The next page of matching entries in history order (newest first) after
+/// `after` (the `(created_at, ledger_entry_id)` of the last row of the
+/// previous page; None for the first page): what the CSV export streams.
+/// Pages by key, so a page never overlaps or skips another, however long the
+/// download takes.
 #[tracing::instrument(skip_all, fields(org_id))]
-pub async fn all_entries<'c>(
+pub async fn entries_after<'c>(
     db: impl Executor<'c, Database = Any>,
     org_id: &str,
     filter: &HistoryFilter,
+    after: Option<(i64, String)>,
+    limit: i64,
 ) -> Result<Vec<Entry>, sqlx::Error> {
-    entries_page(db, org_id, filter, i64::MAX, 0).await
+    let (start, end) = filter.bounds();
+    let (after_time, after_id) = after.unwrap_or((i64::MAX, String::new()));
+    sqlx::query_as(&format!(
+        "select {ENTRY_COLUMNS} {FILTERED}
+           and (created_at < $5 or (created_at = $5 and ledger_entry_id < $6))
+         order by created_at desc, ledger_entry_id desc
+         limit $7"
+    ))
+    .bind(org_id)
+    .bind(start)
+    .bind(filter.kind_str())
+    .bind(end)
+    .bind(after_time)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
 }
 
 // ---------------------------------------------------------------------------

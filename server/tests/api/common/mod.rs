@@ -55,6 +55,10 @@ pub struct TestApp {
     pub database_url: String,
     /// A browser: keeps cookies, does not follow redirects (tests look at them).
     pub client: Client,
+    /// Cancel to begin this instance's shutdown (`Application::shutdown_token`).
+    pub shutdown: tokio_util::sync::CancellationToken,
+    /// The serving task: ends when shutdown has finished.
+    pub server: tokio::task::JoinHandle<std::io::Result<()>>,
     _data_dir: tempfile::TempDir,
 }
 
@@ -148,13 +152,16 @@ impl TestApp {
             .expect("the application starts");
         let addr = application.local_addr();
         let db = application.db().clone();
-        tokio::spawn(application.run_until(std::future::pending()));
+        let shutdown = application.shutdown_token();
+        let server = tokio::spawn(application.run_until(std::future::pending()));
         Self {
             addr,
             db,
             backend,
             database_url,
             client: browser(),
+            shutdown,
+            server,
             _data_dir: data_dir,
         }
     }
