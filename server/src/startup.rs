@@ -48,6 +48,7 @@ pub struct Application {
     db: Db,
     stripe_webhook_secret: Secret,
     jobs: jobs::JobContext,
+    http: crate::http_limits::HttpLimits,
 }
 
 impl Application {
@@ -117,6 +118,19 @@ impl Application {
             None => Arc::new(SandboxPayments::new(db.clone())),
         };
         tracing::info!(provider = payments.name(), "payments");
+        tracing::info!(
+            payments = config.payments_mode(),
+            carrier = config.carrier_mode(),
+            public_url = %config.public_url,
+            "platform mode"
+        );
+        if config.free_real_calls() {
+            tracing::warn!(
+                "ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO=1: real Twilio calls are paid with SANDBOX \
+                 credits that anyone can buy with a test card. This must only ever be a private \
+                 test deployment."
+            );
+        }
         let state = AppState {
             db: db.clone(),
             payments,
@@ -160,6 +174,7 @@ impl Application {
             db,
             stripe_webhook_secret,
             jobs,
+            http: config.http,
         })
     }
 
@@ -178,7 +193,9 @@ impl Application {
         &self.stripe_webhook_secret
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting and finishes in-flight requests.
+    /// Serves until `shutdown` resolves, then stops accepting, finishes
+    /// in-flight requests and closes what is still open (live streams) after
+    /// `SHUTDOWN_GRACE_SECS` (see `http_limits`).
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -196,13 +213,7 @@ impl Application {
                 }
             }
         });
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        crate::http_limits::serve(self.listener, self.router, self.http, shutdown).await
     }
 }
 
@@ -263,12 +274,18 @@ fn router(config: &Config, state: ServerState, key: Key) -> anyhow::Result<Route
         .merge(own_routes)
         .layer(middleware::from_fn(server_fn_status::error_status))
         .layer(middleware::from_fn_with_state(state.app, page_gate::redirect_pages))
+        .layer(middleware::from_fn(crate::session_slide::renew))
         .layer(sessions)
         .layer(middleware::from_fn_with_state(origin_policy, web_security::require_same_origin))
         .layer(middleware::from_fn_with_state(secure, web_security::security_headers))
+        .layer(middleware::from_fn(crate::cache_control::no_store))
         // The limit wraps the body; mapping it back keeps the inner stack on axum's Body.
         .layer(MapRequestBodyLayer::new(axum::body::Body::new))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(
+            config.http.request_timeout,
+            crate::http_limits::request_timeout,
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             let request_id = request
