@@ -10,7 +10,18 @@ use axum::response::Response;
 /// File types the site serves from its public folder and `pkg/`. Exports
 /// (`.csv`) are private and deliberately absent.
 const STATIC_EXTENSIONS: [&str; 12] = [
-    "js", "wasm", "css", "ico", "png", "jpg", "svg", "webp", "woff", "woff2", "txt", "webmanifest",
+    "js",
+    "wasm",
+    "css",
+    "ico",
+    "png",
+    "jpg",
+    "svg",
+    "webp",
+    "woff",
+    "woff2",
+    "txt",
+    "webmanifest",
 ];
 
 /// Whether `path` is one of the site's public files (they keep their caching).
@@ -40,10 +51,22 @@ mod tests {
 
     #[test]
     fn static_files_are_public_and_exports_pages_and_functions_are_not() {
-        for path in ["/pkg/phonebooth.wasm", "/pkg/phonebooth.js", "/robots.txt", "/favicon.ico"] {
+        for path in [
+            "/pkg/phonebooth.wasm",
+            "/pkg/phonebooth.js",
+            "/robots.txt",
+            "/favicon.ico",
+        ] {
             assert!(is_public_asset(path), "{path}");
         }
-        for path in ["/", "/wallet", "/calls.csv", "/wallet/history.csv", "/api/auth/account", "/calls/live"] {
+        for path in [
+            "/",
+            "/wallet",
+            "/calls.csv",
+            "/wallet/history.csv",
+            "/api/auth/account",
+            "/calls/live",
+        ] {
             assert!(!is_public_asset(path), "{path}");
         }
     }

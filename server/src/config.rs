@@ -150,14 +150,14 @@ fn is_e164(raw: &str) -> bool {
 }
 
 /// `1`/`true` or `0`/`false` from `variable`; unset is false.
-fn flag(lookup: &impl Fn(&str) -> Option<String>, variable: &'static str) -> Result<bool, ConfigError> {
+fn flag(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+) -> Result<bool, ConfigError> {
     match lookup(variable).as_deref().map(str::trim) {
         None | Some("0") | Some("false") => Ok(false),
         Some("1") | Some("true") => Ok(true),
-        Some(other) => Err(invalid(
-            variable,
-            format!("must be 1 or 0, got {other:?}"),
-        )),
+        Some(other) => Err(invalid(variable, format!("must be 1 or 0, got {other:?}"))),
     }
 }
 
@@ -656,7 +656,10 @@ mod tests {
         ]
     }
 
-    fn with(mut base: Vec<(&'static str, &'static str)>, more: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    fn with(
+        mut base: Vec<(&'static str, &'static str)>,
+        more: &[(&'static str, &'static str)],
+    ) -> Vec<(&'static str, &'static str)> {
         base.extend_from_slice(more);
         base
     }
@@ -669,9 +672,17 @@ mod tests {
         ))
         .unwrap_err();
         assert_eq!(error.variable, "STRIPE_SECRET_KEY");
-        assert!(error.problem.contains("sandbox payment provider must never run with a real carrier"), "{error}");
+        assert!(
+            error
+                .problem
+                .contains("sandbox payment provider must never run with a real carrier"),
+            "{error}"
+        );
         assert!(error.problem.contains("free"), "{error}");
-        assert!(error.problem.contains("ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO"), "{error}");
+        assert!(
+            error.problem.contains("ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -686,7 +697,10 @@ mod tests {
         .unwrap();
         assert!(config.allow_sandbox_payments_with_twilio);
         assert!(config.free_real_calls());
-        assert_eq!((config.payments_mode(), config.carrier_mode()), ("sandbox", "twilio"));
+        assert_eq!(
+            (config.payments_mode(), config.carrier_mode()),
+            ("sandbox", "twilio")
+        );
         for off in ["0", "false"] {
             assert_eq!(
                 super::tests::config(&with(
@@ -721,7 +735,10 @@ mod tests {
         ))
         .unwrap();
         assert!(!config.free_real_calls());
-        assert_eq!((config.payments_mode(), config.carrier_mode()), ("stripe", "twilio"));
+        assert_eq!(
+            (config.payments_mode(), config.carrier_mode()),
+            ("stripe", "twilio")
+        );
     }
 
     #[test]
@@ -732,21 +749,33 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(error.variable, "STRIPE_WEBHOOK_SECRET");
-        assert!(error.problem.contains("required with STRIPE_SECRET_KEY"), "{error}");
+        assert!(
+            error.problem.contains("required with STRIPE_SECRET_KEY"),
+            "{error}"
+        );
         let config = config(&[
             ("STRIPE_SECRET_KEY", STRIPE_KEY),
             ("STRIPE_WEBHOOK_SECRET", WHSEC),
             ("PUBLIC_URL", "https://calls.example.com"),
         ])
         .unwrap();
-        assert_eq!((config.payments_mode(), config.carrier_mode()), ("stripe", "simulated"));
+        assert_eq!(
+            (config.payments_mode(), config.carrier_mode()),
+            ("stripe", "simulated")
+        );
     }
 
     #[test]
     fn a_real_provider_requires_public_url() {
         for vars in [
-            vec![("STRIPE_SECRET_KEY", STRIPE_KEY), ("STRIPE_WEBHOOK_SECRET", WHSEC)],
-            with(twilio_vars(), &[("ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO", "1")]),
+            vec![
+                ("STRIPE_SECRET_KEY", STRIPE_KEY),
+                ("STRIPE_WEBHOOK_SECRET", WHSEC),
+            ],
+            with(
+                twilio_vars(),
+                &[("ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO", "1")],
+            ),
         ] {
             let error = config(&vars).unwrap_err();
             assert_eq!(error.variable, "PUBLIC_URL", "{vars:?}");
@@ -757,14 +786,27 @@ mod tests {
     #[test]
     fn a_real_provider_requires_an_https_public_url_unless_it_is_loopback() {
         for vars in [
-            vec![("STRIPE_SECRET_KEY", STRIPE_KEY), ("STRIPE_WEBHOOK_SECRET", WHSEC)],
-            with(twilio_vars(), &[("ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO", "1")]),
+            vec![
+                ("STRIPE_SECRET_KEY", STRIPE_KEY),
+                ("STRIPE_WEBHOOK_SECRET", WHSEC),
+            ],
+            with(
+                twilio_vars(),
+                &[("ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO", "1")],
+            ),
         ] {
-            let error = config(&with(vars.clone(), &[("PUBLIC_URL", "http://calls.example.com")]))
-                .unwrap_err();
+            let error = config(&with(
+                vars.clone(),
+                &[("PUBLIC_URL", "http://calls.example.com")],
+            ))
+            .unwrap_err();
             assert_eq!(error.variable, "PUBLIC_URL", "{vars:?}");
             assert!(error.problem.contains("must be https"), "{error}");
-            for loopback in ["http://localhost:3000", "http://127.0.0.1:3000", "http://[::1]:3000"] {
+            for loopback in [
+                "http://localhost:3000",
+                "http://127.0.0.1:3000",
+                "http://[::1]:3000",
+            ] {
                 assert!(
                     config(&with(vars.clone(), &[("PUBLIC_URL", loopback)])).is_ok(),
                     "{loopback} {vars:?}"
@@ -788,10 +830,15 @@ mod tests {
             "HTTP_MAX_CONNECTIONS",
             "SHUTDOWN_GRACE_SECS",
         ] {
-            assert_eq!(config(&[(variable, "many")]).unwrap_err().variable, variable);
+            assert_eq!(
+                config(&[(variable, "many")]).unwrap_err().variable,
+                variable
+            );
         }
         assert_eq!(
-            config(&[("HTTP_MAX_CONNECTIONS", "0")]).unwrap_err().variable,
+            config(&[("HTTP_MAX_CONNECTIONS", "0")])
+                .unwrap_err()
+                .variable,
             "HTTP_MAX_CONNECTIONS"
         );
     }

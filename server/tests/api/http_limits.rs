@@ -20,7 +20,8 @@ async fn read_until_closed(socket: &mut TcpStream, within: Duration) -> Option<S
         }
     })
     .await;
-    read.ok().map(|()| String::from_utf8_lossy(&received).into_owned())
+    read.ok()
+        .map(|()| String::from_utf8_lossy(&received).into_owned())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,7 +36,9 @@ async fn idle_sockets_that_never_send_a_full_header_are_closed_after_the_header_
         .unwrap();
     for socket in [&mut silent, &mut partial] {
         assert!(
-            read_until_closed(socket, Duration::from_secs(5)).await.is_some(),
+            read_until_closed(socket, Duration::from_secs(5))
+                .await
+                .is_some(),
             "the server kept an idle socket open"
         );
     }
@@ -56,7 +59,10 @@ async fn idle_sockets_that_never_send_a_full_header_are_closed_after_the_header_
 async fn with_the_connection_cap_reached_new_clients_wait_until_idle_ones_are_closed() {
     let app = TestApp::spawn_with(
         Backend::Sqlite,
-        &[("HTTP_MAX_CONNECTIONS", "2"), ("HTTP_HEADER_TIMEOUT_SECS", "2")],
+        &[
+            ("HTTP_MAX_CONNECTIONS", "2"),
+            ("HTTP_HEADER_TIMEOUT_SECS", "2"),
+        ],
     )
     .await;
     let idle: Vec<TcpStream> = vec![
@@ -80,7 +86,11 @@ async fn with_the_connection_cap_reached_new_clients_wait_until_idle_ones_are_cl
         .unwrap()
         .unwrap();
     assert_eq!(status, 200);
-    assert!(started.elapsed() >= Duration::from_millis(1_500), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(1_500),
+        "{:?}",
+        started.elapsed()
+    );
     drop(idle);
 }
 
@@ -104,9 +114,16 @@ async fn a_slow_ordinary_request_gets_408_after_the_request_timeout() {
 
 async fn member(app: &TestApp) -> (reqwest::Client, String) {
     let client = app.new_browser();
-    assert!(app.register(&client, "Ada Caller", "ada@example.com").await.status().is_success());
+    assert!(app
+        .register(&client, "Ada Caller", "ada@example.com")
+        .await
+        .status()
+        .is_success());
     let account = app.account(&client).await;
-    let org_id = account["current_org"]["org_id"].as_str().unwrap().to_owned();
+    let org_id = account["current_org"]["org_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     (client, org_id)
 }
 
@@ -153,7 +170,11 @@ async fn shutdown_finishes_within_the_grace_deadline_with_a_live_stream_open() {
         .expect("the server stopped within the deadline")
         .unwrap()
         .unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
     // The stream was closed, and nothing listens any more.
     let ended = tokio::time::timeout(Duration::from_secs(2), async {
         loop {

@@ -11,11 +11,21 @@ on_both_databases!(an_operator_sees_the_platform_mode_and_a_non_operator_gets_no
 async fn an_operator_sees_the_platform_mode_and_a_non_operator_gets_nothing(app: TestApp) {
     let operator = app.new_browser();
     let member = app.new_browser();
-    assert!(app.register(&operator, "Olga Operator", "olga@example.com").await.status().is_success());
-    assert!(app.register(&member, "Mia Member", "mia@example.com").await.status().is_success());
-    assert!(app::server::db::users::set_operator(&app.db.pool, "olga@example.com", true)
+    assert!(app
+        .register(&operator, "Olga Operator", "olga@example.com")
         .await
-        .unwrap());
+        .status()
+        .is_success());
+    assert!(app
+        .register(&member, "Mia Member", "mia@example.com")
+        .await
+        .status()
+        .is_success());
+    assert!(
+        app::server::db::users::set_operator(&app.db.pool, "olga@example.com", true)
+            .await
+            .unwrap()
+    );
 
     let response = app.call(&operator, "platform/mode", &[]).await;
     assert_eq!(response.status(), 200);
@@ -27,7 +37,10 @@ async fn an_operator_sees_the_platform_mode_and_a_non_operator_gets_nothing(app:
     let response = app.call(&member, "platform/mode", &[]).await;
     assert_eq!(response.status(), 403);
     let body = response.text().await.unwrap();
-    assert!(!body.contains("sandbox") && !body.contains("simulated"), "{body}");
+    assert!(
+        !body.contains("sandbox") && !body.contains("simulated"),
+        "{body}"
+    );
 
     let response = app.call(&app.new_browser(), "platform/mode", &[]).await;
     assert_eq!(response.status(), 401);
@@ -40,7 +53,11 @@ async fn an_operator_of_a_twilio_test_deployment_sees_real_calls_on_sandbox_paym
     let extra: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let app = TestApp::spawn_with(Backend::Sqlite, &extra).await;
     let operator = app.new_browser();
-    assert!(app.register(&operator, "Olga Operator", "olga@example.com").await.status().is_success());
+    assert!(app
+        .register(&operator, "Olga Operator", "olga@example.com")
+        .await
+        .status()
+        .is_success());
     app::server::db::users::set_operator(&app.db.pool, "olga@example.com", true)
         .await
         .unwrap();
@@ -50,6 +67,16 @@ async fn an_operator_of_a_twilio_test_deployment_sees_real_calls_on_sandbox_paym
         json!({"payments": "sandbox", "carrier": "twilio"})
     );
     // The settings page shows it to the operator.
-    let page = operator.get(app.url("/settings")).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("Platform") && page.contains("twilio"), "{page}");
+    let page = operator
+        .get(app.url("/settings"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Platform") && page.contains("twilio"),
+        "{page}"
+    );
 }

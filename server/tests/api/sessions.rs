@@ -25,14 +25,21 @@ async fn stored_session(app: &TestApp) -> (String, String, i64) {
 
 async fn a_read_only_request_renews_the_stored_idle_expiry_and_the_cookie(app: TestApp) {
     let browser = app.new_browser();
-    assert!(app.register(&browser, "Ada", "ada@example.com").await.status().is_success());
+    assert!(app
+        .register(&browser, "Ada", "ada@example.com")
+        .await
+        .status()
+        .is_success());
     app.account(&browser).await;
     // Three days pass: the stored expiry is three days nearer, and so is
     // the last renewal (edited as text: the record's id does not survive a
     // round trip through `serde_json::Value`).
     let (id, mut record, expiry) = stored_session(&app).await;
     let now = app::server::clock::now();
-    assert!((expiry - (now + IDLE_TIMEOUT_SECS)).abs() <= 5, "{expiry} {now}");
+    assert!(
+        (expiry - (now + IDLE_TIMEOUT_SECS)).abs() <= 5,
+        "{expiry} {now}"
+    );
     let key = "\"renewed_at\":";
     if let Some(at) = record.find(key) {
         let start = at + key.len();
@@ -61,7 +68,10 @@ async fn a_read_only_request_renews_the_stored_idle_expiry_and_the_cookie(app: T
     );
     // …and the browser gets the cookie again with a full Max-Age.
     let cookie = session_cookie(&response).expect("the cookie is re-sent");
-    assert!(cookie.contains(&format!("Max-Age={IDLE_TIMEOUT_SECS}")), "{cookie}");
+    assert!(
+        cookie.contains(&format!("Max-Age={IDLE_TIMEOUT_SECS}")),
+        "{cookie}"
+    );
     // The next request, within the hour, writes nothing.
     let response = browser.get(app.url("/wallet")).send().await.unwrap();
     assert!(session_cookie(&response).is_none());
@@ -71,7 +81,11 @@ async fn a_read_only_request_renews_the_stored_idle_expiry_and_the_cookie(app: T
 
 async fn signed_in_pages_and_server_functions_are_sent_with_no_store(app: TestApp) {
     let browser = app.new_browser();
-    assert!(app.register(&browser, "Ada", "ada@example.com").await.status().is_success());
+    assert!(app
+        .register(&browser, "Ada", "ada@example.com")
+        .await
+        .status()
+        .is_success());
     let no_store = |response: &reqwest::Response| {
         response
             .headers()
@@ -88,6 +102,10 @@ async fn signed_in_pages_and_server_functions_are_sent_with_no_store(app: TestAp
     assert_eq!(response.status(), 200);
     assert_eq!(no_store(&response).as_deref(), Some("no-store"));
     // Public static files keep their caching.
-    let response = browser.get(app.url("/pkg/phonebooth.css")).send().await.unwrap();
+    let response = browser
+        .get(app.url("/pkg/phonebooth.css"))
+        .send()
+        .await
+        .unwrap();
     assert_ne!(no_store(&response).as_deref(), Some("no-store"));
 }

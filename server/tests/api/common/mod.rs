@@ -120,9 +120,15 @@ impl TestApp {
         data_dir: tempfile::TempDir,
         extra: &[(&str, &str)],
     ) -> Self {
-        Self::start_until(backend, database_url, data_dir, extra, std::future::pending())
-            .await
-            .0
+        Self::start_until(
+            backend,
+            database_url,
+            data_dir,
+            extra,
+            std::future::pending(),
+        )
+        .await
+        .0
     }
 
     /// Like `spawn_with`, but the server stops when `shutdown` resolves; the
