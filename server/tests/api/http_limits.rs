@@ -189,3 +189,45 @@ async fn shutdown_finishes_within_the_grace_deadline_with_a_live_stream_open() {
     let _ = ended;
     assert!(TcpStream::connect(app.addr).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_flight_at_shutdown_is_answered_before_the_server_stops() {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (app, running) = TestApp::spawn_stoppable(
+        Backend::Sqlite,
+        &[("SHUTDOWN_GRACE_SECS", "5")],
+        async move {
+            let _ = stopped.await;
+        },
+    )
+    .await;
+    let mut in_flight = TcpStream::connect(app.addr).await.unwrap();
+    in_flight
+        .write_all(
+            b"POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    stop.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The rest of the body arrives after the signal: the request still gets
+    // its answer (an unsigned event: 400), then the connection closes.
+    in_flight.write_all(b"}").await.unwrap();
+    let answer = read_until_closed(&mut in_flight, Duration::from_secs(4))
+        .await
+        .expect("answered and closed");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    // Nothing else was open, so the server stops without waiting the grace out.
+    tokio::time::timeout(Duration::from_secs(3), running)
+        .await
+        .expect("the server stopped")
+        .unwrap()
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}
