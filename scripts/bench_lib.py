@@ -429,7 +429,9 @@ class FakeTwilio(http.server.ThreadingHTTPServer):
     def settings(self):
         """The settings that put the app in Twilio mode against this fake."""
         return {"TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
-                "TWILIO_API_BASE": self.base, "TWILIO_CALLER_ID": TWILIO_CALLER_ID}
+                "TWILIO_API_BASE": self.base, "TWILIO_CALLER_ID": TWILIO_CALLER_ID,
+                # A private test deployment: the real-carrier code with sandbox payments.
+                "ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO": "1"}
 
 
 def _twilio_call_resource(sid, to, frm):

@@ -73,6 +73,11 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Where the compiled site (pkg/, assets) lives.
     pub site_root: String,
+    /// `ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO`: a private test deployment's
+    /// explicit opt-in to real calls paid with sandbox (free) credits.
+    pub allow_sandbox_payments_with_twilio: bool,
+    /// Timeouts and the connection cap (`HTTP_*`, `SHUTDOWN_GRACE_SECS`).
+    pub http: crate::http_limits::HttpLimits,
 }
 
 /// A Twilio account: its SID and auth token (the token is `Config::twilio_auth_token`).
@@ -146,6 +151,28 @@ fn is_e164(raw: &str) -> bool {
     })
 }
 
+/// `1`/`true` or `0`/`false` from `variable`; unset is false.
+fn flag(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+) -> Result<bool, ConfigError> {
+    match lookup(variable).as_deref().map(str::trim) {
+        None | Some("0") | Some("false") => Ok(false),
+        Some("1") | Some("true") => Ok(true),
+        Some(other) => Err(invalid(variable, format!("must be 1 or 0, got {other:?}"))),
+    }
+}
+
+/// Loopback hosts may be reached over plain http (a local test deployment).
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
     ConfigError {
         variable,
@@ -173,6 +200,7 @@ impl Config {
             })?,
         };
 
+        let public_url_set = lookup("PUBLIC_URL").is_some();
         let public_url = match lookup("PUBLIC_URL") {
             None => Url::parse(&format!("http://{bind_addr}"))
                 .expect("a socket address makes a valid URL"),
@@ -344,6 +372,76 @@ impl Config {
             }
         };
 
+        // Combinations that would be dangerous in a real deployment.
+        let allow_sandbox_payments_with_twilio =
+            flag(&lookup, "ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO")?;
+        if twilio.is_some() && stripe_secret_key.is_none() && !allow_sandbox_payments_with_twilio {
+            return Err(invalid(
+                "STRIPE_SECRET_KEY",
+                "is required with TWILIO_ACCOUNT_SID: the sandbox payment provider must never run \
+                 with a real carrier, or anyone can buy credits with a test card and place real \
+                 calls for free (ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO=1 allows it, for a private \
+                 test deployment only)",
+            ));
+        }
+        if stripe_secret_key.is_some() && stripe_webhook_secret.is_none() {
+            return Err(invalid(
+                "STRIPE_WEBHOOK_SECRET",
+                "is required with STRIPE_SECRET_KEY: credits are granted only by Stripe's signed \
+                 webhook, and a generated secret would refuse every real event (copy the \
+                 endpoint's signing secret, whsec_…, from the Stripe dashboard)",
+            ));
+        }
+        let real_provider = match (&stripe_secret_key, &twilio) {
+            (Some(_), _) => Some("STRIPE_SECRET_KEY"),
+            (None, Some(_)) => Some("TWILIO_ACCOUNT_SID"),
+            (None, None) => None,
+        };
+        if let Some(provider) = real_provider {
+            if !public_url_set {
+                return Err(invalid(
+                    "PUBLIC_URL",
+                    format!(
+                        "is required with {provider}: the provider sends people and callbacks \
+                         to it (the https URL it reaches this server at)"
+                    ),
+                ));
+            }
+            if public_url.scheme() != "https" && !is_loopback(&public_url) {
+                return Err(invalid(
+                    "PUBLIC_URL",
+                    format!(
+                        "must be https with {provider} (unless its host is loopback): session \
+                         cookies, card checkouts and signed callbacks must not travel in the \
+                         clear, got {:?}",
+                        public_url.as_str()
+                    ),
+                ));
+            }
+        }
+        let http = crate::http_limits::HttpLimits {
+            header_timeout: std::time::Duration::from_secs(whole_number(
+                &lookup,
+                "HTTP_HEADER_TIMEOUT_SECS",
+                10,
+                1..=300,
+            )?),
+            request_timeout: std::time::Duration::from_secs(whole_number(
+                &lookup,
+                "HTTP_REQUEST_TIMEOUT_SECS",
+                30,
+                1..=3600,
+            )?),
+            max_connections: whole_number(&lookup, "HTTP_MAX_CONNECTIONS", 512, 1..=100_000)?
+                as usize,
+            shutdown_grace: std::time::Duration::from_secs(whole_number(
+                &lookup,
+                "SHUTDOWN_GRACE_SECS",
+                10,
+                0..=300,
+            )?),
+        };
+
         Ok(Self {
             database_url: Secret::new(database_url),
             bind_addr,
@@ -365,7 +463,32 @@ impl Config {
             live_session_check_every,
             log_format,
             site_root: lookup("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_owned()),
+            allow_sandbox_payments_with_twilio,
+            http,
         })
+    }
+
+    /// The payment provider in use: `stripe` or `sandbox`.
+    pub fn payments_mode(&self) -> &'static str {
+        if self.stripe_secret_key.is_some() {
+            "stripe"
+        } else {
+            "sandbox"
+        }
+    }
+
+    /// The carrier in use: `twilio` or `simulated`.
+    pub fn carrier_mode(&self) -> &'static str {
+        if self.twilio.is_some() {
+            "twilio"
+        } else {
+            "simulated"
+        }
+    }
+
+    /// Real calls paid with sandbox credits: allowed only by the explicit opt-in.
+    pub fn free_real_calls(&self) -> bool {
+        self.twilio.is_some() && self.stripe_secret_key.is_none()
     }
 
     /// Cookies get `Secure` and the `__Host-` prefix, and responses HSTS, only over HTTPS.
@@ -521,6 +644,8 @@ mod tests {
             ("TWILIO_ACCOUNT_SID", sid.as_str()),
             ("TWILIO_AUTH_TOKEN", "twilio-token-that-must-not-print"),
             ("TWILIO_CALLER_ID", "+14155550100"),
+            ("PUBLIC_URL", "https://calls.example.com"),
+            ("ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO", "1"),
         ])
         .unwrap();
         assert_eq!(twilio.twilio.unwrap().account_sid, sid);
@@ -530,5 +655,204 @@ mod tests {
             config(&[("TWILIO_AUTH_TOKEN", "twilio-token-that-must-not-print")]).unwrap()
         );
         assert!(!printed.contains("twilio-token-that-must-not-print"));
+    }
+
+    const SID: &str = "AC00000000000000000000000000000000";
+    const STRIPE_KEY: &str = "sk_test_123";
+    const WHSEC: &str = "whsec_abc";
+
+    fn twilio_vars() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("TWILIO_ACCOUNT_SID", SID),
+            ("TWILIO_AUTH_TOKEN", "token"),
+            ("TWILIO_CALLER_ID", "+14155550100"),
+        ]
+    }
+
+    fn with(
+        mut base: Vec<(&'static str, &'static str)>,
+        more: &[(&'static str, &'static str)],
+    ) -> Vec<(&'static str, &'static str)> {
+        base.extend_from_slice(more);
+        base
+    }
+
+    #[test]
+    fn twilio_without_stripe_is_refused_because_sandbox_credits_would_pay_for_real_calls() {
+        let error = config(&with(
+            twilio_vars(),
+            &[("PUBLIC_URL", "https://calls.example.com")],
+        ))
+        .unwrap_err();
+        assert_eq!(error.variable, "STRIPE_SECRET_KEY");
+        assert!(
+            error
+                .problem
+                .contains("sandbox payment provider must never run with a real carrier"),
+            "{error}"
+        );
+        assert!(error.problem.contains("free"), "{error}");
+        assert!(
+            error.problem.contains("ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_explicit_opt_in_allows_twilio_with_the_sandbox_for_a_private_test_deployment() {
+        let config = config(&with(
+            twilio_vars(),
+            &[
+                ("PUBLIC_URL", "https://calls.example.com"),
+                ("ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO", "1"),
+            ],
+        ))
+        .unwrap();
+        assert!(config.allow_sandbox_payments_with_twilio);
+        assert!(config.free_real_calls());
+        assert_eq!(
+            (config.payments_mode(), config.carrier_mode()),
+            ("sandbox", "twilio")
+        );
+        for off in ["0", "false"] {
+            assert_eq!(
+                super::tests::config(&with(
+                    twilio_vars(),
+                    &[
+                        ("PUBLIC_URL", "https://calls.example.com"),
+                        ("ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO", off),
+                    ],
+                ))
+                .unwrap_err()
+                .variable,
+                "STRIPE_SECRET_KEY"
+            );
+        }
+        assert_eq!(
+            super::tests::config(&[("ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO", "yes")])
+                .unwrap_err()
+                .variable,
+            "ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO"
+        );
+    }
+
+    #[test]
+    fn twilio_with_stripe_runs_both_real_providers() {
+        let config = config(&with(
+            twilio_vars(),
+            &[
+                ("PUBLIC_URL", "https://calls.example.com"),
+                ("STRIPE_SECRET_KEY", STRIPE_KEY),
+                ("STRIPE_WEBHOOK_SECRET", WHSEC),
+            ],
+        ))
+        .unwrap();
+        assert!(!config.free_real_calls());
+        assert_eq!(
+            (config.payments_mode(), config.carrier_mode()),
+            ("stripe", "twilio")
+        );
+    }
+
+    #[test]
+    fn stripe_requires_its_webhook_secret() {
+        let error = config(&[
+            ("STRIPE_SECRET_KEY", STRIPE_KEY),
+            ("PUBLIC_URL", "https://calls.example.com"),
+        ])
+        .unwrap_err();
+        assert_eq!(error.variable, "STRIPE_WEBHOOK_SECRET");
+        assert!(
+            error.problem.contains("required with STRIPE_SECRET_KEY"),
+            "{error}"
+        );
+        let config = config(&[
+            ("STRIPE_SECRET_KEY", STRIPE_KEY),
+            ("STRIPE_WEBHOOK_SECRET", WHSEC),
+            ("PUBLIC_URL", "https://calls.example.com"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (config.payments_mode(), config.carrier_mode()),
+            ("stripe", "simulated")
+        );
+    }
+
+    #[test]
+    fn a_real_provider_requires_public_url() {
+        for vars in [
+            vec![
+                ("STRIPE_SECRET_KEY", STRIPE_KEY),
+                ("STRIPE_WEBHOOK_SECRET", WHSEC),
+            ],
+            with(
+                twilio_vars(),
+                &[("ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO", "1")],
+            ),
+        ] {
+            let error = config(&vars).unwrap_err();
+            assert_eq!(error.variable, "PUBLIC_URL", "{vars:?}");
+            assert!(error.problem.contains("is required with"), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_real_provider_requires_an_https_public_url_unless_it_is_loopback() {
+        for vars in [
+            vec![
+                ("STRIPE_SECRET_KEY", STRIPE_KEY),
+                ("STRIPE_WEBHOOK_SECRET", WHSEC),
+            ],
+            with(
+                twilio_vars(),
+                &[("ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO", "1")],
+            ),
+        ] {
+            let error = config(&with(
+                vars.clone(),
+                &[("PUBLIC_URL", "http://calls.example.com")],
+            ))
+            .unwrap_err();
+            assert_eq!(error.variable, "PUBLIC_URL", "{vars:?}");
+            assert!(error.problem.contains("must be https"), "{error}");
+            for loopback in [
+                "http://localhost:3000",
+                "http://127.0.0.1:3000",
+                "http://[::1]:3000",
+            ] {
+                assert!(
+                    config(&with(vars.clone(), &[("PUBLIC_URL", loopback)])).is_ok(),
+                    "{loopback} {vars:?}"
+                );
+            }
+        }
+        // The sandbox and the simulated carrier run on plain http anywhere.
+        assert!(config(&[("PUBLIC_URL", "http://calls.example.com")]).is_ok());
+    }
+
+    #[test]
+    fn http_limits_have_sane_defaults_and_name_bad_values() {
+        let defaults = config(&[]).unwrap().http;
+        assert_eq!(defaults.header_timeout.as_secs(), 10);
+        assert_eq!(defaults.request_timeout.as_secs(), 30);
+        assert_eq!(defaults.max_connections, 512);
+        assert_eq!(defaults.shutdown_grace.as_secs(), 10);
+        for variable in [
+            "HTTP_HEADER_TIMEOUT_SECS",
+            "HTTP_REQUEST_TIMEOUT_SECS",
+            "HTTP_MAX_CONNECTIONS",
+            "SHUTDOWN_GRACE_SECS",
+        ] {
+            assert_eq!(
+                config(&[(variable, "many")]).unwrap_err().variable,
+                variable
+            );
+        }
+        assert_eq!(
+            config(&[("HTTP_MAX_CONNECTIONS", "0")])
+                .unwrap_err()
+                .variable,
+            "HTTP_MAX_CONNECTIONS"
+        );
     }
 }

@@ -56,6 +56,7 @@ pub struct Application {
     live: LiveStreams,
     /// For the live streams' listener (its own PostgreSQL connection).
     database_url: Secret,
+    http: crate::http_limits::HttpLimits,
 }
 
 impl Application {
@@ -125,6 +126,19 @@ impl Application {
             None => Arc::new(SandboxPayments::new(db.clone())),
         };
         tracing::info!(provider = payments.name(), "payments");
+        tracing::info!(
+            payments = config.payments_mode(),
+            carrier = config.carrier_mode(),
+            public_url = %config.public_url,
+            "platform mode"
+        );
+        if config.free_real_calls() {
+            tracing::warn!(
+                "ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO=1: real Twilio calls are paid with SANDBOX \
+                 credits that anyone can buy with a test card. This must only ever be a private \
+                 test deployment."
+            );
+        }
         let state = AppState {
             db: db.clone(),
             payments,
@@ -177,6 +191,7 @@ impl Application {
             shutdown,
             live,
             database_url: config.database_url.clone(),
+            http: config.http,
         })
     }
 
@@ -203,7 +218,8 @@ impl Application {
     /// Serves until `shutdown` resolves (or `shutdown_token` is cancelled),
     /// then stops accepting and finishes in-flight requests. Shutdown
     /// beginning cancels `shutdown_token`: the job runner claims no more
-    /// work, and the live streams and their listener end.
+    /// work, and the live streams and their listener end. Whatever is still
+    /// open after `SHUTDOWN_GRACE_SECS` is closed (see `http_limits`).
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -231,13 +247,7 @@ impl Application {
                 }
             }
         });
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        crate::http_limits::serve(self.listener, self.router, self.http, shutdown).await
     }
 }
 
@@ -303,12 +313,18 @@ fn router(
         .merge(own_routes)
         .layer(middleware::from_fn(server_fn_status::error_status))
         .layer(middleware::from_fn_with_state(state.app, page_gate::redirect_pages))
+        .layer(middleware::from_fn(crate::session_slide::renew))
         .layer(sessions)
         .layer(middleware::from_fn_with_state(origin_policy, web_security::require_same_origin))
         .layer(middleware::from_fn_with_state(secure, web_security::security_headers))
+        .layer(middleware::from_fn(crate::cache_control::no_store))
         // The limit wraps the body; mapping it back keeps the inner stack on axum's Body.
         .layer(MapRequestBodyLayer::new(axum::body::Body::new))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(
+            config.http.request_timeout,
+            crate::http_limits::request_timeout,
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             let request_id = request

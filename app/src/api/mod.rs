@@ -5,6 +5,7 @@ pub mod auth;
 pub mod call_history;
 pub mod calls;
 pub mod org;
+pub mod platform;
 pub mod purchases;
 pub mod sandbox;
 pub mod wallet;

@@ -3,6 +3,7 @@
 
 use crate::api::calls::{load_dialer, SetOrgCountry};
 use crate::api::org::{load_org_settings, CreateOrg, OrgSettings, RenameOrg};
+use crate::api::platform::load_platform_mode;
 use crate::components::form::{action_error, FieldError, FormError};
 use crate::components::layout::MeResource;
 use crate::error::AppError;
@@ -59,6 +60,47 @@ pub fn SettingsPage() -> impl IntoView {
             })}
         </Transition>
         <CreateOrgForm create/>
+        // Operators only; the server function checks the flag again.
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(Some(me)) if me.is_operator => view! { <PlatformCard/> }.into_any(),
+                    _ => ().into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// What the platform runs on: real or simulated payments and carrier.
+#[component]
+fn PlatformCard() -> impl IntoView {
+    let mode = Resource::new(|| (), |_| load_platform_mode());
+    view! {
+        <section class="card" id="platform">
+            <h2>"Platform"</h2>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match mode.await {
+                        Ok(mode) => {
+                            let free_calls = mode.free_real_calls();
+                            view! {
+                                <dl>
+                                    <dt>"Payments"</dt><dd data-testid="platform-payments">{mode.payments}</dd>
+                                    <dt>"Carrier"</dt><dd data-testid="platform-carrier">{mode.carrier}</dd>
+                                </dl>
+                                {free_calls.then(|| view! {
+                                    <p class="form-error" role="alert">
+                                        "Real calls are paid with sandbox credits: this must be a private test deployment."
+                                    </p>
+                                })}
+                            }.into_any()
+                        }
+                        Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
     }
 }
 

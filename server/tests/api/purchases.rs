@@ -2,7 +2,7 @@
 //! checkout session, the sandbox's checkout page and test cards, the signed
 //! event it sends to our own `/webhooks/stripe`, and auto-recharge.
 
-use crate::common::TestApp;
+use crate::common::{TestApp, PUBLIC_URL};
 use crate::on_both_databases;
 use app::domain::Money;
 use app::server::db::ledger::{EntryKind, NewEntry};
@@ -162,7 +162,7 @@ async fn paying_with_the_success_card_credits_through_the_signed_webhook_exactly
     let paid = pay(&app, &browser, &session, "4242 4242 4242 4242").await;
     assert_eq!(
         location(&paid),
-        format!("http://phonebooth.test/wallet?checkout={session}")
+        format!("{PUBLIC_URL}/wallet?checkout={session}")
     );
     // The sandbox's event travels through the job queue and the real webhook endpoint.
     app.settle_jobs().await;
@@ -271,7 +271,7 @@ async fn save_card(app: &TestApp, browser: &Client, org: &str, card: &str) {
         .await;
     let session = session_of(&location(&response));
     let paid = pay(app, browser, &session, card).await;
-    assert_eq!(location(&paid), "http://phonebooth.test/wallet?card=saved");
+    assert_eq!(location(&paid), format!("{PUBLIC_URL}/wallet?card=saved"));
     app.settle_jobs().await;
     assert_eq!(
         app.count(&format!("select count(*) from wallet_settings where org_id = '{org}' and payment_method_id is not null"))

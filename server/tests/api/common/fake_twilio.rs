@@ -156,6 +156,8 @@ impl FakeTwilio {
                 self.url.as_str().trim_end_matches('/').to_owned(),
             ),
             ("TWILIO_CALLER_ID", CALLER_ID.to_owned()),
+            // A private test deployment: real-carrier code, sandbox payments.
+            ("ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO", "1".to_owned()),
         ]
     }
 

@@ -45,7 +45,9 @@ macro_rules! on_both_databases {
 }
 
 pub const PASSWORD: &str = "a long enough passphrase";
-pub const PUBLIC_URL: &str = "http://phonebooth.test";
+/// Loopback, so the Twilio tests may use it over plain http (a real provider
+/// needs https otherwise: `config.rs`).
+pub const PUBLIC_URL: &str = "http://localhost:3000";
 pub const STRIPE_WEBHOOK_SECRET: &str = "whsec_test_secret_for_the_api_tests";
 
 pub struct TestApp {
@@ -122,6 +124,38 @@ impl TestApp {
         data_dir: tempfile::TempDir,
         extra: &[(&str, &str)],
     ) -> Self {
+        Self::start_until(
+            backend,
+            database_url,
+            data_dir,
+            extra,
+            std::future::pending(),
+        )
+        .await
+    }
+
+    /// Like `spawn_with`, but the server stops when `shutdown` resolves; the
+    /// handle finishes once it has stopped.
+    pub async fn spawn_stoppable(
+        backend: Backend,
+        extra: &[(&str, &str)],
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> (Self, tokio::task::JoinHandle<std::io::Result<()>>) {
+        let data_dir = tempfile::tempdir().unwrap();
+        let database_url = fresh_database_url(backend, data_dir.path()).await;
+        let mut app = Self::start_until(backend, database_url, data_dir, extra, shutdown).await;
+        // The caller awaits the serving task itself.
+        let running = std::mem::replace(&mut app.server, tokio::spawn(async { Ok(()) }));
+        (app, running)
+    }
+
+    async fn start_until(
+        backend: Backend,
+        database_url: String,
+        data_dir: tempfile::TempDir,
+        extra: &[(&str, &str)],
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Self {
         if std::env::var_os("TEST_LOG").is_some() {
             server::telemetry::init(server::config::LogFormat::Pretty);
         }
@@ -152,15 +186,15 @@ impl TestApp {
             .expect("the application starts");
         let addr = application.local_addr();
         let db = application.db().clone();
-        let shutdown = application.shutdown_token();
-        let server = tokio::spawn(application.run_until(std::future::pending()));
+        let token = application.shutdown_token();
+        let server = tokio::spawn(application.run_until(shutdown));
         Self {
             addr,
             db,
             backend,
             database_url,
             client: browser(),
-            shutdown,
+            shutdown: token,
             server,
             _data_dir: data_dir,
         }
