@@ -19,3 +19,5 @@ mod stripe_webhook;
 mod twilio_provider;
 mod wallet;
 mod web_security;
+mod recovery;
+mod roles;
