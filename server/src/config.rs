@@ -68,6 +68,8 @@ pub struct Config {
     pub call_confirm_above_per_minute: Money,
     /// How often stuck calls are reconciled with the carrier.
     pub call_sweep_every: std::time::Duration,
+    /// How long SQLite waits for another writer before "database is locked".
+    pub sqlite_busy_timeout_ms: u64,
     pub log_format: LogFormat,
     /// Where the compiled site (pkg/, assets) lives.
     pub site_root: String,
@@ -324,6 +326,8 @@ impl Config {
         };
         let call_sweep_every =
             std::time::Duration::from_secs(whole_number(&lookup, "CALL_SWEEP_SECS", 60, 1..=3600)?);
+        let sqlite_busy_timeout_ms =
+            whole_number(&lookup, "SQLITE_BUSY_TIMEOUT_MS", 5_000, 1..=60_000)?;
 
         let log_format = match lookup("LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
@@ -354,6 +358,7 @@ impl Config {
             call_max_duration_secs,
             call_confirm_above_per_minute,
             call_sweep_every,
+            sqlite_busy_timeout_ms,
             log_format,
             site_root: lookup("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_owned()),
         })
@@ -497,6 +502,10 @@ mod tests {
                 "CALL_CONFIRM_ABOVE_USD_PER_MIN",
             ),
             (vec![("CALL_SWEEP_SECS", "0")], "CALL_SWEEP_SECS"),
+            (
+                vec![("SQLITE_BUSY_TIMEOUT_MS", "0")],
+                "SQLITE_BUSY_TIMEOUT_MS",
+            ),
         ] {
             assert_eq!(
                 config(&settings).unwrap_err().variable,

@@ -276,7 +276,11 @@ async fn a_call_holds_its_maximum_cost_and_asks_the_carrier_with_that_time_limit
     assert_eq!(sent.field("To"), Some("+442071838750"));
     assert_eq!(sent.field("From"), Some(fake_twilio::CALLER_ID));
     assert_eq!(sent.field("TimeLimit"), Some("300"));
-    let callback = format!("{PUBLIC_URL}/webhooks/twilio/status?call={}", row.call_id);
+    let callback = format!(
+        "{PUBLIC_URL}/webhooks/twilio/status?call={}{}",
+        row.call_id,
+        app::server::calls::CALLBACK_RETRY_FRAGMENT
+    );
     assert_eq!(sent.field("StatusCallback"), Some(callback.as_str()));
     assert_eq!(
         row.carrier_sid.as_deref().map(|s| s.starts_with("CA")),

@@ -9,13 +9,15 @@ use crate::calls::{
     settings, status_params, twilio_app, LONDON,
 };
 use crate::common::fake_twilio::{self, rfc2822, FakeTwilio};
-use crate::common::{Backend, TestApp, PUBLIC_URL};
+use crate::common::{fresh_database_url, Backend, TestApp, PUBLIC_URL};
 use crate::on_both_databases;
 use app::domain::{CallStatus, Money};
 use app::server::clock;
 use app::server::db::calls::{self as call_rows, NewCall};
-use app::server::db::Db;
+use app::server::db::{jobs, Db};
 use server::providers::twilio::signature as twilio_signature;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 on_both_databases!(
@@ -416,4 +418,107 @@ async fn sqlite_busy_past_the_busy_timeout_answers_503_not_500() {
     lock.rollback().await.unwrap();
     let (status, body) = dial(&app, &m, LONDON, "busy-again").await;
     assert_eq!(status, 200, "{body}");
+}
+
+// ---------------------------------------------------------------------------
+// Panics: a panicking job counts toward its attempt limit, and a periodic
+// loop carries on after a panic in one iteration.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_job_is_retried_then_given_up_after_its_attempt_limit_on_sqlite() {
+    a_panicking_job_is_retried_then_given_up_after_its_attempt_limit(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_job_is_retried_then_given_up_after_its_attempt_limit_on_postgres() {
+    a_panicking_job_is_retried_then_given_up_after_its_attempt_limit(Backend::Postgres).await;
+}
+
+/// The runner's outcome recording, driven by hand on a bare database (no
+/// application, so no other runner claims the job) with a handler that
+/// always panics.
+async fn a_panicking_job_is_retried_then_given_up_after_its_attempt_limit(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&fresh_database_url(backend, dir.path()).await)
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    jobs::enqueue(
+        &db.pool,
+        &jobs::NewJob {
+            kind: "test.panics",
+            payload: &serde_json::json!({}),
+            dedupe_key: Some("test:panics"),
+            run_at_ms: 0,
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    // Far enough ahead that every backoff has passed.
+    let later_ms = clock::now_ms() + 86_400_000;
+    for attempt in 1..=server::jobs::MAX_ATTEMPTS {
+        let job = jobs::claim_due(&db.pool, "test-worker", later_ms, later_ms + 60_000)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("attempt {attempt}: the job can be claimed again"));
+        assert_eq!(job.attempts, attempt);
+        let handler = async move {
+            if attempt > 0 {
+                panic!("handler blew up on attempt {attempt}");
+            }
+            Ok(())
+        };
+        server::jobs::run_claimed(&db, &job, handler).await.unwrap();
+        let (finished_at, last_error, locked_by): (Option<i64>, Option<String>, Option<String>) =
+            sqlx::query_as("select finished_at, last_error, locked_by from job where job_id = $1")
+                .bind(&job.job_id)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        let last_error = last_error.unwrap_or_default();
+        assert!(
+            last_error.contains(&format!("handler blew up on attempt {attempt}")),
+            "attempt {attempt}: {last_error}"
+        );
+        assert_eq!(locked_by, None, "attempt {attempt}: the lease is given back");
+        if attempt < server::jobs::MAX_ATTEMPTS {
+            assert_eq!(finished_at, None, "attempt {attempt}: retried");
+        } else {
+            assert!(finished_at.is_some(), "given up after the last attempt");
+        }
+    }
+    let none = jobs::claim_due(&db.pool, "test-worker", later_ms, later_ms + 60_000)
+        .await
+        .unwrap();
+    assert!(none.is_none(), "a given-up job is not claimed again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_periodic_loop_carries_on_after_a_panic_in_one_iteration() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = runs.clone();
+    let task = tokio::spawn(server::jobs::repeat_forever(
+        "test loop",
+        Duration::from_millis(10),
+        move || {
+            let counted = counted.clone();
+            async move {
+                if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+                    panic!("the first iteration fails");
+                }
+            }
+        },
+    ));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while runs.load(Ordering::SeqCst) < 3 {
+        assert!(
+            std::time::Instant::now() < deadline && !task.is_finished(),
+            "the loop stopped after {} iterations",
+            runs.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!task.is_finished());
+    task.abort();
 }

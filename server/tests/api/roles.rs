@@ -58,7 +58,6 @@ async fn only_the_member_who_placed_a_call_or_an_owner_or_admin_can_end_it(backe
     let fake = FakeTwilio::start().await;
     let app = twilio_app(backend_app.backend, &fake).await;
     let team = team(&app).await;
-    grant(&app, &team.owner.org_id, 1_000).await;
     let cases: [(&str, &Member, u16); 4] = [
         ("another plain member", &team.colleague, 403),
         ("the member who placed it", &team.placer, 200),
@@ -66,7 +65,9 @@ async fn only_the_member_who_placed_a_call_or_an_owner_or_admin_can_end_it(backe
         ("the owner", &team.owner, 200),
     ];
     for (n, (who, ender, expected)) in cases.into_iter().enumerate() {
-        // Every call is placed by the same plain member.
+        // Every call is placed by the same plain member (and holds all
+        // that is available: a fresh grant for each).
+        grant(&app, &team.owner.org_id, 100).await;
         let (status, call) = dial(&app, &team.placer, LONDON, &format!("end-{n}")).await;
         assert_eq!(status, 200, "{call}");
         let call_id = call["call_id"].as_str().unwrap().to_owned();
