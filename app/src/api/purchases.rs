@@ -105,6 +105,7 @@ pub async fn save_card(org_id: String, form_key: String) -> Result<(), AppError>
     ssr::save_card(org_id, form_key).await
 }
 
+/// Owners and admins: dismisses one of the organization's notices.
 #[server(endpoint = "wallet/dismiss-notice")]
 pub async fn dismiss_notice(org_id: String, notice_id: String) -> Result<(), AppError> {
     ssr::dismiss_notice(org_id, notice_id).await

@@ -756,11 +756,7 @@ pub async fn sweep(
 /// call has a cost that was never posted (under the call's charge key, so
 /// at most once), otherwise released. No such call: released. Returns
 /// whether the hold was closed now.
-async fn close_expired_hold(
-    db: &Db,
-    hold: &ledger::Hold,
-    now: i64,
-) -> Result<bool, CallError> {
+async fn close_expired_hold(db: &Db, hold: &ledger::Hold, now: i64) -> Result<bool, CallError> {
     let now_ms = now * 1000;
     let call_id = hold
         .idempotency_key

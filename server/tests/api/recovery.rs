@@ -144,7 +144,11 @@ async fn the_sweeper_takes_calls_by_when_they_are_due_so_long_calls_cannot_starv
         .await
         .unwrap();
     let done = call_row(&app, &stuck.call_id).await;
-    assert_eq!(done.status, CallStatus::Completed, "swept in the first pass");
+    assert_eq!(
+        done.status,
+        CallStatus::Completed,
+        "swept in the first pass"
+    );
     assert_eq!(done.cost, Some(20_000), "one minute of London");
     assert_eq!(swept, 1, "only the call that is due");
     let balance = app.db.balance(&m.org_id).await.unwrap();
@@ -276,8 +280,14 @@ async fn an_expired_open_hold_whose_call_is_over_or_unknown_is_closed_once(backe
     // Once: a later sweep changes nothing.
     let entries = app.count("select count(*) from ledger_entry").await;
     sweep(late + 3600).await;
-    assert_eq!(hold_state(&app, &leaked).await, ("released".to_owned(), closed_at));
-    assert_eq!(app.count("select count(*) from ledger_entry").await, entries);
+    assert_eq!(
+        hold_state(&app, &leaked).await,
+        ("released".to_owned(), closed_at)
+    );
+    assert_eq!(
+        app.count("select count(*) from ledger_entry").await,
+        entries
+    );
     assert_books_balance(&app, &m.org_id).await;
 }
 
@@ -294,13 +304,21 @@ async fn postgres_connections_terminated_by_the_server_answer_503_not_500() {
     // A server function waiting on the database when its connection is
     // terminated by the server (57P01, admin shutdown).
     let quote = {
-        let (client, url, org_id) = (m.client.clone(), app.url("/api/calls/quote"), m.org_id.clone());
+        let (client, url, org_id) = (
+            m.client.clone(),
+            app.url("/api/calls/quote"),
+            m.org_id.clone(),
+        );
         async move {
             client
                 .post(url)
                 .header("sec-fetch-site", "same-origin")
                 .header("accept", "application/json")
-                .form(&[("org_id", org_id.as_str()), ("number", LONDON), ("country", "GB")])
+                .form(&[
+                    ("org_id", org_id.as_str()),
+                    ("number", LONDON),
+                    ("country", "GB"),
+                ])
                 .send()
                 .await
                 .unwrap()
@@ -370,7 +388,10 @@ where
         if waiting > 0 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the request never waited on {table}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request never waited on {table}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     sqlx::query(
@@ -481,7 +502,10 @@ async fn a_panicking_job_is_retried_then_given_up_after_its_attempt_limit(backen
             last_error.contains(&format!("handler blew up on attempt {attempt}")),
             "attempt {attempt}: {last_error}"
         );
-        assert_eq!(locked_by, None, "attempt {attempt}: the lease is given back");
+        assert_eq!(
+            locked_by, None,
+            "attempt {attempt}: the lease is given back"
+        );
         if attempt < server::jobs::MAX_ATTEMPTS {
             assert_eq!(finished_at, None, "attempt {attempt}: retried");
         } else {
