@@ -70,6 +70,8 @@ pub struct Config {
     pub call_sweep_every: std::time::Duration,
     /// How often each live call stream re-checks its session and membership.
     pub live_session_check_every: std::time::Duration,
+    /// How long SQLite waits for another writer before "database is locked".
+    pub sqlite_busy_timeout_ms: u64,
     pub log_format: LogFormat,
     /// Where the compiled site (pkg/, assets) lives.
     pub site_root: String,
@@ -360,6 +362,8 @@ impl Config {
             30,
             1..=600,
         )?);
+        let sqlite_busy_timeout_ms =
+            whole_number(&lookup, "SQLITE_BUSY_TIMEOUT_MS", 5_000, 1..=60_000)?;
 
         let log_format = match lookup("LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
@@ -461,6 +465,7 @@ impl Config {
             call_confirm_above_per_minute,
             call_sweep_every,
             live_session_check_every,
+            sqlite_busy_timeout_ms,
             log_format,
             site_root: lookup("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_owned()),
             allow_sandbox_payments_with_twilio,
@@ -632,6 +637,10 @@ mod tests {
             (
                 vec![("LIVE_SESSION_CHECK_SECS", "0")],
                 "LIVE_SESSION_CHECK_SECS",
+            ),
+            (
+                vec![("SQLITE_BUSY_TIMEOUT_MS", "0")],
+                "SQLITE_BUSY_TIMEOUT_MS",
             ),
         ] {
             assert_eq!(

@@ -9,7 +9,7 @@ use crate::state::{ServerState, WebhookSecrets};
 use crate::{health, jobs, page_gate, providers, server_fn_status, web_security, webhooks};
 use anyhow::Context;
 use app::server::calls::CallSettings;
-use app::server::db::Db;
+use app::server::db::{Db, DbOptions};
 use app::server::providers::carrier::Carrier;
 use app::server::providers::payments::PaymentProvider;
 use app::server::providers::sandbox::SandboxPayments;
@@ -73,7 +73,10 @@ impl Application {
                 format!("creating the data folder {}", config.data_dir.display())
             })?;
         }
-        let db = Db::connect(config.database_url.expose())
+        let db_options = DbOptions {
+            sqlite_busy_timeout_ms: config.sqlite_busy_timeout_ms,
+        };
+        let db = Db::connect_with(config.database_url.expose(), db_options)
             .await
             .context("opening the database (DATABASE_URL)")?;
         db.migrate().await.context("applying database migrations")?;
@@ -237,15 +240,14 @@ impl Application {
             .spawn_listener(self.database_url.expose().to_owned());
         let store = DbSessionStore::new(self.db.clone());
         tokio::spawn(async move {
-            let mut every = tokio::time::interval(SESSION_SWEEP_EVERY);
-            loop {
-                every.tick().await;
+            jobs::repeat_forever("expired-session sweep", SESSION_SWEEP_EVERY, || async {
                 match store.delete_expired().await {
                     Ok(0) => {}
                     Ok(removed) => tracing::info!(removed, "expired sessions removed"),
                     Err(error) => tracing::warn!(%error, "expired-session sweep failed"),
                 }
-            }
+            })
+            .await;
         });
         crate::http_limits::serve(self.listener, self.router, self.http, shutdown).await
     }

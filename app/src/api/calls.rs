@@ -284,7 +284,12 @@ mod ssr {
 
     pub async fn end_call(org_id: String, call_id: String) -> Result<CallView, AppError> {
         let (member, state) = guard::require_member(&org_id).await?;
-        let call = service::end_call(&state.db, state.carrier.as_ref(), &member.org_id, &call_id)
+        let ender = service::Ender {
+            org_id: &member.org_id,
+            user_id: &member.viewer.user.user_id,
+            manages_org: member.role.can_manage_org(),
+        };
+        let call = service::end_call(&state.db, state.carrier.as_ref(), &ender, &call_id)
             .await
             .map_err(to_app_error)?;
         Ok(call_view(&call))
@@ -329,6 +334,7 @@ mod ssr {
             }
             CallError::CarrierUnavailable => AppError::Unavailable,
             CallError::NotFound => AppError::NotFound,
+            CallError::NotYours => AppError::Forbidden,
             CallError::Ledger(error) => error.into(),
             CallError::Db(error) => error.into(),
         }

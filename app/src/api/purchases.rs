@@ -105,6 +105,7 @@ pub async fn save_card(org_id: String, form_key: String) -> Result<(), AppError>
     ssr::save_card(org_id, form_key).await
 }
 
+/// Owners and admins: dismisses one of the organization's notices.
 #[server(endpoint = "wallet/dismiss-notice")]
 pub async fn dismiss_notice(org_id: String, notice_id: String) -> Result<(), AppError> {
     ssr::dismiss_notice(org_id, notice_id).await
@@ -330,7 +331,11 @@ mod ssr {
 
     pub async fn dismiss_notice(org_id: String, notice_id: String) -> Result<(), AppError> {
         let (member, state) = guard::require_member(&org_id).await?;
-        if !notices::dismiss(&state.db.pool, &member.org_id, &notice_id, clock::now()).await? {
+        // Notices are addressed to the people who manage billing (owners and
+        // admins, who can act on them); members see them but cannot dismiss them.
+        let admin = member.require_admin()?;
+        let org_id = &admin.member().org_id;
+        if !notices::dismiss(&state.db.pool, org_id, &notice_id, clock::now()).await? {
             return Err(AppError::NotFound);
         }
         Ok(())

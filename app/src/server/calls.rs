@@ -97,6 +97,9 @@ pub enum CallError {
     InDebt { owed: Money },
     #[error("no such call")]
     NotFound,
+    /// Only the member who placed a call, or an owner or admin, may end it.
+    #[error("only the member who placed this call, or an owner or admin, can end it")]
+    NotYours,
     #[error(transparent)]
     Ledger(LedgerError),
     #[error(transparent)]
@@ -170,13 +173,27 @@ pub struct CallbackUrls {
     pub public_url: String,
 }
 
+/// Twilio's connection overrides, carried in the URL fragment of every
+/// callback URL we hand it: retry up to 3 times when connecting fails, the
+/// answer times out, or we answer with a 5xx (a database hiccup, a
+/// restart). The fragment is never sent in a request; Twilio reads it, and
+/// the signature check accepts the URL with or without it
+/// (`server/src/providers/twilio/signature.rs`).
+pub const CALLBACK_RETRY_FRAGMENT: &str = "#rc=3&rp=ct,rt,5xx";
+
 impl CallbackUrls {
     pub fn voice(&self, call_id: &str) -> String {
-        format!("{}/webhooks/twilio/voice?call={call_id}", self.public_url)
+        format!(
+            "{}/webhooks/twilio/voice?call={call_id}{CALLBACK_RETRY_FRAGMENT}",
+            self.public_url
+        )
     }
 
     pub fn status(&self, call_id: &str) -> String {
-        format!("{}/webhooks/twilio/status?call={call_id}", self.public_url)
+        format!(
+            "{}/webhooks/twilio/status?call={call_id}{CALLBACK_RETRY_FRAGMENT}",
+            self.public_url
+        )
     }
 }
 
@@ -596,20 +613,33 @@ pub fn charge_key(call: &Call) -> String {
     )
 }
 
+/// Who asks to end a call: a member of the call's organization.
+#[derive(Clone, Copy, Debug)]
+pub struct Ender<'a> {
+    pub org_id: &'a str,
+    pub user_id: &'a str,
+    /// An owner or admin, who may end any of the organization's calls.
+    pub manages_org: bool,
+}
+
 /// The member ends a call: cancel if still connecting, hang up if answered.
 /// The cost is whatever the carrier then reports; nothing is charged here.
+/// Only the member who placed it, or an owner or admin, may end it.
 pub async fn end_call(
     db: &Db,
     carrier: &dyn Carrier,
-    org_id: &str,
+    ender: &Ender<'_>,
     call_id: &str,
 ) -> Result<Call, CallError> {
     let now_ms = clock::now_ms();
     let mut tx = db.begin_write().await?;
     let mut call = calls::lock(&mut tx, CallRef::Id(call_id))
         .await?
-        .filter(|call| call.org_id == org_id)
+        .filter(|call| call.org_id == ender.org_id)
         .ok_or(CallError::NotFound)?;
+    if call.user_id != ender.user_id && !ender.manages_org {
+        return Err(CallError::NotYours);
+    }
     if call.status.is_terminal() {
         return Ok(call);
     }
@@ -688,29 +718,98 @@ pub async fn forced_hangup(
     Ok(HangupOutcome::Sent)
 }
 
+/// A placed call is swept this long after its ring grace and maximum
+/// duration have both run out (the carrier's own report usually lands first).
+pub const SWEEP_MARGIN_SECS: i64 = 60;
+/// Calls, and separately expired holds, looked at per sweep.
+const SWEEP_BATCH: i64 = 100;
+
 /// The sweeper: calls still open well past their limits are reconciled with
-/// the carrier's own record (billed if it completed, released if not).
-/// Returns how many calls were looked at.
+/// the carrier's own record (billed if it completed, released if not), most
+/// overdue first; then open holds past their expiry whose call is over (or
+/// unknown) are closed. Returns how many calls were looked at.
 pub async fn sweep(
     db: &Db,
     carrier: &dyn Carrier,
     settings: &CallSettings,
     now: i64,
 ) -> Result<usize, CallError> {
-    let candidates = calls::open_created_before(&db.pool, now - RING_GRACE_SECS, 100).await?;
-    let mut looked_at = 0;
-    for call in candidates {
-        let limit = call.created_at + RING_GRACE_SECS + call.max_duration_secs + 60;
-        let unplaced = call.carrier_sid.is_none();
-        if !unplaced && limit > now {
-            continue;
-        }
-        looked_at += 1;
+    let due = calls::due_for_sweep(
+        &db.pool,
+        now,
+        RING_GRACE_SECS,
+        SWEEP_MARGIN_SECS,
+        SWEEP_BATCH,
+    )
+    .await?;
+    let looked_at = due.len();
+    for call in due {
         if let Err(error) = reconcile(db, carrier, settings, &call).await {
             tracing::warn!(call_id = %call.call_id, %error, "sweeping a call failed; next sweep retries");
         }
     }
+    let mut closed = 0;
+    for hold in ledger::expired_open_holds(&db.pool, now, SWEEP_BATCH).await? {
+        match close_expired_hold(db, &hold, now).await {
+            Ok(true) => closed += 1,
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(hold_id = %hold.hold_id, %error, "closing an expired hold failed; next sweep retries");
+            }
+        }
+    }
+    if closed > 0 {
+        tracing::warn!(closed, "expired holds of calls that were over closed");
+    }
     Ok(looked_at)
+}
+
+/// An open hold past its expiry. Its call (named by the hold's key,
+/// `call:<call id>:hold`) still live: left to the call sweep above, which
+/// ends the call and closes the hold with it. Its call over: charged if the
+/// call has a cost that was never posted (under the call's charge key, so
+/// at most once), otherwise released. No such call: released. Returns
+/// whether the hold was closed now.
+async fn close_expired_hold(db: &Db, hold: &ledger::Hold, now: i64) -> Result<bool, CallError> {
+    let now_ms = now * 1000;
+    let call_id = hold
+        .idempotency_key
+        .strip_prefix("call:")
+        .and_then(|rest| rest.strip_suffix(":hold"));
+    let mut tx = db.begin_write().await?;
+    let call = match call_id {
+        Some(call_id) => calls::lock(&mut tx, CallRef::Id(call_id)).await?,
+        None => None,
+    }
+    .filter(|call| call.hold_id.as_deref() == Some(hold.hold_id.as_str()));
+    let mut closed_for = None;
+    match call {
+        Some(call) if call.ended_at.is_none() => return Ok(false),
+        Some(mut call) => {
+            let charged = call.ledger_entry_id.is_some()
+                || ledger::entry_for_key(&mut tx, &charge_key(&call))
+                    .await?
+                    .is_some();
+            if charged || call.cost.unwrap_or(0) == 0 {
+                ledger::release_hold_in(&mut tx, &hold.hold_id, now).await?;
+            } else {
+                let duration = call.duration_secs.unwrap_or(0);
+                settle(&mut tx, &mut call, duration, now_ms).await?;
+                calls::store(&mut tx, &call).await?;
+            }
+            tracing::warn!(call_id = %call.call_id, hold_id = %hold.hold_id, "closed the expired hold of a call that was over");
+            closed_for = Some(call);
+        }
+        None => {
+            ledger::release_hold_in(&mut tx, &hold.hold_id, now).await?;
+            tracing::warn!(hold_id = %hold.hold_id, key = %hold.idempotency_key, "released an expired hold no call knows");
+        }
+    }
+    tx.commit().await?;
+    if let Some(call) = &closed_for {
+        changed(db, call);
+    }
+    Ok(true)
 }
 
 async fn reconcile(

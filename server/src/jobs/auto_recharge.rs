@@ -10,14 +10,13 @@ use app::server::providers::payments::{ChargeOutcome, PaymentError, SavedCardCha
 use app::server::purchases::auto_recharge;
 
 pub async fn scan_forever(context: JobContext) {
-    let mut every = tokio::time::interval(context.auto_recharge_scan_every);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        every.tick().await;
+    let every = context.auto_recharge_scan_every;
+    super::repeat_forever("auto-recharge scan", every, || async {
         if let Err(error) = auto_recharge::start_due_attempts(&context.app.db, clock::now()).await {
             tracing::warn!(error = ?error, "auto-recharge scan failed");
         }
-    }
+    })
+    .await;
 }
 
 /// Charges the saved card for one attempt. The attempt id is the provider's

@@ -26,22 +26,24 @@ pub async fn forced_hangup(
     }
 }
 
-/// Every `call_sweep_every`, reconciles calls stuck past their limits.
+/// Every `call_sweep_every`, reconciles calls stuck past their limits (a
+/// panic in one sweep is logged and the next sweep runs on time).
 pub async fn sweep_forever(context: JobContext) {
-    let mut every = tokio::time::interval(context.call_sweep_every);
-    loop {
-        every.tick().await;
-        match calls::sweep(
-            &context.app.db,
-            context.app.carrier.as_ref(),
-            &context.app.calling,
-            clock::now(),
-        )
-        .await
-        {
-            Ok(0) => {}
-            Ok(swept) => tracing::info!(swept, "stuck calls reconciled with the carrier"),
-            Err(error) => tracing::warn!(%error, "call sweep failed"),
-        }
+    let every = context.call_sweep_every;
+    super::repeat_forever("call sweep", every, || sweep_once(&context)).await;
+}
+
+async fn sweep_once(context: &JobContext) {
+    match calls::sweep(
+        &context.app.db,
+        context.app.carrier.as_ref(),
+        &context.app.calling,
+        clock::now(),
+    )
+    .await
+    {
+        Ok(0) => {}
+        Ok(swept) => tracing::info!(swept, "stuck calls reconciled with the carrier"),
+        Err(error) => tracing::warn!(%error, "call sweep failed"),
     }
 }

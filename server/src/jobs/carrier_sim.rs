@@ -28,9 +28,12 @@ pub async fn deliver(context: &JobContext, payload: &serde_json::Value) -> Resul
     let delivery: CallbackDelivery = serde_json::from_value(payload.clone())
         .map_err(|error| JobError::Permanent(format!("not a status callback: {error}")))?;
     let params = wire::status_callback_params(&delivery.callback);
+    // Signed over the URL it requests: the callback URL without its fragment
+    // (connection overrides meant for Twilio, never sent).
+    let requested = delivery.url.split('#').next().unwrap_or(&delivery.url);
     let signature = signature::sign(
         context.secrets.twilio_auth_token.expose(),
-        &delivery.url,
+        requested,
         &params,
     );
     let target = loopback_target(&context.loopback_base, &delivery.url)

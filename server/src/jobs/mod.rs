@@ -21,8 +21,12 @@ mod stripe_delivery;
 use crate::providers::twilio::simulated::{self, SimulatedCarrier};
 use crate::state::WebhookSecrets;
 use app::server::db::jobs;
+use app::server::db::Db;
 use app::server::providers::sandbox;
 use app::server::{clock, ids, AppState};
+use futures::FutureExt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -33,7 +37,8 @@ const POLL_EVERY: Duration = Duration::from_millis(100);
 const CONCURRENT_JOBS: usize = 16;
 /// A job running longer than this is presumed dead and run again elsewhere.
 const LEASE_MS: i64 = 60_000;
-const MAX_ATTEMPTS: i64 = 12;
+/// A job failing (or panicking) this many times is given up.
+pub const MAX_ATTEMPTS: i64 = 12;
 
 /// What job handlers can reach.
 #[derive(Clone, Debug)]
@@ -84,8 +89,16 @@ pub fn spawn(context: JobContext, shutdown: CancellationToken) {
                 break;
             }
             let now_ms = clock::now_ms();
-            match jobs::claim_due(&context.app.db.pool, &worker, now_ms, now_ms + LEASE_MS).await {
-                Ok(Some(job)) => {
+            let claimed = AssertUnwindSafe(jobs::claim_due(
+                &context.app.db.pool,
+                &worker,
+                now_ms,
+                now_ms + LEASE_MS,
+            ))
+            .catch_unwind()
+            .await;
+            match claimed {
+                Ok(Ok(Some(job))) => {
                     let context = context.clone();
                     tokio::spawn(async move {
                         if let Err(error) = run(&context, job).await {
@@ -95,8 +108,12 @@ pub fn spawn(context: JobContext, shutdown: CancellationToken) {
                     });
                     continue;
                 }
-                Ok(None) => {}
-                Err(error) => tracing::warn!(error = ?error, "job queue unavailable"),
+                Ok(Ok(None)) => {}
+                Ok(Err(error)) => tracing::warn!(error = ?error, "job queue unavailable"),
+                Err(panic) => tracing::error!(
+                    panic = %panic_message(panic.as_ref()),
+                    "claiming a job panicked; the runner carries on"
+                ),
             }
             drop(slot);
             tokio::select! {
@@ -116,42 +133,112 @@ async fn until(shutdown: CancellationToken, forever: impl std::future::Future<Ou
     }
 }
 
+/// Runs `iteration` every `every` until the process ends (the periodic
+/// tasks: the auto-recharge scan, the call sweep, the expired-session
+/// sweep). A panic in one iteration is caught, logged with its message, and
+/// the next iteration runs on time: one bad row cannot stop a loop for good.
+pub async fn repeat_forever<F, Fut>(task: &'static str, every: Duration, mut iteration: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(panic) = AssertUnwindSafe(iteration()).catch_unwind().await {
+            tracing::error!(
+                task,
+                panic = %panic_message(panic.as_ref()),
+                "a periodic task panicked; it runs again at its next tick"
+            );
+        }
+    }
+}
+
+/// The text a panic was raised with, when it has one.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a panic without a message".to_owned()
+    }
+}
+
 /// Runs one claimed job and records how it went.
 async fn run(context: &JobContext, job: jobs::Job) -> Result<(), sqlx::Error> {
     let span =
         tracing::info_span!("job", job_id = %job.job_id, kind = %job.kind, attempt = job.attempts);
-    record(context, job).instrument(span).await
+    let handler = async {
+        match serde_json::from_str(&job.payload) {
+            Ok(payload) => dispatch(context, &job.kind, &payload).await,
+            Err(error) => Err(JobError::Permanent(format!("payload is not JSON: {error}"))),
+        }
+    };
+    let give_up = |why: String| {
+        let job = &job;
+        async move { on_give_up(context, job, &why).await }
+    };
+    run_claimed_with(&context.app.db, &job, handler, give_up)
+        .instrument(span)
+        .await
 }
 
-async fn record(context: &JobContext, job: jobs::Job) -> Result<(), sqlx::Error> {
-    let outcome = match serde_json::from_str(&job.payload) {
-        Ok(payload) => dispatch(context, &job.kind, &payload).await,
-        Err(error) => Err(JobError::Permanent(format!("payload is not JSON: {error}"))),
+/// Runs `handler` for a job this worker claimed and records its outcome. A
+/// handler that panics has failed this attempt: the panic's message is
+/// recorded as the job's error, the lease is given back, and the job is
+/// retried with backoff like any retryable failure, then given up after
+/// `MAX_ATTEMPTS` (attempts are counted at claim). Without this, a panic
+/// would leave the job leased until the lease ran out and, as a panic never
+/// reaches the give-up check, retried forever.
+pub async fn run_claimed<F>(db: &Db, job: &jobs::Job, handler: F) -> Result<(), sqlx::Error>
+where
+    F: Future<Output = Result<(), JobError>>,
+{
+    run_claimed_with(db, job, handler, |_| async { Ok(()) }).await
+}
+
+/// `run_claimed`, with the hook that closes what a job given up was meant
+/// to finish (`on_give_up`); it runs before the job is marked finished.
+async fn run_claimed_with<F, G, GF>(
+    db: &Db,
+    job: &jobs::Job,
+    handler: F,
+    give_up: G,
+) -> Result<(), sqlx::Error>
+where
+    F: Future<Output = Result<(), JobError>>,
+    G: FnOnce(String) -> GF,
+    GF: Future<Output = Result<(), sqlx::Error>>,
+{
+    let outcome = match AssertUnwindSafe(handler).catch_unwind().await {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            let message = panic_message(panic.as_ref());
+            tracing::error!(panic = %message, "job handler panicked");
+            Err(JobError::Retry(format!("the handler panicked: {message}")))
+        }
     };
     let now = clock::now();
     match outcome {
-        Ok(()) => jobs::finish(&context.app.db.pool, &job.job_id, None, now).await?,
+        Ok(()) => jobs::finish(&db.pool, &job.job_id, None, now).await?,
         Err(JobError::Permanent(why)) => {
             tracing::error!(%why, "job failed for good");
-            on_give_up(context, &job, &why).await?;
-            jobs::finish(&context.app.db.pool, &job.job_id, Some(&why), now).await?;
+            give_up(why.clone()).await?;
+            jobs::finish(&db.pool, &job.job_id, Some(&why), now).await?;
         }
         Err(JobError::Retry(why)) if job.attempts >= MAX_ATTEMPTS => {
             tracing::error!(%why, "job given up after {MAX_ATTEMPTS} attempts");
             let why = format!("gave up after {MAX_ATTEMPTS} attempts: {why}");
-            on_give_up(context, &job, &why).await?;
-            jobs::finish(&context.app.db.pool, &job.job_id, Some(&why), now).await?;
+            give_up(why.clone()).await?;
+            jobs::finish(&db.pool, &job.job_id, Some(&why), now).await?;
         }
         Err(JobError::Retry(why)) => {
             let delay_ms = backoff_ms(job.attempts);
             tracing::warn!(%why, delay_ms, "job will be retried");
-            jobs::retry_later(
-                &context.app.db.pool,
-                &job.job_id,
-                &why,
-                clock::now_ms() + delay_ms,
-            )
-            .await?;
+            jobs::retry_later(&db.pool, &job.job_id, &why, clock::now_ms() + delay_ms).await?;
         }
     }
     Ok(())

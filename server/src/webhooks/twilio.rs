@@ -3,7 +3,8 @@
 //!
 //! Both check `X-Twilio-Signature` against the URL Twilio requested as the
 //! public sees it (`PUBLIC_URL` + path + query, which matters behind a proxy
-//! or tunnel) before reading anything; a bad or missing signature gets 403,
+//! or tunnel; with or without the retry fragment the URL was handed over
+//! with) before reading anything; a bad or missing signature gets 403,
 //! changes nothing, and is logged with the URL it was checked against.
 //!
 //! Status events go to `app::server::calls::apply_carrier_event`, which is
@@ -14,8 +15,8 @@
 
 use crate::providers::twilio::{signature, wire};
 use crate::state::WebhookSecrets;
-use app::server::calls::{self, EventOutcome};
-use app::server::db::calls as call_rows;
+use app::server::calls::{self, CallError, EventOutcome};
+use app::server::db::{self, calls as call_rows};
 use app::server::AppState;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -42,13 +43,26 @@ fn verified(
     let header = headers
         .get("x-twilio-signature")
         .and_then(|v| v.to_str().ok());
-    match signature::verify(secrets.twilio_auth_token.expose(), &url, &params, header) {
+    // The URL was handed to Twilio with our connection overrides in its
+    // fragment, which the request line never carries.
+    match signature::verify_with_fragment(
+        secrets.twilio_auth_token.expose(),
+        &url,
+        calls::CALLBACK_RETRY_FRAGMENT,
+        &params,
+        header,
+    ) {
         Ok(()) => Some(params),
         Err(error) => {
             tracing::warn!(%url, %error, "rejected a Twilio webhook: bad signature (is PUBLIC_URL the URL Twilio calls?)");
             None
         }
     }
+}
+
+/// The database is busy or unreachable: Twilio retries (the URL asks it to).
+fn unavailable() -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable\n").into_response()
 }
 
 fn forbidden() -> Response {
@@ -81,11 +95,15 @@ pub async fn status(
             StatusCode::NO_CONTENT.into_response()
         }
         Err(error) => {
-            // 5xx: the simulated carrier's queue retries. Twilio does not
-            // retry status callbacks (the URLs do not ask it to), so a call
-            // whose event is lost here is reconciled later by the sweeper.
+            // 5xx: retried by the simulated carrier's queue, and by Twilio,
+            // which the callback URL asks to retry a 5xx (a few times, within
+            // seconds). A call whose event is lost anyway is reconciled
+            // later by the sweeper.
             tracing::error!(sid = %event.sid, error = ?error, "applying a carrier event failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+            match &error {
+                CallError::Db(cause) if db::is_unreachable(cause) => unavailable(),
+                _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response(),
+            }
         }
     }
 }
@@ -113,6 +131,9 @@ pub async fn voice(
         Ok(_) => wire::hangup_twiml(),
         Err(error) => {
             tracing::error!(error = ?error, "reading the call for TwiML failed");
+            if db::is_unreachable(&error) {
+                return unavailable();
+            }
             return (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response();
         }
     };

@@ -42,16 +42,16 @@ on_both_databases!(
 );
 
 /// A London number (UK landline: $0.02/min, 60/60, no fee, in the sample deck).
-const LONDON: &str = "+44 20 7183 8750";
+pub(crate) const LONDON: &str = "+44 20 7183 8750";
 /// A Rotterdam number: the tests give 3110 its own rate of $0.60/min in 5 s increments.
 const FIVE_SECOND_BILLING: &str = "+31 10 123 4567";
 
-struct Member {
-    client: Client,
-    org_id: String,
+pub(crate) struct Member {
+    pub(crate) client: Client,
+    pub(crate) org_id: String,
 }
 
-async fn member(app: &TestApp, email: &str) -> Member {
+pub(crate) async fn member(app: &TestApp, email: &str) -> Member {
     let client = app.new_browser();
     assert!(app
         .register(&client, "Ada Caller", email)
@@ -66,7 +66,7 @@ async fn member(app: &TestApp, email: &str) -> Member {
     Member { client, org_id }
 }
 
-async fn grant(app: &TestApp, org_id: &str, cents: i64) {
+pub(crate) async fn grant(app: &TestApp, org_id: &str, cents: i64) {
     app.db
         .post(
             &NewEntry {
@@ -95,13 +95,13 @@ async fn five_second_rate(app: &TestApp) {
     .unwrap();
 }
 
-async fn twilio_app(backend: Backend, fake: &FakeTwilio) -> TestApp {
+pub(crate) async fn twilio_app(backend: Backend, fake: &FakeTwilio) -> TestApp {
     let settings = fake.settings();
     let extra: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
     TestApp::spawn_with(backend, &extra).await
 }
 
-async fn dial(app: &TestApp, m: &Member, number: &str, key: &str) -> (u16, Value) {
+pub(crate) async fn dial(app: &TestApp, m: &Member, number: &str, key: &str) -> (u16, Value) {
     let response = app
         .call(
             &m.client,
@@ -118,7 +118,7 @@ async fn dial(app: &TestApp, m: &Member, number: &str, key: &str) -> (u16, Value
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn call_row(app: &TestApp, call_id: &str) -> Call {
+pub(crate) async fn call_row(app: &TestApp, call_id: &str) -> Call {
     call_rows::by_id_any(&app.db.pool, call_id)
         .await
         .unwrap()
@@ -126,7 +126,7 @@ async fn call_row(app: &TestApp, call_id: &str) -> Call {
 }
 
 /// Posts a Twilio-format status callback for the call, signed like Twilio.
-async fn deliver_status(
+pub(crate) async fn deliver_status(
     app: &TestApp,
     call: &Call,
     status: CallStatus,
@@ -143,7 +143,7 @@ async fn deliver_status(
     post_form(app, &path, &params, Some(&signature)).await
 }
 
-fn status_params(
+pub(crate) fn status_params(
     call: &Call,
     status: CallStatus,
     sequence: i64,
@@ -161,7 +161,7 @@ fn status_params(
     })
 }
 
-async fn post_form(
+pub(crate) async fn post_form(
     app: &TestApp,
     path: &str,
     params: &[(String, String)],
@@ -175,7 +175,7 @@ async fn post_form(
 }
 
 /// The rate the sample deck has for London.
-fn london_rate() -> Rate {
+pub(crate) fn london_rate() -> Rate {
     Rate::new(RateParts {
         prefix: "44".into(),
         country_code: "GB".into(),
@@ -191,7 +191,7 @@ fn london_rate() -> Rate {
     .unwrap()
 }
 
-async fn charges(app: &TestApp, org_id: &str) -> Vec<i64> {
+pub(crate) async fn charges(app: &TestApp, org_id: &str) -> Vec<i64> {
     sqlx::query_scalar(
         "select amount from ledger_entry where org_id = $1 and kind = 'call_charge' order by created_at",
     )
@@ -202,7 +202,7 @@ async fn charges(app: &TestApp, org_id: &str) -> Vec<i64> {
 }
 
 /// The books balance: the wallet equals the ledger sum, and held equals the open holds.
-async fn assert_books_balance(app: &TestApp, org_id: &str) {
+pub(crate) async fn assert_books_balance(app: &TestApp, org_id: &str) {
     let stored = app.db.balance(org_id).await.unwrap();
     let recomputed = app.db.recomputed_balance(org_id).await.unwrap();
     assert_eq!(stored, recomputed, "wallet and ledger disagree");
@@ -279,7 +279,11 @@ async fn a_call_holds_its_maximum_cost_and_asks_the_carrier_with_that_time_limit
     assert_eq!(sent.field("To"), Some("+442071838750"));
     assert_eq!(sent.field("From"), Some(fake_twilio::CALLER_ID));
     assert_eq!(sent.field("TimeLimit"), Some("300"));
-    let callback = format!("{PUBLIC_URL}/webhooks/twilio/status?call={}", row.call_id);
+    let callback = format!(
+        "{PUBLIC_URL}/webhooks/twilio/status?call={}{}",
+        row.call_id,
+        app::server::calls::CALLBACK_RETRY_FRAGMENT
+    );
     assert_eq!(sent.field("StatusCallback"), Some(callback.as_str()));
     assert_eq!(
         row.carrier_sid.as_deref().map(|s| s.starts_with("CA")),
@@ -682,7 +686,7 @@ async fn the_sweeper_bills_a_call_whose_final_event_never_came(backend_app: Test
     assert_books_balance(&app, &other.org_id).await;
 }
 
-fn settings() -> app::server::calls::CallSettings {
+pub(crate) fn settings() -> app::server::calls::CallSettings {
     app::server::calls::CallSettings {
         max_duration_ceiling_secs: 4 * 3600,
         confirm_above_per_minute: Money::from_dollars(1).unwrap(),

@@ -18,6 +18,8 @@ mod payment_recovery;
 mod platform;
 mod purchases;
 mod rates;
+mod recovery;
+mod roles;
 mod sessions;
 mod stripe_provider;
 mod stripe_webhook;

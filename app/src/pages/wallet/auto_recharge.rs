@@ -51,20 +51,27 @@ fn AutoRechargeForm(
     let save_card = ServerAction::<SaveCard>::new();
     let card_error = action_error(save_card);
     let saved = move || save.value().get().is_some_and(|r| r.is_ok());
+    // Owners and admins dismiss notices; members only read them.
+    let can_dismiss = data.can_manage;
     let notices = data
         .notices
         .clone()
         .into_iter()
         .map(|notice| {
             let org_id = org_id.clone();
+            let dismiss_form = can_dismiss.then(|| {
+                view! {
+                    <ActionForm action=dismiss>
+                        <input type="hidden" name="org_id" value=org_id.clone()/>
+                        <input type="hidden" name="notice_id" value=notice.notice_id.clone()/>
+                        <button type="submit" class="link">"Dismiss"</button>
+                    </ActionForm>
+                }
+            });
             view! {
                 <div class="banner warning" role="alert">
                     <p>{notice.message}</p>
-                    <ActionForm action=dismiss>
-                        <input type="hidden" name="org_id" value=org_id.clone()/>
-                        <input type="hidden" name="notice_id" value=notice.notice_id/>
-                        <button type="submit" class="link">"Dismiss"</button>
-                    </ActionForm>
+                    {dismiss_form}
                 </div>
             }
         })

@@ -457,20 +457,30 @@ pub async fn events<'c>(
     .await
 }
 
-/// Calls not ended that were created before `created_before` (the sweeper's
-/// candidates: past any ring time plus their own maximum duration).
+/// The sweeper's candidates, soonest due first: calls not ended whose time
+/// to be looked at has come. A call the carrier never acknowledged (no
+/// carrier id) is due `ring_grace_secs` after it was created; a placed one
+/// once its ring grace, its own maximum duration and `overdue_margin_secs`
+/// have all passed. Ordering by that due time, not by age, means many long
+/// live calls placed earlier cannot keep a newer stuck call out of the batch.
 #[tracing::instrument(skip_all)]
-pub async fn open_created_before<'c>(
+pub async fn due_for_sweep<'c>(
     db: impl Executor<'c, Database = Any>,
-    created_before: i64,
+    now: i64,
+    ring_grace_secs: i64,
+    overdue_margin_secs: i64,
     limit: i64,
 ) -> Result<Vec<Call>, sqlx::Error> {
+    const DUE_AT: &str = "created_at + $2 + (case when carrier_sid is null then 0
+                              else max_duration_secs + $3 end)";
     let rows: Vec<CallRow> = sqlx::query_as(&format!(
         "select {CALL_COLUMNS} from call
-         where ended_at is null and created_at < $1
-         order by created_at limit $2"
+         where ended_at is null and {DUE_AT} <= $1
+         order by {DUE_AT}, call_id limit $4"
     ))
-    .bind(created_before)
+    .bind(now)
+    .bind(ring_grace_secs)
+    .bind(overdue_margin_secs)
     .bind(limit)
     .fetch_all(db)
     .await?;

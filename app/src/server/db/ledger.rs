@@ -661,6 +661,25 @@ pub async fn recomputed_in(conn: &mut AnyConnection, org_id: &str) -> Result<Bal
     })
 }
 
+/// Open holds whose `expires_at` has passed, soonest expired first: each
+/// should have been closed by its call's end. The sweeper reconciles them
+/// (`crate::server::calls::sweep`).
+pub async fn expired_open_holds<'c>(
+    db: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<Hold>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {HOLD_COLUMNS} from hold
+         where status = 'open' and expires_at < $1
+         order by expires_at, hold_id limit $2"
+    ))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
 /// Owning-transaction forms of the operations above.
 impl Db {
     pub async fn post(&self, new: &NewEntry<'_>, now: i64) -> Result<Posted, LedgerError> {

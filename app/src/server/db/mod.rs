@@ -63,10 +63,32 @@ pub enum DbError {
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
+/// How the pool is opened, beyond the URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DbOptions {
+    /// How long a SQLite statement waits for another connection's write lock
+    /// before giving up with "database is locked" (`SQLITE_BUSY_TIMEOUT_MS`),
+    /// which is then answered as "temporarily unavailable" (503).
+    pub sqlite_busy_timeout_ms: u64,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        DbOptions {
+            sqlite_busy_timeout_ms: 5_000,
+        }
+    }
+}
+
 impl Db {
+    /// Opens a pool with the default options.
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        Self::connect_with(url, DbOptions::default()).await
+    }
+
     /// Opens a pool. SQLite files are created on first use, in WAL mode with
     /// foreign keys on and a busy timeout so concurrent writers wait instead of failing.
-    pub async fn connect(url: &str) -> Result<Self, DbError> {
+    pub async fn connect_with(url: &str, db_options: DbOptions) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of_url(url).ok_or(DbError::UnsupportedUrl)?;
         let options = AnyConnectOptions::from_str(url)?
@@ -81,12 +103,13 @@ impl Db {
         let pool = match backend {
             Backend::Sqlite => {
                 pool_options
-                    .after_connect(|conn, _| {
+                    .after_connect(move |conn, _| {
+                        let pragmas = format!(
+                            "pragma foreign_keys = on; pragma busy_timeout = {}; pragma synchronous = normal;",
+                            db_options.sqlite_busy_timeout_ms
+                        );
                         Box::pin(async move {
-                            conn.execute(
-                                "pragma foreign_keys = on; pragma busy_timeout = 5000; pragma synchronous = normal;",
-                            )
-                            .await?;
+                            conn.execute(pragmas.as_str()).await?;
                             Ok(())
                         })
                     })
@@ -139,15 +162,79 @@ pub fn is_unique_violation(error: &sqlx::Error, constraint: &str, sqlite_column:
     db_error.constraint() == Some(constraint) || db_error.message().contains(sqlite_column)
 }
 
-/// True when the error means the database could not be reached at all, as
-/// opposed to a query that failed: shown to people as "temporarily unavailable".
+/// True when the error means the database cannot serve us right now, as
+/// opposed to a query that is wrong: shown to people as "temporarily
+/// unavailable" (503), never as an internal error. That is:
+///
+/// - it could not be reached: I/O and TLS errors, no connection from the pool
+///   in time (`PoolTimedOut`), the pool closed, the SQLite worker gone;
+/// - SQLite was busy past its busy timeout, or a table was locked
+///   (`SQLITE_BUSY`, `SQLITE_LOCKED` and their extended codes);
+/// - PostgreSQL ended or refused the connection: SQLSTATE class `08`
+///   (connection exception), `57P01` admin shutdown (a terminated backend),
+///   `57P02` crash shutdown, `57P03` cannot connect now, `53300` too many
+///   connections.
+///
+/// Classified by the backend's own error code, never by message text.
 pub fn is_unreachable(error: &sqlx::Error) -> bool {
-    matches!(
-        error,
+    match error {
         sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::WorkerCrashed
-    )
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db_error) => {
+            if let Some(sqlite) = db_error.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+                sqlite_is_busy(sqlx::error::DatabaseError::code(sqlite).as_deref())
+            } else if let Some(postgres) =
+                db_error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            {
+                postgres_is_unavailable(postgres.code())
+            } else {
+                false
+            }
+        }
+        _ => false,
+    }
+}
+
+/// SQLite's (extended) result code, as sqlx reports it: the primary code is
+/// its low byte. `SQLITE_BUSY` is 5, `SQLITE_LOCKED` 6.
+fn sqlite_is_busy(code: Option<&str>) -> bool {
+    const SQLITE_BUSY: i64 = 5;
+    const SQLITE_LOCKED: i64 = 6;
+    code.and_then(|code| code.parse::<i64>().ok())
+        .is_some_and(|code| matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED))
+}
+
+/// PostgreSQL SQLSTATEs that mean the server ended or refused the session.
+fn postgres_is_unavailable(sqlstate: &str) -> bool {
+    sqlstate.starts_with("08") || matches!(sqlstate, "57P01" | "57P02" | "57P03" | "53300")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{postgres_is_unavailable, sqlite_is_busy};
+
+    #[test]
+    fn sqlite_busy_and_locked_codes_are_unavailable_and_others_are_not() {
+        // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_BUSY_SNAPSHOT (517), SQLITE_LOCKED_SHAREDCACHE (262).
+        for code in ["5", "6", "517", "262"] {
+            assert!(sqlite_is_busy(Some(code)), "{code}");
+        }
+        // SQLITE_ERROR, SQLITE_CONSTRAINT_UNIQUE (2067), nothing.
+        for code in [Some("1"), Some("2067"), Some("not a number"), None] {
+            assert!(!sqlite_is_busy(code), "{code:?}");
+        }
+    }
+
+    #[test]
+    fn postgres_shutdown_and_connection_codes_are_unavailable_and_others_are_not() {
+        for code in ["57P01", "57P02", "57P03", "08006", "08003", "53300"] {
+            assert!(postgres_is_unavailable(code), "{code}");
+        }
+        for code in ["23505", "40001", "42P01", "57014"] {
+            assert!(!postgres_is_unavailable(code), "{code}");
+        }
+    }
 }
