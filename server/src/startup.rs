@@ -117,6 +117,7 @@ impl Application {
             None => Arc::new(SandboxPayments::new(db.clone())),
         };
         tracing::info!(provider = payments.name(), "payments");
+        tracing::info!(trusted_proxies = ?config.trusted_proxies, "client addresses (TRUSTED_PROXIES)");
         let state = AppState {
             db: db.clone(),
             payments,
@@ -124,6 +125,7 @@ impl Application {
             purchase_limits: config.purchase_limits,
             carrier,
             calling,
+            trusted_proxies: config.trusted_proxies.clone(),
         };
         let state = ServerState {
             app: state,

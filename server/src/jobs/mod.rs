@@ -9,8 +9,9 @@
 //! `wallet.auto_recharge` (auto_recharge.rs, which also runs the periodic scan),
 //! `call.forced_hangup` (calls.rs, which also runs the call sweep), and the
 //! simulated carrier's `carrier.sim_advance` and `carrier.sim_status_callback`
-//! (carrier_sim.rs).
+//! (carrier_sim.rs). `audit.rs` prunes old login audit rows hourly.
 
+mod audit;
 mod auto_recharge;
 mod calls;
 mod carrier_sim;
@@ -58,6 +59,7 @@ pub fn spawn(context: JobContext) {
     tracing::info!(%worker, "job runner started");
     tokio::spawn(auto_recharge::scan_forever(context.clone()));
     tokio::spawn(calls::sweep_forever(context.clone()));
+    tokio::spawn(audit::prune_forever(context.clone()));
     let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_JOBS));
     tokio::spawn(async move {
         loop {

@@ -16,6 +16,7 @@ mod purchases;
 mod rates;
 mod stripe_provider;
 mod stripe_webhook;
+mod throttling;
 mod twilio_provider;
 mod wallet;
 mod web_security;
