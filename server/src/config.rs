@@ -463,7 +463,9 @@ mod tests {
         use app::server::client_addr::TrustedProxies;
         assert_eq!(config(&[]).unwrap().trusted_proxies, TrustedProxies::Unset);
         assert_eq!(
-            config(&[("TRUSTED_PROXIES", "none")]).unwrap().trusted_proxies,
+            config(&[("TRUSTED_PROXIES", "none")])
+                .unwrap()
+                .trusted_proxies,
             TrustedProxies::List(vec![])
         );
         assert!(matches!(

@@ -47,8 +47,8 @@ pub async fn current_account() -> Result<Option<Me>, AppError> {
 mod ssr {
     use super::*;
     use crate::domain::{EmailAddress, NextPath, OrgName, Password, PersonName, Role};
-    use crate::server::guard::{self, AUTHENTICATED_AT, CURRENT_ORG_ID, USER_ID};
     use crate::server::client_addr::{self, ClientAddress};
+    use crate::server::guard::{self, AUTHENTICATED_AT, CURRENT_ORG_ID, USER_ID};
     use crate::server::{clock, db, ids, password_hash, state::app_state, throttle};
     use std::net::SocketAddr;
     use tower_sessions::Session;

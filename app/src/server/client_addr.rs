@@ -36,11 +36,9 @@ impl IpNet {
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => max,
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("{raw:?} has a prefix length above {max} or not a number"))?,
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| {
+                format!("{raw:?} has a prefix length above {max} or not a number")
+            })?,
         };
         Ok(Self { addr, prefix })
     }
@@ -48,7 +46,9 @@ impl IpNet {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, canonical(ip)) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
@@ -260,7 +260,14 @@ mod tests {
 
     #[test]
     fn without_the_setting_a_private_or_loopback_peer_is_not_counted() {
-        for peer in ["127.0.0.1", "10.1.2.3", "192.168.0.5", "100.64.1.1", "::1", "fd00::1"] {
+        for peer in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.5",
+            "100.64.1.1",
+            "::1",
+            "fd00::1",
+        ] {
             let address = resolve(ip(peer), &["198.51.100.1"], &TrustedProxies::Unset);
             assert_eq!(key(&address), None, "{peer}");
             assert_eq!(address.ip, peer.parse::<IpAddr>().unwrap().to_string());
@@ -298,7 +305,13 @@ mod tests {
     #[test]
     fn a_trusted_proxy_without_a_usable_header_is_not_counted() {
         let trusted = proxies("10.0.0.1");
-        for header in [vec![], vec!["10.0.0.1"], vec!["not-an-ip"], vec!["1.2.3.4, garbage"], vec![""]] {
+        for header in [
+            vec![],
+            vec!["10.0.0.1"],
+            vec!["not-an-ip"],
+            vec!["1.2.3.4, garbage"],
+            vec![""],
+        ] {
             let address = resolve(ip("10.0.0.1"), &header, &trusted);
             assert_eq!(key(&address), None, "{header:?}");
             assert_eq!(address.ip, "10.0.0.1");
@@ -370,8 +383,12 @@ mod tests {
         let net = IpNet::parse("172.16.0.0/12").unwrap();
         assert!(net.contains("172.31.255.255".parse().unwrap()));
         assert!(!net.contains("172.32.0.0".parse().unwrap()));
-        assert!(IpNet::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
-        assert!(!IpNet::parse("0.0.0.0/0").unwrap().contains("::1".parse().unwrap()));
+        assert!(IpNet::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
+        assert!(!IpNet::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("::1".parse().unwrap()));
         assert!(IpNet::parse("2001:db8::/32")
             .unwrap()
             .contains("2001:db8:ffff::1".parse().unwrap()));

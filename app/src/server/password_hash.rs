@@ -8,10 +8,10 @@
 //! once, so no burst of logins or sign-ups can take the machine's memory.
 
 use crate::domain::Password;
+use crate::error::AppError;
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
-use crate::error::AppError;
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
