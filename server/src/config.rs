@@ -73,6 +73,8 @@ pub struct Config {
     /// How long SQLite waits for another writer before "database is locked".
     pub sqlite_busy_timeout_ms: u64,
     pub log_format: LogFormat,
+    /// `TRUSTED_PROXIES`: the reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: app::server::client_addr::TrustedProxies,
     /// Where the compiled site (pkg/, assets) lives.
     pub site_root: String,
     /// `ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO`: a private test deployment's
@@ -445,6 +447,15 @@ impl Config {
                 0..=300,
             )?),
         };
+        let trusted_proxies = match lookup("TRUSTED_PROXIES") {
+            None => app::server::client_addr::TrustedProxies::Unset,
+            Some(raw) => app::server::client_addr::TrustedProxies::parse(&raw).map_err(|problem| {
+                invalid(
+                    "TRUSTED_PROXIES",
+                    format!("must be comma-separated IP addresses or CIDR blocks, or none: {problem}"),
+                )
+            })?,
+        };
 
         Ok(Self {
             database_url: Secret::new(database_url),
@@ -467,6 +478,7 @@ impl Config {
             live_session_check_every,
             sqlite_busy_timeout_ms,
             log_format,
+            trusted_proxies,
             site_root: lookup("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_owned()),
             allow_sandbox_payments_with_twilio,
             http,
@@ -580,6 +592,25 @@ mod tests {
         .unwrap();
         let printed = format!("{config:?}");
         assert!(!printed.contains(secret) && !printed.contains("hunter2"));
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_blocks_or_none() {
+        use app::server::client_addr::TrustedProxies;
+        assert_eq!(config(&[]).unwrap().trusted_proxies, TrustedProxies::Unset);
+        assert_eq!(
+            config(&[("TRUSTED_PROXIES", "none")])
+                .unwrap()
+                .trusted_proxies,
+            TrustedProxies::List(vec![])
+        );
+        assert!(matches!(
+            config(&[("TRUSTED_PROXIES", "10.0.0.0/8, 2001:db8::1")]).unwrap().trusted_proxies,
+            TrustedProxies::List(list) if list.len() == 2
+        ));
+        let error = config(&[("TRUSTED_PROXIES", "lb.internal")]).unwrap_err();
+        assert_eq!(error.variable, "TRUSTED_PROXIES");
+        assert!(error.problem.contains("lb.internal"), "{}", error.problem);
     }
 
     #[test]

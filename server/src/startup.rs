@@ -142,6 +142,7 @@ impl Application {
                  test deployment."
             );
         }
+        tracing::info!(trusted_proxies = ?config.trusted_proxies, "client addresses (TRUSTED_PROXIES)");
         let state = AppState {
             db: db.clone(),
             payments,
@@ -149,6 +150,7 @@ impl Application {
             purchase_limits: config.purchase_limits,
             carrier,
             calling,
+            trusted_proxies: config.trusted_proxies.clone(),
         };
         let state = ServerState {
             app: state,

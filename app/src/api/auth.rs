@@ -47,6 +47,7 @@ pub async fn current_account() -> Result<Option<Me>, AppError> {
 mod ssr {
     use super::*;
     use crate::domain::{EmailAddress, NextPath, OrgName, Password, PersonName, Role};
+    use crate::server::client_addr::{self, ClientAddress};
     use crate::server::guard::{self, AUTHENTICATED_AT, CURRENT_ORG_ID, USER_ID};
     use crate::server::{clock, db, ids, password_hash, state::app_state, throttle};
     use std::net::SocketAddr;
@@ -65,9 +66,19 @@ mod ssr {
         let next = NextPath::parse(next.as_deref());
         let state = app_state()?;
         let session = guard::session().await?;
-
-        let password_hash = password_hash::hash(password).await;
+        let client = client_address(&state).await;
         let now = clock::now();
+
+        // Cheap refusals first: the per-address limit, then a taken email,
+        // before the slow (and memory-hungry) hash.
+        throttle::begin_registration(&state.db, email.as_str(), &client, now).await?;
+        if db::users::credentials_by_email(&state.db.pool, email.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(email_taken());
+        }
+        let password_hash = password_hash::hash(password).await?;
         let user_id = ids::new_id("usr");
         let org_id = ids::new_id("org");
         let org_name = OrgName::parse(&format!("{}'s organization", name.as_str()))
@@ -84,11 +95,9 @@ mod ssr {
         )
         .await
         {
+            // Two sign-ups for one email at once: the check above passed for both.
             if db::is_unique_violation(&error, "app_user_email_key", "app_user.email") {
-                return Err(AppError::conflict(
-                    "email_taken",
-                    "an account with this email already exists",
-                ));
+                return Err(email_taken());
             }
             return Err(error.into());
         }
@@ -114,25 +123,41 @@ mod ssr {
         if email.is_empty() {
             return Err(AppError::validation("email", "enter your email address"));
         }
+        // No account has a longer one; refused without a row, so rows stay small.
+        if email.chars().count() > db::login_failures::MAX_STORED_EMAIL_CHARS {
+            return Err(AppError::validation(
+                "email",
+                "an email address has at most 254 characters",
+            ));
+        }
         if password.is_empty() {
             return Err(AppError::validation("password", "enter your password"));
         }
         let next = NextPath::parse(next.as_deref());
         let state = app_state()?;
         let session = guard::session().await?;
-        let ip = client_ip().await;
+        let client = client_address(&state).await;
         let now = clock::now();
 
-        throttle::check(&state.db, &email, &ip, now).await?;
         let credentials = db::users::credentials_by_email(&state.db.pool, &email).await?;
         let stored_hash = credentials.as_ref().map(|c| c.password_hash.clone());
+        // Counted as a failure before the hash runs, so parallel guesses
+        // cannot all pass the check; un-counted below unless it failed.
+        let attempt = throttle::begin_login(&state.db, &email, &client, now).await?;
         // Unknown email and wrong password take the same path, time and answer.
-        if !password_hash::verify(password, stored_hash).await {
-            throttle::record_failure(&state.db, &email, &ip, now).await?;
-            return Err(AppError::validation(
-                "password",
-                "the email or password is incorrect",
-            ));
+        match password_hash::verify(password, stored_hash).await {
+            Ok(true) => throttle::forget(&state.db, attempt).await?,
+            Ok(false) => {
+                throttle::failed(attempt, &email, &client);
+                return Err(AppError::validation(
+                    "password",
+                    "the email or password is incorrect",
+                ));
+            }
+            Err(no_verdict) => {
+                throttle::forget(&state.db, attempt).await?;
+                return Err(no_verdict);
+            }
         }
         let user_id = credentials.expect("verified credentials exist").user_id;
         let memberships = db::orgs::memberships_of(&state.db.pool, &user_id).await?;
@@ -185,11 +210,24 @@ mod ssr {
         Ok(())
     }
 
-    /// The peer address. Behind a reverse proxy this is the proxy; see README "Deploying".
-    async fn client_ip() -> String {
-        leptos_axum::extract::<axum::extract::ConnectInfo<SocketAddr>>()
+    fn email_taken() -> AppError {
+        AppError::conflict("email_taken", "an account with this email already exists")
+    }
+
+    /// The client's address: the peer, or what a trusted proxy says (`client_addr`).
+    async fn client_address(state: &crate::server::AppState) -> ClientAddress {
+        let peer = leptos_axum::extract::<axum::extract::ConnectInfo<SocketAddr>>()
             .await
-            .map(|info| info.0.ip().to_string())
-            .unwrap_or_else(|_| "unknown".to_owned())
+            .ok()
+            .map(|info| info.0.ip());
+        let headers = leptos_axum::extract::<axum::http::HeaderMap>()
+            .await
+            .unwrap_or_default();
+        let forwarded_for: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .collect();
+        client_addr::resolve(peer, &forwarded_for, &state.trusted_proxies)
     }
 }

@@ -12,10 +12,12 @@
 //! - `db/`: all SQL, one module per aggregate; `db/ledger.rs` is the only
 //!   code that moves money.
 //! - Helpers: `call_views.rs`, `dates.rs`, `paging.rs`, `phone.rs`, `ids.rs`,
-//!   `clock.rs`, the session store, the login throttle, password hashing.
+//!   `clock.rs`, the session store, the login throttle and the client address
+//!   it counts (`client_addr.rs`), password hashing.
 
 pub mod call_views;
 pub mod calls;
+pub mod client_addr;
 pub mod clock;
 pub mod dates;
 pub mod db;

@@ -19,6 +19,8 @@ pub struct AppState {
     /// Twilio, or the built-in simulated carrier when Twilio is not configured.
     pub carrier: Arc<dyn Carrier>,
     pub calling: CallSettings,
+    /// `TRUSTED_PROXIES`: whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: super::client_addr::TrustedProxies,
 }
 
 /// The custom credit purchase amounts allowed (configured; packs lie within them).

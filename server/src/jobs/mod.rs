@@ -11,8 +11,9 @@
 //! `wallet.auto_recharge` (auto_recharge.rs, which also runs the periodic scan),
 //! `call.forced_hangup` (calls.rs, which also runs the call sweep), and the
 //! simulated carrier's `carrier.sim_advance` and `carrier.sim_status_callback`
-//! (carrier_sim.rs).
+//! (carrier_sim.rs). `audit.rs` prunes old login audit rows hourly.
 
+mod audit;
 mod auto_recharge;
 mod calls;
 mod carrier_sim;
@@ -74,6 +75,10 @@ pub fn spawn(context: JobContext, shutdown: CancellationToken) {
     tokio::spawn(until(
         shutdown.clone(),
         calls::sweep_forever(context.clone()),
+    ));
+    tokio::spawn(until(
+        shutdown.clone(),
+        audit::prune_forever(context.clone()),
     ));
     let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_JOBS));
     tokio::spawn(async move {

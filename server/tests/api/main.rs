@@ -23,6 +23,7 @@ mod roles;
 mod sessions;
 mod stripe_provider;
 mod stripe_webhook;
+mod throttling;
 mod twilio_provider;
 mod wallet;
 mod web_security;
