@@ -143,7 +143,9 @@ async fn write_cut_off_while_it_begins(backend: Backend) {
         let cut = cut_short(
             async {
                 let mut tx = db.begin_write().await.unwrap();
-                db::orgs::rename(&mut *tx, &org_id, "Renamed").await.unwrap();
+                db::orgs::rename(&mut *tx, &org_id, "Renamed")
+                    .await
+                    .unwrap();
                 tx.commit().await.unwrap();
             },
             pendings,
@@ -160,7 +162,11 @@ async fn write_cut_off_while_it_begins(backend: Backend) {
             assert!(
                 matches!(done, Ok(Ok(()))),
                 "after a write cut off at await {pendings} ({}), write {n} failed: {done:?}",
-                if cut.is_some() { "it finished" } else { "it was dropped" }
+                if cut.is_some() {
+                    "it finished"
+                } else {
+                    "it was dropped"
+                }
             );
         }
     }
@@ -268,7 +274,9 @@ enum Script {
     Talk(u64),
     /// Answered and still talking when the paid time runs out: the forced
     /// hangup (or the carrier's limit, one second later) ends it.
-    OutOfCredit { early: bool },
+    OutOfCredit {
+        early: bool,
+    },
     Busy,
     NoAnswer,
     Failed,
@@ -792,7 +800,11 @@ async fn plan(rig: &Rig, seed: u64, rng: &mut StdRng) -> History {
                         ],
                         _ => vec![
                             event(0, "checkout.session.completed", session("unpaid")),
-                            event(1, "checkout.session.async_payment_failed", session("unpaid")),
+                            event(
+                                1,
+                                "checkout.session.async_payment_failed",
+                                session("unpaid"),
+                            ),
                         ],
                     };
                 }
@@ -1085,16 +1097,17 @@ async fn deliver_now(rig: &Rig, history: &History, item: Item) -> Answer {
                     }
                 }
                 Some(app) => {
-                    let params = twilio_form::status_callback_params(&twilio_form::StatusCallback {
-                        account_sid: fake_twilio::ACCOUNT_SID.to_owned(),
-                        call_sid: sid,
-                        from: fake_twilio::CALLER_ID.to_owned(),
-                        to: history.calls[i].e164.clone(),
-                        status,
-                        sequence,
-                        timestamp: occurred_at,
-                        duration_secs: duration,
-                    });
+                    let params =
+                        twilio_form::status_callback_params(&twilio_form::StatusCallback {
+                            account_sid: fake_twilio::ACCOUNT_SID.to_owned(),
+                            call_sid: sid,
+                            from: fake_twilio::CALLER_ID.to_owned(),
+                            to: history.calls[i].e164.clone(),
+                            status,
+                            sequence,
+                            timestamp: occurred_at,
+                            duration_secs: duration,
+                        });
                     let path = format!("/webhooks/twilio/status?call={call_id}");
                     let signature = twilio_signature::sign(
                         fake_twilio::AUTH_TOKEN,
@@ -1111,7 +1124,9 @@ async fn deliver_now(rig: &Rig, history: &History, item: Item) -> Answer {
                         .unwrap();
                     match response.status().as_u16() {
                         200..=299 => Answer::Done,
-                        code @ 500..=599 => Answer::Failed(format!("status callback answered {code}")),
+                        code @ 500..=599 => {
+                            Answer::Failed(format!("status callback answered {code}"))
+                        }
                         other => panic!("status callback answered {other}"),
                     }
                 }
@@ -1543,10 +1558,13 @@ async fn check(rig: &Rig, history: &History, totals: &mut Totals) -> Vec<Money> 
     balances
 }
 
+/// A call as the snapshot sees it: id, status, cost, charge entry, end reason.
+type CallFacts = (String, String, Option<i64>, Option<String>, Option<String>);
+
 #[derive(Debug, PartialEq, Eq)]
 struct Snapshot {
     entries: Vec<(String, i64, String)>,
-    calls: Vec<(String, String, Option<i64>, Option<String>, Option<String>)>,
+    calls: Vec<CallFacts>,
     holds: Vec<(String, String)>,
     attempts: Vec<(String, String)>,
     unprocessed_events: i64,
@@ -1572,7 +1590,7 @@ async fn snapshot(rig: &Rig, history: &History) -> Snapshot {
             .unwrap(),
         );
         snapshot.calls.extend(
-            sqlx::query_as::<_, (String, String, Option<i64>, Option<String>, Option<String>)>(
+            sqlx::query_as::<_, CallFacts>(
                 "select call_id, status, cost, ledger_entry_id, end_reason from call
                  where org_id = $1 order by call_id",
             )
