@@ -84,14 +84,23 @@ pub async fn receive(
         tracing::warn!(%error, "Stripe webhook refused");
         return (StatusCode::BAD_REQUEST, "invalid signature").into_response();
     }
-    let event: Event = match serde_json::from_slice(&body) {
+    accept_verified(&db, &body).await
+}
+
+/// Everything `receive` does once the signature has checked out: parse the
+/// event, store it by id, apply it and answer as Stripe expects (200 applied
+/// or duplicate, 400 not an event, 500 or 503 to be delivered again).
+/// Public so the fault-injection test (`server/tests/api/faults.rs`) can
+/// drive this exact pipeline thousands of times without HTTP and signing.
+pub async fn accept_verified(db: &Db, body: &[u8]) -> Response {
+    let event: Event = match serde_json::from_slice(body) {
         Ok(event) => event,
         Err(error) => {
             tracing::warn!(%error, "signed Stripe webhook is not an event");
             return (StatusCode::BAD_REQUEST, "not a Stripe event").into_response();
         }
     };
-    let payload = String::from_utf8_lossy(&body);
+    let payload = String::from_utf8_lossy(body);
     let stored = db::stripe_events::insert_if_absent(
         &db.pool,
         &event.id,
@@ -104,7 +113,7 @@ pub async fn receive(
         tracing::error!(event_id = %event.id, error = ?error, "storing a Stripe event failed");
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
-    match process(&db, &event).await {
+    match process(db, &event).await {
         Ok(None) => Json(json!({ "received": true, "duplicate": true })).into_response(),
         Ok(Some(outcome)) => {
             tracing::info!(event_id = %event.id, event_type = %event.event_type, outcome = %outcome.describe(), "Stripe event processed");

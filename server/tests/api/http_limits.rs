@@ -170,8 +170,10 @@ async fn shutdown_finishes_within_the_grace_deadline_with_a_live_stream_open() {
         .expect("the server stopped within the deadline")
         .unwrap()
         .unwrap();
+    // The live streams end as soon as shutdown begins (the shutdown token),
+    // so the server stops well before the grace deadline.
     assert!(
-        started.elapsed() >= Duration::from_millis(900),
+        started.elapsed() < Duration::from_secs(2),
         "{:?}",
         started.elapsed()
     );

@@ -7,6 +7,7 @@ mod accounts;
 mod call_history;
 mod call_restart;
 mod calls;
+mod faults;
 mod graceful_stop;
 mod http_limits;
 mod isolation;

@@ -137,9 +137,21 @@ impl Db {
     /// up front (`BEGIN IMMEDIATE`): a transaction that reads first cannot
     /// upgrade its lock while another writer is active and fails at once with
     /// "database is locked" instead of waiting out the busy timeout.
+    ///
+    /// On SQLite the `BEGIN IMMEDIATE` runs in a task of its own, so it
+    /// always completes: a caller dropped while it runs (a request timing
+    /// out, its client going away) would otherwise return the connection to
+    /// the pool inside a transaction nobody rolls back, and every later
+    /// write would wait out the busy timeout. Completed but unwanted, the
+    /// transaction is dropped in that task and rolled back as usual.
     pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("begin immediate").await,
+            Backend::Sqlite => {
+                let pool = self.pool.clone();
+                tokio::spawn(async move { pool.begin_with("begin immediate").await })
+                    .await
+                    .map_err(|_| sqlx::Error::WorkerCrashed)?
+            }
             Backend::Postgres => self.pool.begin().await,
         }
     }
