@@ -72,6 +72,8 @@ pub struct Config {
     pub live_session_check_every: std::time::Duration,
     /// How long SQLite waits for another writer before "database is locked".
     pub sqlite_busy_timeout_ms: u64,
+    /// How long a request waits for a pooled database connection before 503.
+    pub db_acquire_timeout_ms: u64,
     pub log_format: LogFormat,
     /// `TRUSTED_PROXIES`: the reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: app::server::client_addr::TrustedProxies,
@@ -366,6 +368,8 @@ impl Config {
         )?);
         let sqlite_busy_timeout_ms =
             whole_number(&lookup, "SQLITE_BUSY_TIMEOUT_MS", 5_000, 1..=60_000)?;
+        let db_acquire_timeout_ms =
+            whole_number(&lookup, "DB_ACQUIRE_TIMEOUT_MS", 5_000, 100..=60_000)?;
 
         let log_format = match lookup("LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
@@ -477,6 +481,7 @@ impl Config {
             call_sweep_every,
             live_session_check_every,
             sqlite_busy_timeout_ms,
+            db_acquire_timeout_ms,
             log_format,
             trusted_proxies,
             site_root: lookup("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_owned()),

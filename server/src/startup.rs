@@ -75,6 +75,7 @@ impl Application {
         }
         let db_options = DbOptions {
             sqlite_busy_timeout_ms: config.sqlite_busy_timeout_ms,
+            acquire_timeout_ms: config.db_acquire_timeout_ms,
         };
         let db = Db::connect_with(config.database_url.expose(), db_options)
             .await

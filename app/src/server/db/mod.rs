@@ -70,12 +70,16 @@ pub struct DbOptions {
     /// before giving up with "database is locked" (`SQLITE_BUSY_TIMEOUT_MS`),
     /// which is then answered as "temporarily unavailable" (503).
     pub sqlite_busy_timeout_ms: u64,
+    /// How long a request waits for a free pooled connection before it is
+    /// answered "temporarily unavailable" (`DB_ACQUIRE_TIMEOUT_MS`).
+    pub acquire_timeout_ms: u64,
 }
 
 impl Default for DbOptions {
     fn default() -> Self {
         DbOptions {
             sqlite_busy_timeout_ms: 5_000,
+            acquire_timeout_ms: 5_000,
         }
     }
 }
@@ -99,7 +103,7 @@ impl Db {
                 Backend::Sqlite => 8,
                 Backend::Postgres => 16,
             })
-            .acquire_timeout(Duration::from_secs(5));
+            .acquire_timeout(Duration::from_millis(db_options.acquire_timeout_ms));
         let pool = match backend {
             Backend::Sqlite => {
                 pool_options

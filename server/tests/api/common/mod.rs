@@ -170,6 +170,10 @@ impl TestApp {
             ("STRIPE_WEBHOOK_SECRET".into(), STRIPE_WEBHOOK_SECRET.into()),
             // Auto-recharge tests should not wait out the default 15 s scan.
             ("AUTO_RECHARGE_SCAN_SECS".into(), "1".into()),
+            // The suite runs many servers against one PostgreSQL on two cores:
+            // a test of fifty racing writers should get slower there, not see
+            // the production 5 s wait for a pooled connection run out.
+            ("DB_ACQUIRE_TIMEOUT_MS".into(), "60000".into()),
             ("DATA_DIR".into(), data_dir.path().display().to_string()),
             (
                 "LEPTOS_SITE_ROOT".into(),
