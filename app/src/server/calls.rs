@@ -565,6 +565,27 @@ pub async fn take_attempt(
     Ok(VoiceAnswer::Dial(plan))
 }
 
+/// The sweeper's end for a call whose attempt was never taken: checked
+/// again under the call's lock, since a browser leg may have taken it since
+/// the sweeper read the call (then the next sweep asks the carrier).
+async fn fail_unconnected(db: &Db, call_id: &str) -> Result<(), CallError> {
+    let now_ms = clock::now_ms();
+    let mut tx = db.begin_write().await?;
+    let mut call = calls::lock(&mut tx, CallRef::Id(call_id))
+        .await?
+        .ok_or(CallError::NotFound)?;
+    if call.status.is_terminal() || call.parent_sid.is_some() || call.carrier_sid.is_some() {
+        return Ok(());
+    }
+    call.status = CallStatus::Failed;
+    call.end_reason = Some(call.end_reason.unwrap_or(EndReason::Failed));
+    settle(&mut tx, &mut call, 0, now_ms).await?;
+    calls::store(&mut tx, &call).await?;
+    tx.commit().await?;
+    changed(db, &call);
+    Ok(())
+}
+
 /// What happened to a carrier event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventOutcome {
@@ -573,6 +594,10 @@ pub enum EventOutcome {
     Stale,
     /// No call of ours has this id or carrier id.
     UnknownCall,
+    /// The browser's own leg (the TwiML App's status callback): not billed;
+    /// its end only hastens the sweep of a call whose dialed leg never
+    /// reported.
+    BrowserLeg,
 }
 
 /// Applies one carrier event (status callback or swept state). Safe to call
@@ -590,6 +615,11 @@ pub async fn apply_carrier_event(
         None => calls::lock(&mut tx, CallRef::Sid(&event.sid)).await?,
     };
     let Some(mut call) = call else {
+        if event.call_id.is_none() && event.parent_sid.is_none() {
+            if let Some(call) = calls::lock(&mut tx, CallRef::Parent(&event.sid)).await? {
+                return browser_leg_event(db, tx, call, event, now_ms).await;
+            }
+        }
         tracing::warn!("carrier event for a call we do not know");
         return Ok(EventOutcome::UnknownCall);
     };
@@ -649,6 +679,30 @@ pub async fn apply_carrier_event(
         Decision::Duplicate => EventOutcome::Duplicate,
         Decision::Stale => EventOutcome::Stale,
     })
+}
+
+/// The browser's leg reported (the TwiML App's status callback). Nothing
+/// is billed from it. If it ended while we know of no dialed leg (the member
+/// hung up before the destination rang, or the `<Dial>` never started), the
+/// call is marked as asked to end, which makes it due for the sweeper a
+/// minute later: the sweeper then asks Twilio what the leg dialed, if
+/// anything, and bills or releases from that. Ending it here instead could
+/// lose a dialed leg whose events are still on their way.
+async fn browser_leg_event(
+    db: &Db,
+    mut tx: sqlx::Transaction<'static, sqlx::Any>,
+    mut call: Call,
+    event: &CarrierEvent,
+    now_ms: i64,
+) -> Result<EventOutcome, CallError> {
+    if event.status.is_terminal() && !call.status.is_terminal() && call.end_requested_at.is_none() {
+        call.end_requested_at = Some(now_ms / 1000);
+        call.updated_at_ms = now_ms;
+        calls::store(&mut tx, &call).await?;
+        tx.commit().await?;
+        changed(db, &call);
+    }
+    Ok(EventOutcome::BrowserLeg)
 }
 
 /// Answered at `answered_at` (the carrier's clock): schedule the forced
@@ -1054,7 +1108,7 @@ async fn reconcile(
             }
         }
         // The attempt was never taken (it expired): no leg, nothing to bill.
-        (None, None) => return fail_unplaced(db, &call.call_id, EndReason::Failed).await,
+        (None, None) => return fail_unconnected(db, &call.call_id).await,
     };
     if state.status.is_terminal() {
         let event = CarrierEvent {

@@ -28,6 +28,7 @@ on_both_databases!(
     ending_a_call_before_the_browser_connects_releases_it_and_refuses_the_attempt,
     child_leg_callbacks_with_the_dial_action_and_the_browser_legs_own_in_every_order_and_twice_charge_once_from_the_child,
     a_callback_naming_another_browser_leg_is_ignored,
+    a_browser_leg_that_ends_before_dialing_anything_is_closed_by_the_next_sweep_at_no_cost,
     the_voice_token_is_minted_for_members_only_and_only_in_twilio_mode,
     only_twilio_mode_hands_out_attempts_and_the_dialer_knows_the_mode,
     the_simulated_carrier_connects_through_the_voice_webhook_and_follows_its_twiml,
@@ -669,4 +670,60 @@ async fn the_simulated_carrier_fails_a_number_it_cannot_place_at_no_cost(app: Te
         (balance.balance, balance.held),
         (Money::from_cents(100).unwrap(), Money::ZERO)
     );
+}
+
+async fn a_browser_leg_that_ends_before_dialing_anything_is_closed_by_the_next_sweep_at_no_cost(
+    backend_app: TestApp,
+) {
+    let fake = FakeTwilio::start().await;
+    let app = twilio_app(backend_app.backend, &fake).await;
+    let m = member(&app, "early-hangup@example.com").await;
+    grant(&app, &m.org_id, 100).await;
+    let (_, call) = dial(&app, &m, LONDON, "early-hangup").await;
+    let row = call_row(&app, call["call_id"].as_str().unwrap()).await;
+    let parent = parent_sid(&row.call_id);
+    // The member hung up (device.disconnect) before the <Dial> made a leg.
+    fake.put_leg(&parent, "completed", None, "");
+    let parent_done = twilio_form::status_callback_params(&twilio_form::StatusCallback {
+        account_sid: fake_twilio::ACCOUNT_SID.to_owned(),
+        call_sid: parent.clone(),
+        from: format!("client:member-{}", row.user_id),
+        to: String::new(),
+        status: CallStatus::Completed,
+        sequence: 1,
+        timestamp: row.created_at + 3,
+        duration_secs: Some(3),
+        parent_call_sid: None,
+    });
+    assert_eq!(
+        post_signed(&app, "/webhooks/twilio/status", &parent_done)
+            .await
+            .0,
+        204
+    );
+    let marked = call_row(&app, &row.call_id).await;
+    assert_eq!(
+        marked.status,
+        CallStatus::Queued,
+        "not ended on the browser leg's word"
+    );
+    let asked = marked.end_requested_at.expect("marked as asked to end");
+    assert_eq!(held(&app, &m.org_id).await, Money::from_cents(100).unwrap());
+
+    let carrier = fake.carrier();
+    let call_settings = settings();
+    let sweep = |now| app::server::calls::sweep(&app.db, &carrier, &call_settings, now);
+    assert_eq!(sweep(asked + 30).await.unwrap(), 0, "not due yet");
+    // A minute later the sweeper asks Twilio: the browser leg is over and
+    // dialed nothing, so nothing is owed.
+    assert_eq!(sweep(asked + 60).await.unwrap(), 1);
+    let done = call_row(&app, &row.call_id).await;
+    assert_eq!((done.status, done.cost), (CallStatus::Failed, Some(0)));
+    let balance = app.db.balance(&m.org_id).await.unwrap();
+    assert_eq!(
+        (balance.balance, balance.held),
+        (Money::from_cents(100).unwrap(), Money::ZERO)
+    );
+    assert!(charges(&app, &m.org_id).await.is_empty());
+    assert_books_balance(&app, &m.org_id).await;
 }

@@ -289,6 +289,8 @@ pub async fn by_id_any<'c>(
 pub enum CallRef<'a> {
     Id(&'a str),
     Sid(&'a str),
+    /// The browser's (parent) leg.
+    Parent(&'a str),
 }
 
 /// Locks a call for the rest of the transaction and returns it: a no-op
@@ -302,6 +304,7 @@ pub async fn lock(
     let (column, value) = match call {
         CallRef::Id(id) => ("call_id", id),
         CallRef::Sid(sid) => ("carrier_sid", sid),
+        CallRef::Parent(sid) => ("parent_sid", sid),
     };
     let row: Option<CallRow> = sqlx::query_as(&format!(
         "update call set updated_at_ms = updated_at_ms where {column} = $1 returning {CALL_COLUMNS}"
@@ -470,8 +473,11 @@ pub async fn events<'c>(
 /// carrier id, no parent: its attempt was never taken) is due
 /// `ring_grace_secs` after it was created; a placed one
 /// once its ring grace, its own maximum duration and `overdue_margin_secs`
-/// have all passed. Ordering by that due time, not by age, means many long
-/// live calls placed earlier cannot keep a newer stuck call out of the batch.
+/// have all passed; one someone asked to end, `overdue_margin_secs` after
+/// that if it is sooner (its leg may have ended before dialing anything, and
+/// then no event of ours ever comes). Ordering by that due time, not by age,
+/// means many long live calls placed earlier cannot keep a newer stuck call
+/// out of the batch.
 #[tracing::instrument(skip_all)]
 pub async fn due_for_sweep<'c>(
     db: impl Executor<'c, Database = Any>,
@@ -480,8 +486,12 @@ pub async fn due_for_sweep<'c>(
     overdue_margin_secs: i64,
     limit: i64,
 ) -> Result<Vec<Call>, sqlx::Error> {
-    const DUE_AT: &str = "created_at + $2 + (case when carrier_sid is null and parent_sid is null
-                              then 0 else max_duration_secs + $3 end)";
+    const DUE_AT: &str = "case when end_requested_at is not null
+             and end_requested_at + $3 < created_at + $2 + (case when carrier_sid is null
+                 and parent_sid is null then 0 else max_duration_secs + $3 end)
+         then end_requested_at + $3
+         else created_at + $2 + (case when carrier_sid is null and parent_sid is null
+                 then 0 else max_duration_secs + $3 end) end";
     let rows: Vec<CallRow> = sqlx::query_as(&format!(
         "select {CALL_COLUMNS} from call
          where ended_at is null and {DUE_AT} <= $1
