@@ -122,7 +122,7 @@ fn voice_keys(
         "TWILIO_API_KEY_SECRET",
         "TWILIO_TWIML_APP_SID",
     ];
-    let values = NAMES.map(|name| lookup(name));
+    let values = NAMES.map(lookup);
     let token_ttl_secs = whole_number(
         lookup,
         "TWILIO_TOKEN_TTL_SECS",
