@@ -558,7 +558,7 @@ pub async fn take_attempt(
         return refused(Refusal::AlreadyUsed);
     }
     call.parent_sid = Some(request.parent_sid.to_owned());
-    call.updated_at_ms = now_ms;
+    call.touch(now_ms);
     calls::store(&mut tx, &call).await?;
     tx.commit().await?;
     changed(db, &call);
@@ -663,7 +663,7 @@ pub async fn apply_carrier_event(
     if decision == Decision::Apply {
         call.status = event.status;
         call.last_sequence = call.last_sequence.max(event.sequence);
-        call.updated_at_ms = now_ms;
+        call.touch(now_ms);
         if event.status == CallStatus::InProgress {
             answered(&mut tx, settings, &mut call, event.occurred_at, now_ms).await?;
         } else if event.status.is_terminal() {
@@ -697,7 +697,7 @@ async fn browser_leg_event(
 ) -> Result<EventOutcome, CallError> {
     if event.status.is_terminal() && !call.status.is_terminal() && call.end_requested_at.is_none() {
         call.end_requested_at = Some(now_ms / 1000);
-        call.updated_at_ms = now_ms;
+        call.touch(now_ms);
         calls::store(&mut tx, &call).await?;
         tx.commit().await?;
         changed(db, &call);
@@ -783,7 +783,7 @@ async fn settle(
     if call.ended_at.is_none() {
         call.ended_at = Some(now);
     }
-    call.updated_at_ms = now_ms;
+    call.touch(now_ms);
     let rate = &call.rate;
     let seconds = u64::try_from(duration_secs).unwrap_or(0);
     let (billed, cost) = if seconds == 0 {
@@ -905,7 +905,7 @@ pub async fn end_call(
             EndReason::HungUp
         };
         call.end_reason = Some(reason);
-        call.updated_at_ms = now_ms;
+        call.touch(now_ms);
         calls::store(&mut tx, &call).await?;
     }
     tx.commit().await?;
@@ -964,7 +964,7 @@ pub async fn forced_hangup(
     if call.hangup_sent_at_ms.is_none() {
         call.hangup_sent_at_ms = Some(now_ms);
     }
-    call.updated_at_ms = now_ms;
+    call.touch(now_ms);
     calls::store(&mut tx, &call).await?;
     tx.commit().await?;
     changed(db, &call);
