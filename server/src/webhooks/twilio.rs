@@ -94,7 +94,21 @@ pub async fn status(
             return (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response();
         }
     };
-    match calls::apply_carrier_event(&app.db, &app.calling, &event).await {
+    // Twilio stops waiting after a while and connections break, which drops
+    // this request's future; applying runs in a task of its own so that,
+    // once begun, it finishes or fails as a whole (Twilio retries either way).
+    let applied = {
+        let (db, settings, event) = (app.db.clone(), app.calling.clone(), event.clone());
+        tokio::spawn(async move { calls::apply_carrier_event(&db, &settings, &event).await })
+    };
+    let applied = match applied.await {
+        Ok(applied) => applied,
+        Err(error) => {
+            tracing::error!(sid = %event.sid, %error, "applying a carrier event panicked");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response();
+        }
+    };
+    match applied {
         Ok(outcome) => {
             if outcome != EventOutcome::Applied {
                 tracing::info!(sid = %event.sid, status = event.status.as_str(), ?outcome, "carrier event recorded, not applied");
