@@ -231,6 +231,7 @@
   /** Opens the microphone (asking permission if needed); reports {type:"microphone"}. */
   async function openMicrophone() {
     if (mic.stream && mic.stream.getAudioTracks().some(function (t) { return t.readyState === "live"; })) {
+      emit({ type: "microphone", status: "ok", message: "" });
       return mic.stream;
     }
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
@@ -660,6 +661,10 @@
 
   const api = {
     /** Picks the back end and reports {type:"ready"} when calls can be placed. */
+    /** Stops reporting to the dialer (it is leaving the page). */
+    detach: function () {
+      listener = null;
+    },
     start: function (optionsJson, onEvent) {
       options = Object.assign({ mode: "simulated", orgId: "" }, JSON.parse(optionsJson || "{}"));
       listener = onEvent || null;
