@@ -106,7 +106,7 @@
   let listener = null;
   let options = { mode: "simulated", orgId: "" };
   let line = null; // the active back end
-  const status = { state: "idle", muted: false, digits: "", digitsHeard: "", endedBy: null };
+  const status = { state: "idle", muted: false, digits: "", tonesSent: "", endedBy: null };
 
   function emit(event) {
     if (listener) {
@@ -311,7 +311,7 @@
     this.callId = callId;
     clearTimeout(this.endTimer);
     status.digits = "";
-    status.digitsHeard = "";
+    status.tonesSent = "";
     status.muted = false;
     setState("connecting");
   };
@@ -409,10 +409,11 @@
     mic.meter.fftSize = 512;
     mic.meterSamples = new Float32Array(mic.meter.fftSize);
     meterSource.connect(mic.meter);
-    // The "other side" reports the DTMF digits it receives, like a phone menu would.
+    // The tones the connection actually carries to the other side (RFC 4733
+    // events, as a phone menu would receive them), for the probe.
     if (loop.sender.dtmf) {
       loop.sender.dtmf.ontonechange = function (event) {
-        if (event.tone) status.digitsHeard += event.tone;
+        if (event.tone) status.tonesSent += event.tone;
       };
     }
     try {
@@ -448,7 +449,8 @@
   SimulatedLine.prototype.sendDigits = function (digits) {
     const sender = this.loop && this.loop.sender;
     if (sender && sender.dtmf && sender.dtmf.canInsertDTMF) {
-      sender.dtmf.insertDTMF(digits, 100, 70);
+      // insertDTMF replaces what is still queued: append to it instead.
+      sender.dtmf.insertDTMF(sender.dtmf.toneBuffer + digits, 100, 70);
     }
   };
 
@@ -758,7 +760,7 @@
         inputLevel: inputLevel(),
         tone: audio.tone ? audio.tone.name : null,
         digits: status.digits,
-        digitsHeard: status.digitsHeard,
+        tonesSent: status.tonesSent,
         mode: options.mode,
       };
     },
