@@ -84,21 +84,6 @@ pub struct DialerSetup {
     pub form_nonce: String,
     /// The server's clock when this was read, unix ms (live timers use it).
     pub server_now_ms: i64,
-    pub carrier_mode: CarrierMode,
-}
-
-/// Which carrier places calls (TEMPORARY shim of the voice-server contract).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum CarrierMode {
-    Simulated,
-    Twilio,
-}
-
-/// A placed call and, in Twilio mode, the attempt id the browser connects with.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StartedCall {
-    pub call: CallView,
-    pub attempt: Option<String>,
 }
 
 /// The quote for a number as typed.
@@ -151,13 +136,8 @@ pub async fn start_call(
     country: String,
     client_key: String,
     confirmed: Option<String>,
-) -> Result<StartedCall, AppError> {
-    ssr::start_call(org_id, number, country, client_key, confirmed.is_some())
-        .await
-        .map(|call| StartedCall {
-            call,
-            attempt: None,
-        })
+) -> Result<CallView, AppError> {
+    ssr::start_call(org_id, number, country, client_key, confirmed.is_some()).await
 }
 
 /// Hangs up an answered call or cancels one still connecting.
@@ -228,11 +208,6 @@ mod ssr {
             recent,
             form_nonce: crate::server::ids::new_id("dial"),
             server_now_ms: crate::server::clock::now_ms(),
-            carrier_mode: if state.carrier.name() == "twilio" {
-                CarrierMode::Twilio
-            } else {
-                CarrierMode::Simulated
-            },
         })
     }
 
