@@ -354,6 +354,10 @@ impl Carrier for FakeCarrier {
         "twilio"
     }
 
+    fn mode(&self) -> app::domain::CarrierMode {
+        app::domain::CarrierMode::Twilio
+    }
+
     async fn place_call(&self, call: &PlaceCall) -> Result<PlacedCall, CarrierError> {
         let script = *self
             .scripts

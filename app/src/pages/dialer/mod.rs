@@ -20,11 +20,10 @@ mod controls;
 mod live;
 mod phone;
 
-use crate::api::calls::{
-    load_dialer, quote_number, CallView, CarrierMode, DialerSetup, QuoteView, StartCall,
-};
+use crate::api::calls::{load_dialer, quote_number, CallView, DialerSetup, QuoteView, StartCall};
 use crate::components::current_org::{current_org_id, for_current_org};
 use crate::components::layout::MeResource;
+use crate::domain::CarrierMode;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;

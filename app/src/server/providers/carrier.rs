@@ -7,7 +7,7 @@
 //! Money never moves here: calls are billed when the terminal status event
 //! reaches `calls::apply_carrier_event`, whoever delivers it.
 
-use crate::domain::CallStatus;
+use crate::domain::{CallStatus, CarrierMode};
 use async_trait::async_trait;
 
 /// A call to place.
@@ -91,6 +91,10 @@ pub enum CarrierError {
 pub trait Carrier: Send + Sync + std::fmt::Debug {
     /// "twilio" or "simulated", stored on each call.
     fn name(&self) -> &'static str;
+
+    /// Whether the browser starts calls (Twilio) or the carrier plays the
+    /// browser's part itself (simulated).
+    fn mode(&self) -> CarrierMode;
 
     async fn place_call(&self, call: &PlaceCall) -> Result<PlacedCall, CarrierError>;
 

@@ -180,6 +180,10 @@ impl Carrier for TwilioCarrier {
         "twilio"
     }
 
+    fn mode(&self) -> app::domain::CarrierMode {
+        app::domain::CarrierMode::Twilio
+    }
+
     #[tracing::instrument(name = "twilio.place_call", skip_all, fields(call_id = %call.call_id))]
     async fn place_call(&self, call: &PlaceCall) -> Result<PlacedCall, CarrierError> {
         let time_limit = call

@@ -257,6 +257,10 @@ impl Carrier for SimulatedCarrier {
         "simulated"
     }
 
+    fn mode(&self) -> app::domain::CarrierMode {
+        app::domain::CarrierMode::Simulated
+    }
+
     async fn place_call(&self, request: &PlaceCall) -> Result<PlacedCall, CarrierError> {
         let scenario = Scenario::for_number(&request.to);
         if scenario == Scenario::Refused {
