@@ -73,6 +73,17 @@ test("a simulated call is heard: ringback, the echo, mute, tones, hang-up, then 
   await expect(page.getByTestId("digits-sent")).toHaveText("Sent: 12#");
   await until(page, "the tones went out on the connection", (p) => p.digits === "12#" && p.tonesSent === "12#");
 
+  // Leaving the page mid-call asks first; staying keeps the call.
+  const asked = new Promise<string>((resolve) =>
+    page.once("dialog", async (dialog) => {
+      resolve(dialog.type());
+      await dialog.dismiss();
+    }),
+  );
+  await page.evaluate(() => setTimeout(() => location.reload(), 0));
+  expect(await asked).toBe("beforeunload");
+  expect((await probe(page)).state).toBe("open");
+
   // Hanging up: silence at once, and the call ends on the server.
   await page.getByRole("button", { name: "End call" }).click();
   await until(page, "silence after hanging up", (p) => p.state === "ended" && p.outputLevel < SILENT, 2_000);
