@@ -112,3 +112,25 @@ test("a simulated call is heard: ringback, the echo, mute, tones, hang-up, then 
   await visit(page, "/wallet", testInfo);
   await expect(page.getByTestId("balance")).toHaveText("$9.98");
 });
+
+test("without JavaScript: a call is placed silently, and its page takes a rating", async ({ page }, testInfo) => {
+  test.skip(jsEnabled(testInfo), "the journey above covers the audio");
+  await register(page, testInfo, "Quiet", uniqueEmail("quiet"));
+  await expect(page).toHaveURL(/\/dialer$/);
+  await buyTenDollars(page, testInfo);
+  await visit(page, "/dialer", testInfo);
+  // No phone without JavaScript: no microphone status, the form still dials.
+  await expect(page.locator(".mic-status")).toHaveCount(0);
+  await page.getByLabel("Number", { exact: true }).fill("+44 20 7183 0002");
+  await page.getByRole("button", { name: "Call", exact: true }).click();
+  const row = page.locator(".recent-calls tbody tr").first();
+  await expect(async () => {
+    await page.reload();
+    await expect(row).toContainText("busy", { timeout: 500 });
+  }).toPass({ timeout: 15_000 });
+  await visit(page, "/calls", testInfo);
+  await page.locator("tr", { hasText: "+44 20 7183 0002" }).getByTitle("How this call was charged").click();
+  await expect(page.getByTestId("call-rating")).toHaveText("Not rated yet.");
+  await page.getByRole("button", { name: "3 out of 5" }).click();
+  await expect(page.getByTestId("call-rating")).toHaveText("You rated this call 3 out of 5.");
+});
