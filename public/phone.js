@@ -310,6 +310,7 @@
   SimulatedLine.prototype.dial = function (callId) {
     this.callId = callId;
     clearTimeout(this.endTimer);
+    stopTone(); // a busy tone still sounding from the call before
     status.digits = "";
     status.tonesSent = "";
     status.muted = false;
@@ -695,8 +696,8 @@
         }
       }
       const stream = await openMicrophone();
-      // Only the check: the call opens its own when it needs one.
-      if (stream && status.state === "idle") closeMicrophone();
+      // Only the check: a call opens its own when it needs one.
+      if (stream && !api.busy()) closeMicrophone();
     },
     /**
      * Called from the Call button's click (a user gesture): unlocks audio
