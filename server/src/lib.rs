@@ -16,6 +16,7 @@ pub mod session_member;
 pub mod session_slide;
 pub mod startup;
 pub mod state;
+pub mod store_outage;
 pub mod telemetry;
 pub mod web_security;
 pub mod webhooks;

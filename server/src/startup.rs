@@ -320,6 +320,7 @@ fn router(
         .layer(middleware::from_fn_with_state(state.app, page_gate::redirect_pages))
         .layer(middleware::from_fn(crate::session_slide::renew))
         .layer(sessions)
+        .layer(middleware::from_fn(crate::store_outage::unavailable_not_500))
         .layer(middleware::from_fn_with_state(origin_policy, web_security::require_same_origin))
         .layer(middleware::from_fn_with_state(
             web_security::HeaderPolicy {

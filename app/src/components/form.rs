@@ -28,6 +28,33 @@ pub fn FormError(
     }
 }
 
+/// What a page shows when its data could not be loaded, with the response
+/// status set to match (`answer_with_status_of`).
+#[component]
+pub fn ErrorNotice(error: AppError) -> impl IntoView {
+    answer_with_status_of(&error);
+    view! { <p class="form-error" role="alert">{error.to_string()}</p> }
+}
+
+/// During server rendering, a server-side failure behind the page sets the
+/// response status (503 while the database is unavailable, 500 otherwise), so
+/// load balancers and monitors see an outage instead of a page that answered
+/// 200. A 4xx stays a 200 page with its message in place: the page's own links
+/// fix it. Works because signed-in pages render with `SsrMode::Async`, which
+/// waits for their data before the status line is written. No-op in the browser.
+pub fn answer_with_status_of(error: &AppError) {
+    #[cfg(feature = "ssr")]
+    if error.status() >= 500 {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            if let Ok(status) = http::StatusCode::from_u16(error.status()) {
+                response.set_status(status);
+            }
+        }
+    }
+    #[cfg(not(feature = "ssr"))]
+    let _ = error;
+}
+
 /// The error a server action last returned, if any.
 pub fn action_error<S>(action: ServerAction<S>) -> Signal<Option<AppError>>
 where

@@ -4,6 +4,7 @@
 use crate::api::auth::{current_account, Logout, Me};
 use crate::api::org::SwitchOrg;
 use crate::api::wallet::{wallet_overview, WalletStatus};
+use crate::components::form::answer_with_status_of;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
@@ -71,7 +72,10 @@ pub fn AppLayout() -> impl IntoView {
                             let next = location.pathname.get_untracked();
                             view! { <Redirect path=format!("/login?next={next}")/> }.into_any()
                         }
-                        Err(error) => view! { <span class="form-error">{error.to_string()}</span> }.into_any(),
+                        Err(error) => {
+                            answer_with_status_of(&error);
+                            view! { <span class="form-error">{error.to_string()}</span> }.into_any()
+                        }
                     }
                 })}
             </Transition>

@@ -4,6 +4,7 @@
 //! own words when it is not the organization's.
 
 use crate::components::current_org::{current_org_id, for_current_org};
+use crate::components::form::ErrorNotice;
 use crate::components::layout::MeResource;
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -77,7 +78,7 @@ where
                         }
                         Err(error) => view! {
                             <h1>{texts.title}</h1>
-                            <p class="form-error" role="alert">{error.to_string()}</p>
+                            <ErrorNotice error/>
                         }
                         .into_any(),
                     }

@@ -4,7 +4,7 @@
 use crate::api::calls::{load_dialer, SetOrgCountry};
 use crate::api::org::{load_org_settings, CreateOrg, OrgSettings, RenameOrg};
 use crate::api::platform::load_platform_mode;
-use crate::components::form::{action_error, FieldError, FormError};
+use crate::components::form::{action_error, ErrorNotice, FieldError, FormError};
 use crate::components::layout::MeResource;
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -55,7 +55,7 @@ pub fn SettingsPage() -> impl IntoView {
                         }.into_any()
                     }
                     Ok(None) => ().into_any(),
-                    Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
                 }
             })}
         </Transition>
@@ -96,7 +96,7 @@ fn PlatformCard() -> impl IntoView {
                                 })}
                             }.into_any()
                         }
-                        Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                        Err(error) => view! { <ErrorNotice error/> }.into_any(),
                     }
                 })}
             </Transition>
@@ -199,7 +199,7 @@ fn CallingSettings(org_id: String) -> impl IntoView {
                                 </ActionForm>
                             }.into_any()
                         }
-                        Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                        Err(error) => view! { <ErrorNotice error/> }.into_any(),
                     }
                 })}
             </Transition>

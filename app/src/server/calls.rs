@@ -355,7 +355,7 @@ async fn record_placed(
         .ok_or(CallError::NotFound)?;
     if call.carrier_sid.is_none() {
         call.carrier_sid = Some(sid.to_owned());
-        call.updated_at_ms = clock::now_ms();
+        call.touch(clock::now_ms());
         calls::store(&mut tx, &call).await?;
     }
     tx.commit().await?;
@@ -446,7 +446,7 @@ pub async fn apply_carrier_event(
     if decision == Decision::Apply {
         call.status = event.status;
         call.last_sequence = call.last_sequence.max(event.sequence);
-        call.updated_at_ms = now_ms;
+        call.touch(now_ms);
         if event.status == CallStatus::InProgress {
             answered(&mut tx, settings, &mut call, event.occurred_at, now_ms).await?;
         } else if event.status.is_terminal() {
@@ -542,7 +542,7 @@ async fn settle(
     if call.ended_at.is_none() {
         call.ended_at = Some(now);
     }
-    call.updated_at_ms = now_ms;
+    call.touch(now_ms);
     let rate = &call.rate;
     let seconds = u64::try_from(duration_secs).unwrap_or(0);
     let (billed, cost) = if seconds == 0 {
@@ -651,7 +651,7 @@ pub async fn end_call(
             EndReason::HungUp
         };
         call.end_reason = Some(reason);
-        call.updated_at_ms = now_ms;
+        call.touch(now_ms);
         calls::store(&mut tx, &call).await?;
     }
     tx.commit().await?;
@@ -710,7 +710,7 @@ pub async fn forced_hangup(
     if call.hangup_sent_at_ms.is_none() {
         call.hangup_sent_at_ms = Some(now_ms);
     }
-    call.updated_at_ms = now_ms;
+    call.touch(now_ms);
     calls::store(&mut tx, &call).await?;
     tx.commit().await?;
     changed(db, &call);

@@ -3,6 +3,8 @@
 
 use super::db::{self, Db};
 use async_trait::async_trait;
+use std::cell::Cell;
+use std::future::Future;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
@@ -22,7 +24,30 @@ impl DbSessionStore {
     }
 }
 
+tokio::task_local! {
+    /// Within `noting_unavailable`: whether the store met an unavailable
+    /// database (busy, restarting, out of connections).
+    static MET_UNAVAILABLE: Cell<bool>;
+}
+
+/// Runs a request, telling afterwards whether the session store failed on
+/// an unavailable database. tower-sessions turns a failed save into a bare
+/// 500 and its error type cannot say why; the server's outermost session
+/// layer (`server/src/store_outage.rs`) uses this to answer 503 instead.
+pub async fn noting_unavailable<F: Future>(request: F) -> (F::Output, bool) {
+    MET_UNAVAILABLE
+        .scope(Cell::new(false), async move {
+            let output = request.await;
+            (output, MET_UNAVAILABLE.with(Cell::get))
+        })
+        .await
+}
+
 fn backend(error: sqlx::Error) -> session_store::Error {
+    if db::is_unreachable(&error) {
+        // Outside a request (no scope) there is nobody to tell.
+        let _ = MET_UNAVAILABLE.try_with(|met| met.set(true));
+    }
     session_store::Error::Backend(error.to_string())
 }
 

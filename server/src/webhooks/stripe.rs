@@ -89,10 +89,25 @@ pub async fn receive(
 
 /// Everything `receive` does once the signature has checked out: parse the
 /// event, store it by id, apply it and answer as Stripe expects (200 applied
-/// or duplicate, 400 not an event, 500 or 503 to be delivered again).
+/// or duplicate, 400 not an event, 503 while the database is unavailable and
+/// 500 on any other failure, both to be delivered again).
 /// Public so the fault-injection test (`server/tests/api/faults.rs`) can
 /// drive this exact pipeline thousands of times without HTTP and signing.
 pub async fn accept_verified(db: &Db, body: &[u8]) -> Response {
+    // The request's future is dropped when Stripe stops waiting or the
+    // connection breaks; the work itself runs in its own task, so once begun
+    // it finishes (or fails) as a whole instead of stopping at some await.
+    let (db, body) = (db.clone(), body.to_vec());
+    match tokio::spawn(async move { store_and_apply(&db, &body).await }).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::error!(%error, "applying a Stripe event panicked");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+async fn store_and_apply(db: &Db, body: &[u8]) -> Response {
     let event: Event = match serde_json::from_slice(body) {
         Ok(event) => event,
         Err(error) => {
@@ -123,7 +138,14 @@ pub async fn accept_verified(db: &Db, body: &[u8]) -> Response {
             tracing::error!(event_id = %event.id, event_type = %event.event_type, error = %error, "processing a Stripe event failed");
             let _ =
                 db::stripe_events::record_failure(&db.pool, &event.id, &error.to_string()).await;
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            // Either way Stripe delivers it again; the status tells operators
+            // (and Stripe's dashboard) an outage from a bug.
+            match &error {
+                LedgerError::Db(cause) if db::is_unreachable(cause) => {
+                    StatusCode::SERVICE_UNAVAILABLE.into_response()
+                }
+                _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            }
         }
     }
 }

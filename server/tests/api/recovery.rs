@@ -338,6 +338,42 @@ async fn postgres_connections_terminated_by_the_server_answer_503_not_500() {
     let status = terminated_while_waiting(&admin, "call", csv).await;
     assert_eq!(status, 503, "a plain route");
 
+    // A page whose data is behind the lock: it shows the "unavailable"
+    // message, and its status says so too, so load balancers and monitors
+    // see an outage rather than a page that answered 200.
+    let page = {
+        let (client, url) = (m.client.clone(), app.url("/calls"));
+        async move { client.get(url).send().await.unwrap() }
+    };
+    let status = terminated_while_waiting(&admin, "call", page).await;
+    assert_eq!(status, 503, "a page");
+
+    // The Stripe webhook: the event is stored, then crediting it meets the
+    // terminated connection. 503 (Stripe retries either way), and the retry
+    // credits it once.
+    let event = crate::stripe_webhook::checkout_event(
+        "evt_cut",
+        "checkout.session.completed",
+        "cs_cut",
+        &m.org_id,
+        1_000,
+        true,
+    );
+    let status = terminated_while_waiting(&admin, "wallet", app.stripe_delivery(&event)).await;
+    assert_eq!(status, 503, "the Stripe webhook");
+    terminate_others(&admin).await;
+    let mut redelivered = app.deliver_stripe(&event).await;
+    if redelivered.status() != 200 {
+        // The first connection after the cut may itself be a dead one.
+        redelivered = app.deliver_stripe(&event).await;
+    }
+    assert_eq!(redelivered.status(), 200);
+    assert_eq!(
+        app.db.balance(&m.org_id).await.unwrap().balance,
+        Money::from_cents(1_100).unwrap(),
+        "the $1 granted and the $10 bought, once"
+    );
+
     // Terminated while idle, right before a request: the pool replaces the
     // dead connections and the request goes through.
     terminate_others(&admin).await;
@@ -360,8 +396,9 @@ async fn postgres_connections_terminated_by_the_server_answer_503_not_500() {
 }
 
 /// Locks `table`, starts `request`, waits until a query of the app waits on
-/// the lock, terminates every other connection to the database, and returns
-/// the request's status.
+/// the lock, terminates every other connection to the database (and then
+/// any that comes to wait on the lock, until the request has answered), and
+/// returns the request's status.
 async fn terminated_while_waiting<F>(admin: &Db, table: &str, request: F) -> u16
 where
     F: std::future::Future<Output = reqwest::Response> + Send + 'static,
@@ -401,6 +438,24 @@ where
     .execute(&mut *tx)
     .await
     .unwrap();
+    // A page may run several queries behind the lock, one after another:
+    // each one that comes to wait on it is cut off in turn (and only those,
+    // so the pool can open new connections) until the request has answered.
+    while !pending.is_finished() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        sqlx::query("select pg_stat_clear_snapshot()")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query(
+            "select pg_terminate_backend(pid) from pg_stat_activity
+             where datname = current_database() and pid <> pg_backend_pid()
+               and wait_event_type = 'Lock'",
+        )
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
     let response = pending.await.unwrap();
     tx.rollback().await.unwrap();
     response.status().as_u16()

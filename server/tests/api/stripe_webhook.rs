@@ -18,7 +18,7 @@ on_both_databases!(
     a_processing_failure_answers_500_so_stripe_retries_and_credits_nothing,
 );
 
-fn checkout_event(
+pub(crate) fn checkout_event(
     event_id: &str,
     event_type: &str,
     session_id: &str,

@@ -17,6 +17,7 @@ use crate::api::call_history::{
 };
 use crate::components::current_org::{current_org_id, for_current_org};
 use crate::components::filters::{query_string, DateRangeFields, FilterActions, FilterErrorNotice};
+use crate::components::form::ErrorNotice;
 use crate::components::layout::MeResource;
 use crate::components::pagination::{HistorySummary, Pagination};
 use crate::error::AppError;
@@ -128,7 +129,7 @@ pub fn CallsPage() -> impl IntoView {
                         </section>
                     }
                     .into_any(),
-                    Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
                 }
             })}
         </Transition>

@@ -22,6 +22,7 @@ mod phone;
 
 use crate::api::calls::{load_dialer, quote_number, CallView, DialerSetup, QuoteView, StartCall};
 use crate::components::current_org::{current_org_id, for_current_org};
+use crate::components::form::ErrorNotice;
 use crate::components::layout::MeResource;
 use crate::domain::CarrierMode;
 use crate::error::AppError;
@@ -59,7 +60,7 @@ pub fn DialerPage() -> impl IntoView {
                 match setup.await {
                     Ok(Some((org_id, setup))) => view! { <Dialer setup org_id/> }.into_any(),
                     Ok(None) => ().into_any(),
-                    Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
                 }
             })}
         </Transition>
@@ -276,7 +277,7 @@ fn Dialer(setup: DialerSetup, org_id: String) -> impl IntoView {
                                 match quote.await {
                                     Ok(Some(quote)) => view! { <QuoteCard quote confirmed/> }.into_any(),
                                     Ok(None) => view! { <p class="muted">"Type a number to see its price."</p> }.into_any(),
-                                    Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
                                 }
                             })}
                         </Transition>

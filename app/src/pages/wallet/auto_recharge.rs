@@ -5,7 +5,7 @@
 use crate::api::purchases::{
     load_auto_recharge, AutoRechargeView, DismissNotice, SaveAutoRecharge, SaveCard,
 };
-use crate::components::form::{action_error, FieldError, FormError};
+use crate::components::form::{action_error, ErrorNotice, FieldError, FormError};
 use leptos::prelude::*;
 
 const FIELDS: &[&str] = &["enabled", "threshold", "target", "monthly_cap"];
@@ -32,7 +32,7 @@ pub fn AutoRechargeSettings(org_id: String) -> impl IntoView {
                 {move || Suspend::new(async move {
                     match view_data.await {
                         Ok(data) => view! { <AutoRechargeForm data org_id=org.get_value() save dismiss/> }.into_any(),
-                        Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                        Err(error) => view! { <ErrorNotice error/> }.into_any(),
                     }
                 })}
             </Transition>

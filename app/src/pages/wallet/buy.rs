@@ -7,7 +7,7 @@ use crate::api::purchases::{
     check_purchase, load_purchase_options, BuyCredits, PurchaseOptions, PurchaseStatus,
 };
 use crate::components::current_org::{current_org_id, for_current_org};
-use crate::components::form::{action_error, FieldError, FormError};
+use crate::components::form::{action_error, ErrorNotice, FieldError, FormError};
 use crate::components::money::credits_text;
 use crate::domain::Money;
 use crate::error::AppError;
@@ -31,7 +31,7 @@ pub fn BuyCredits(org_id: String) -> impl IntoView {
                 {move || Suspend::new(async move {
                     match options.await {
                         Ok(options) => view! { <BuyForms options org_id=org.get_value()/> }.into_any(),
-                        Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                        Err(error) => view! { <ErrorNotice error/> }.into_any(),
                     }
                 })}
             </Transition>
@@ -156,7 +156,7 @@ fn PurchaseProgress() -> impl IntoView {
                         </p>
                     }.into_any(),
                     Ok(None) => ().into_any(),
-                    Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
                 }
             })}
         </Transition>

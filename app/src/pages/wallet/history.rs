@@ -8,6 +8,7 @@ use crate::api::wallet::{
 };
 use crate::components::current_org::{current_org_id, for_current_org};
 use crate::components::filters::{query_string, DateRangeFields, FilterActions, FilterErrorNotice};
+use crate::components::form::ErrorNotice;
 use crate::components::layout::MeResource;
 use crate::components::money::signed;
 use crate::components::pagination::{HistorySummary, Pagination};
@@ -97,7 +98,7 @@ pub fn HistorySection(version: Signal<u32>) -> impl IntoView {
                         Err(error @ AppError::Validation { .. }) => view! {
                             <FilterErrorNotice error testid="history-error" clear_href="/wallet" clear_text="Show all transactions"/>
                         }.into_any(),
-                        Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
+                        Err(error) => view! { <ErrorNotice error/> }.into_any(),
                     }
                 })}
             </Transition>

@@ -18,7 +18,7 @@ pub use receipt::ReceiptPage;
 
 use crate::api::wallet::{wallet_overview, SetLowBalanceThreshold, WalletStatus};
 use crate::components::current_org::{current_org_id, for_current_org};
-use crate::components::form::{action_error, FieldError, FormError};
+use crate::components::form::{action_error, ErrorNotice, FieldError, FormError};
 use crate::components::layout::{MeResource, WalletStatusResource};
 use crate::components::money::credits_text;
 use crate::domain::Money;
@@ -69,7 +69,7 @@ pub fn WalletPage() -> impl IntoView {
                 match overview.await {
                     Ok(Some(status)) => view! { <BalanceCard status/> }.into_any(),
                     Ok(None) => ().into_any(),
-                    Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
                 }
             })}
         </Transition>

@@ -5,6 +5,7 @@
 
 use crate::api::wallet::{wallet_spend, SpendChart, SPEND_CHART_DAYS};
 use crate::components::current_org::{current_org_id, for_current_org};
+use crate::components::form::ErrorNotice;
 use crate::components::layout::MeResource;
 use crate::domain::Money;
 use leptos::prelude::*;
@@ -33,7 +34,7 @@ pub fn SpendSection(version: Signal<u32>) -> impl IntoView {
                     match chart.await {
                         Ok(Some(chart)) => view! { <Chart chart/> }.into_any(),
                         Ok(None) => ().into_any(),
-                        Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
+                        Err(error) => view! { <ErrorNotice error/> }.into_any(),
                     }
                 })}
             </Transition>

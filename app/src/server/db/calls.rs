@@ -45,10 +45,19 @@ pub struct Call {
     pub ledger_entry_id: Option<String>,
     pub hangup_at_ms: Option<i64>,
     pub hangup_sent_at_ms: Option<i64>,
+    /// Its version: larger after every change (`touch`), never compared
+    /// across calls, so instances whose clocks disagree still order one
+    /// call's changes correctly in the live panels.
     pub updated_at_ms: i64,
 }
 
 impl Call {
+    /// Marks a change made at `now_ms`: the clock when it is ahead of the last
+    /// change, else one past it (another instance's clock ran ahead).
+    pub fn touch(&mut self, now_ms: i64) {
+        self.updated_at_ms = next_version(self.updated_at_ms, now_ms);
+    }
+
     /// `United Kingdom · Mobile`: the destination as people read it.
     pub fn destination(&self) -> String {
         self.rate.destination()
@@ -487,27 +496,6 @@ pub async fn due_for_sweep<'c>(
     typed_all(rows)
 }
 
-/// A member's calls changed after `after_ms`, oldest change first (live panels).
-#[tracing::instrument(skip_all)]
-pub async fn changed_for_user<'c>(
-    db: impl Executor<'c, Database = Any>,
-    user_id: &str,
-    org_id: &str,
-    after_ms: i64,
-) -> Result<Vec<Call>, sqlx::Error> {
-    let rows: Vec<CallRow> = sqlx::query_as(&format!(
-        "select {CALL_COLUMNS} from call
-         where user_id = $1 and org_id = $2 and updated_at_ms > $3
-         order by updated_at_ms limit 50"
-    ))
-    .bind(user_id)
-    .bind(org_id)
-    .bind(after_ms)
-    .fetch_all(db)
-    .await?;
-    typed_all(rows)
-}
-
 /// These calls of a member in one organization (those that exist), for a
 /// live stream told they changed. At most 100 ids per query.
 #[tracing::instrument(skip_all)]
@@ -559,9 +547,23 @@ pub async fn recent_for_user<'c>(
     typed_all(rows)
 }
 
+fn next_version(previous: i64, now_ms: i64) -> i64 {
+    now_ms.max(previous + 1)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::CallChange;
+    use super::{next_version, CallChange};
+
+    #[test]
+    fn a_change_always_gets_a_larger_version_whatever_the_clock_says() {
+        // The usual case: the clock, ahead of the last change.
+        assert_eq!(next_version(1_000, 2_000), 2_000);
+        // This instance's clock is behind the one that wrote last.
+        assert_eq!(next_version(5_000, 2_000), 5_001);
+        // Two changes within one millisecond.
+        assert_eq!(next_version(2_000, 2_000), 2_001);
+    }
 
     #[test]
     fn a_change_notification_reads_back_as_sent_and_anything_else_means_reread() {

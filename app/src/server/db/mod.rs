@@ -143,22 +143,24 @@ impl Db {
     /// upgrade its lock while another writer is active and fails at once with
     /// "database is locked" instead of waiting out the busy timeout.
     ///
-    /// On SQLite the `BEGIN IMMEDIATE` runs in a task of its own, so it
-    /// always completes: a caller dropped while it runs (a request timing
-    /// out, its client going away) would otherwise return the connection to
-    /// the pool inside a transaction nobody rolls back, and every later
-    /// write would wait out the busy timeout. Completed but unwanted, the
+    /// The `BEGIN` runs in a task of its own, so it always completes: a
+    /// caller dropped while it runs (a request timing out, its client going
+    /// away) would otherwise return the connection to the pool inside a
+    /// transaction nobody rolls back. On SQLite every later write then waits
+    /// out the busy timeout; on PostgreSQL later autocommit statements on that
+    /// connection would silently run inside it. Completed but unwanted, the
     /// transaction is dropped in that task and rolled back as usual.
     pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
-        match self.backend {
-            Backend::Sqlite => {
-                let pool = self.pool.clone();
-                tokio::spawn(async move { pool.begin_with("begin immediate").await })
-                    .await
-                    .map_err(|_| sqlx::Error::WorkerCrashed)?
+        let pool = self.pool.clone();
+        let backend = self.backend;
+        tokio::spawn(async move {
+            match backend {
+                Backend::Sqlite => pool.begin_with("begin immediate").await,
+                Backend::Postgres => pool.begin().await,
             }
-            Backend::Postgres => self.pool.begin().await,
-        }
+        })
+        .await
+        .map_err(|_| sqlx::Error::WorkerCrashed)?
     }
 
     /// True when a trivial query answers: what `/readyz` reports.

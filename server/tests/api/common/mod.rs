@@ -263,18 +263,25 @@ impl TestApp {
 
     /// Delivers a Stripe event to `/webhooks/stripe`, signed now with the test secret.
     pub async fn deliver_stripe(&self, event: &serde_json::Value) -> Response {
+        self.stripe_delivery(event).await
+    }
+
+    /// `deliver_stripe` as a future that owns what it needs (for `tokio::spawn`).
+    pub fn stripe_delivery(
+        &self,
+        event: &serde_json::Value,
+    ) -> impl std::future::Future<Output = Response> + Send + 'static {
         let body = serde_json::to_vec(event).unwrap();
         let now = app::server::clock::now();
         let signature =
             server::providers::stripe::signature::sign(STRIPE_WEBHOOK_SECRET, now, &body);
-        self.client
+        let request = self
+            .client
             .post(self.url("/webhooks/stripe"))
             .header("stripe-signature", signature)
             .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap()
+            .body(body);
+        async move { request.send().await.unwrap() }
     }
 
     /// An organization with no members, for tests of money that need only its id.
