@@ -10,6 +10,7 @@ use crate::api::call_history::{call_detail, CallExplanation};
 use crate::api::call_rating::call_rating;
 use crate::components::call_rating::CallRatingForm;
 use crate::components::current_org::{current_org_id, for_current_org};
+use crate::components::form::ErrorNotice;
 use crate::components::layout::MeResource;
 use crate::components::record::{record_page, RecordTexts};
 use leptos::prelude::*;
@@ -160,7 +161,7 @@ fn RatingSection(call_id: String) -> impl IntoView {
                             view! { <CallRatingForm org_id call_id rating/> }.into_any()
                         }
                         Ok(None) => ().into_any(),
-                        Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                        Err(error) => view! { <ErrorNotice error/> }.into_any(),
                     }
                 })}
             </Transition>
