@@ -31,7 +31,12 @@ async function dialerTransfer(page: Page): Promise<Record<string, number>> {
   await page.goto("/dialer");
   await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
   await page.waitForFunction(() => (window as any).phonebooth !== undefined);
-  await page.waitForLoadState("networkidle");
+  // In Twilio mode phone.js then loads the SDK; the live stream never idles.
+  await page.waitForFunction(() => {
+    const w = window as any;
+    return w.phonebooth.probe().mode === "simulated" || typeof w.Twilio?.Device === "function";
+  });
+  await page.waitForTimeout(1_000);
   page.off("requestfinished", onFinished);
   await Promise.all(pending);
   return sizes;
