@@ -304,7 +304,7 @@ mod ssr {
             client_key: client_key.as_str(),
             confirmed,
         };
-        let call = service::start_call(
+        let started = service::start_call(
             &state.db,
             state.carrier.as_ref(),
             &state.calling,
@@ -313,19 +313,35 @@ mod ssr {
         )
         .await
         .map_err(to_app_error)?;
+        // Only a browser that connects needs the attempt: the simulated
+        // carrier plays the browser's part itself.
+        let attempt = match state.carrier.mode() {
+            CarrierMode::Twilio => started.attempt,
+            CarrierMode::Simulated => None,
+        };
         Ok(StartedCall {
-            call: call_view(&call),
-            attempt: None,
+            call: call_view(&started.call),
+            attempt,
         })
     }
 
-    /// Contract stub: the server side mints tokens in a following commit.
     pub async fn voice_token(org_id: String) -> Result<VoiceToken, AppError> {
-        let (_member, _state) = guard::require_member(&org_id).await?;
-        Err(AppError::conflict(
-            "simulated_carrier",
-            "Calls here go through the simulated carrier, which needs no voice token.",
-        ))
+        let (member, state) = guard::require_member(&org_id).await?;
+        let identity = service::client_identity(&member.viewer.user.user_id);
+        match state
+            .carrier
+            .access_token(&identity, crate::server::clock::now())
+        {
+            Some(issued) => Ok(VoiceToken {
+                token: issued.token,
+                identity: issued.identity,
+                expires_at: issued.expires_at,
+            }),
+            None => Err(AppError::conflict(
+                "simulated_carrier",
+                "Calls here go through the simulated carrier, which needs no voice token.",
+            )),
+        }
     }
 
     pub async fn end_call(org_id: String, call_id: String) -> Result<CallView, AppError> {
