@@ -1,4 +1,5 @@
 import { defineConfig } from "@playwright/test";
+import { fakeMicrophoneWav } from "./tests/fake_media";
 
 // The server is started by scripts/test.sh (or by you) before this runs;
 // PB_BASE_URL says where. Chromium is Debian's: Playwright downloads no browser.
@@ -17,6 +18,13 @@ const chromium = {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      // A fake microphone that "hears" a generated 440 Hz tone, allowed
+      // without a prompt, and audio that may play without a click: the
+      // dialer's audio can be measured (tests/fake_media.ts).
+      "--use-fake-ui-for-media-stream",
+      "--use-fake-device-for-media-stream",
+      `--use-file-for-fake-audio-capture=${fakeMicrophoneWav()}`,
+      "--autoplay-policy=no-user-gesture-required",
     ],
   },
 };

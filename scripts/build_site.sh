@@ -4,6 +4,8 @@
 #   target/site/pkg/phonebooth.js     wasm-bindgen's JS glue (--target web)
 #   target/site/pkg/phonebooth.wasm   the hydrate build of `frontend`
 #   target/site/pkg/phonebooth.css    style/main.css
+#   target/site/pkg/twilio.min.js     Twilio's Voice SDK (npm, web/), loaded by
+#                                     /phone.js on the dialer in Twilio mode only
 #   target/site/<public/*>            static assets, copied as they are
 #
 #   scripts/build_site.sh             debug WASM (tests, development)
@@ -31,7 +33,7 @@ release=false
 case "${1:-}" in
   "") ;;
   --release) release=true ;;
-  -h|--help) sed -n '2,17p' "$SELF" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,19p' "$SELF" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "usage: scripts/build_site.sh [--release]" >&2; exit 2 ;;
 esac
 
@@ -109,7 +111,14 @@ fi
 #    served as written (cargo-leptos would minify it; it is small and compressed anyway).
 cp style/main.css "$staging/pkg/$NAME.css"
 
-# 5. Static assets (assets-dir = "public") at the site root.
+# 5. Twilio's Voice SDK from npm (scripts/setup.sh installs it into web/): the
+#    minified browser bundle, never committed. public/phone.js loads it only on
+#    the dialer and only in Twilio mode.
+SDK="web/node_modules/@twilio/voice-sdk/dist/twilio.min.js"
+[ -f "$SDK" ] || die "$SDK not found: run scripts/setup.sh"
+cp "$SDK" "$staging/pkg/twilio.min.js"
+
+# 6. Static assets (assets-dir = "public") at the site root.
 if [ -d public ]; then
   cp -a public/. "$staging/"
 fi

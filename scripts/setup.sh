@@ -3,7 +3,8 @@
 # version is missing, so a second run costs seconds. Called by scripts/run.sh
 # and scripts/test.sh; safe to run by hand.
 #
-#   scripts/setup.sh          build tools (wasm target, wasm-bindgen, wasm-opt)
+#   scripts/setup.sh          build tools (wasm target, wasm-bindgen, wasm-opt) and
+#                             the site's npm packages (Twilio's Voice SDK, web/)
 #   scripts/setup.sh --test   also Chromium, Playwright and PostgreSQL being up
 #
 # No cargo-leptos: scripts/build_site.sh drives cargo, wasm-bindgen and wasm-opt
@@ -37,6 +38,16 @@ if ! "$TOOLS/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "versio
   mkdir -p "$TOOLS"
   [ -f "$TOOLS/package.json" ] || echo '{"private":true}' > "$TOOLS/package.json"
   npm install --prefix "$TOOLS" --no-audit --no-fund --silent "binaryen@$BINARYEN_VERSION"
+fi
+
+# The site's own npm packages (web/package.json, locked in web/package-lock.json):
+# Twilio's Voice SDK, which build_site.sh copies into the site. `npm ci` only when
+# the installed copy is missing or differs from the lockfile's version.
+SDK_VERSION=$(python3 -c 'import json; print(json.load(open("web/package-lock.json"))["packages"]["node_modules/@twilio/voice-sdk"]["version"])')
+SDK_INSTALLED=$(python3 -c 'import json; print(json.load(open("web/node_modules/@twilio/voice-sdk/package.json"))["version"])' 2>/dev/null || true)
+if [ "$SDK_INSTALLED" != "$SDK_VERSION" ] || [ ! -f web/node_modules/@twilio/voice-sdk/dist/twilio.min.js ]; then
+  say "installing the site's npm packages in web/ (@twilio/voice-sdk $SDK_VERSION)"
+  (cd web && npm ci --ignore-scripts --no-audit --no-fund --silent)
 fi
 
 if [ "${1:-}" = "--test" ]; then

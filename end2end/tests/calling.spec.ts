@@ -1,20 +1,10 @@
-import { expect, Page, test, TestInfo } from "@playwright/test";
-import { jsEnabled, register, settle, uniqueEmail, visit } from "./helpers";
+import { expect, test } from "@playwright/test";
+import { buyTenDollars, jsEnabled, register, uniqueEmail, visit } from "./helpers";
 
 // Calling with the simulated carrier, through the same signed Twilio webhook
 // path as production: buy credits, dial, watch it ring and connect, hang up,
 // see the exact charge in the call history and the wallet; a busy number
 // costs nothing. The live panel needs JavaScript (server-sent events).
-
-async function buyTenDollars(page: Page, testInfo: TestInfo) {
-  await visit(page, "/wallet", testInfo);
-  await page.getByRole("button", { name: "Buy $10 (1,000 credits)" }).click();
-  await expect(page).toHaveURL(/\/sandbox\/checkout\//);
-  await settle(page, testInfo);
-  await page.getByLabel("Card number").fill("4242 4242 4242 4242");
-  await page.getByRole("button", { name: "Pay $10.00" }).click();
-  await expect(page.getByTestId("balance")).toHaveText("$10.00", { timeout: 20_000 });
-}
 
 test("dial, watch it connect, hang up, and see the exact charge; a busy line costs nothing", async ({ page }, testInfo) => {
   test.skip(!jsEnabled(testInfo), "the live call panel is pushed over server-sent events");

@@ -30,3 +30,14 @@ export async function register(page: Page, testInfo: TestInfo, name: string, ema
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Create account" }).click();
 }
+
+/** Buys $10 of credits through the sandbox checkout with Stripe's good test card. */
+export async function buyTenDollars(page: Page, testInfo: TestInfo) {
+  await visit(page, "/wallet", testInfo);
+  await page.getByRole("button", { name: "Buy $10 (1,000 credits)" }).click();
+  await expect(page).toHaveURL(/\/sandbox\/checkout\//);
+  await settle(page, testInfo);
+  await page.getByLabel("Card number").fill("4242 4242 4242 4242");
+  await page.getByRole("button", { name: "Pay $10.00" }).click();
+  await expect(page.getByTestId("balance")).toHaveText("$10.00", { timeout: 20_000 });
+}

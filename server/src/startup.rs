@@ -327,7 +327,13 @@ fn router(
         .layer(sessions)
         .layer(middleware::from_fn(crate::store_outage::unavailable_not_500))
         .layer(middleware::from_fn_with_state(origin_policy, web_security::require_same_origin))
-        .layer(middleware::from_fn_with_state(secure, web_security::security_headers))
+        .layer(middleware::from_fn_with_state(
+            web_security::HeaderPolicy {
+                https: secure,
+                twilio_voice: config.twilio.is_some(),
+            },
+            web_security::security_headers,
+        ))
         .layer(middleware::from_fn(crate::cache_control::no_store))
         // The limit wraps the body; mapping it back keeps the inner stack on axum's Body.
         .layer(MapRequestBodyLayer::new(axum::body::Body::new))

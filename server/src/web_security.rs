@@ -2,7 +2,9 @@
 //! - state-changing requests must come from our own origin (webhooks are exempt:
 //!   they are checked by signature instead);
 //! - security headers on every response (pages get their nonce-based CSP from
-//!   `app::shell`; everything else a strict default).
+//!   `app::shell`; everything else a strict default);
+//! - in Twilio mode only, the pages' policy lets the browser reach Twilio's
+//!   voice servers (`widen_for_twilio_voice`), so the Voice SDK can place calls.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -72,14 +74,74 @@ pub async fn require_same_origin(
     (StatusCode::FORBIDDEN, "cross-origin request refused").into_response()
 }
 
+/// What the security headers depend on.
+#[derive(Clone, Copy, Debug)]
+pub struct HeaderPolicy {
+    /// PUBLIC_URL is https: add HSTS.
+    pub https: bool,
+    /// The Twilio carrier is configured: pages may reach Twilio's voice servers.
+    pub twilio_voice: bool,
+}
+
+/// Twilio's Voice SDK talks to `wss://voice-js.<edge>.twilio.com/signal`
+/// (signalling) and `https://eventgw[.<region>].twilio.com` (call-quality
+/// insights); its media flows over WebRTC, which CSP does not govern. The SDK
+/// itself is served from our own `/pkg/`, and its sounds (which it would fetch
+/// from `sdk.twilio.com`) are replaced by our own, so nothing else is needed.
+const TWILIO_VOICE_CONNECT: &str = "https://*.twilio.com wss://*.twilio.com";
+
+/// Adds Twilio's voice hosts to a page's `connect-src`. Every page gets it in
+/// Twilio mode, not only /dialer: the app navigates between its pages without
+/// reloading, and a document keeps the policy it was first loaded with, so a
+/// dialer reached from /wallet runs under /wallet's policy.
+pub fn widen_for_twilio_voice(policy: &str) -> String {
+    let mut found = false;
+    let mut directives: Vec<String> = policy
+        .split(';')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|directive| {
+            if directive == "connect-src" || directive.starts_with("connect-src ") {
+                found = true;
+                format!("{directive} {TWILIO_VOICE_CONNECT}")
+            } else {
+                directive.to_owned()
+            }
+        })
+        .collect();
+    if !found {
+        directives.push(format!("connect-src 'self' {TWILIO_VOICE_CONNECT}"));
+    }
+    directives.join("; ")
+}
+
 /// Headers every response carries.
 pub async fn security_headers(
-    State(https): State<bool>,
+    State(policy): State<HeaderPolicy>,
     request: Request,
     next: Next,
 ) -> Response<Body> {
+    let HeaderPolicy {
+        https,
+        twilio_voice,
+    } = policy;
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    // Pages carry the shell's nonce policy; only they can run the dialer.
+    let is_page = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    if twilio_voice && is_page {
+        let widened = headers
+            .get(header::CONTENT_SECURITY_POLICY)
+            .and_then(|v| v.to_str().ok())
+            .map(widen_for_twilio_voice)
+            .and_then(|p| HeaderValue::from_str(&p).ok());
+        if let Some(widened) = widened {
+            headers.insert(header::CONTENT_SECURITY_POLICY, widened);
+        }
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -124,6 +186,21 @@ mod tests {
         ));
         assert!(!is_same_origin(&policy(), Some("same-site"), None));
         assert!(!is_same_origin(&policy(), Some("none"), None));
+    }
+
+    #[test]
+    fn twilio_mode_adds_twilios_voice_hosts_to_connect_src_only() {
+        let page = "default-src 'self'; script-src 'self' 'nonce-abc' 'wasm-unsafe-eval'; \
+                    connect-src 'self'; frame-ancestors 'none'";
+        assert_eq!(
+            widen_for_twilio_voice(page),
+            "default-src 'self'; script-src 'self' 'nonce-abc' 'wasm-unsafe-eval'; \
+             connect-src 'self' https://*.twilio.com wss://*.twilio.com; frame-ancestors 'none'"
+        );
+        assert_eq!(
+            widen_for_twilio_voice("default-src 'self'"),
+            "default-src 'self'; connect-src 'self' https://*.twilio.com wss://*.twilio.com"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod call_history;
+pub mod call_rating;
 pub mod calls;
 pub mod org;
 pub mod platform;

@@ -3,6 +3,7 @@
 //! and page links, the one-record page frame, money as text). Pages import
 //! shared pieces from here, never from another page.
 
+pub mod call_rating;
 pub mod current_org;
 pub mod filters;
 pub mod form;

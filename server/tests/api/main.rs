@@ -5,6 +5,7 @@ mod common;
 
 mod accounts;
 mod call_history;
+mod call_rating;
 mod call_restart;
 mod calls;
 mod faults;

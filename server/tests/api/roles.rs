@@ -15,14 +15,14 @@ on_both_databases!(
 
 /// One organization with an owner, an admin and two plain members, each
 /// signed in in their own browser.
-struct Team {
-    owner: Member,
-    admin: Member,
-    placer: Member,
-    colleague: Member,
+pub(crate) struct Team {
+    pub(crate) owner: Member,
+    pub(crate) admin: Member,
+    pub(crate) placer: Member,
+    pub(crate) colleague: Member,
 }
 
-async fn team(app: &TestApp) -> Team {
+pub(crate) async fn team(app: &TestApp) -> Team {
     let owner = member(app, "owner@example.com").await;
     let org_id = owner.org_id.clone();
     let mut joined = Vec::new();

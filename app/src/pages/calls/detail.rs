@@ -1,10 +1,17 @@
 //! /calls/:call_id: one call of the current organization and exactly why it
 //! cost what it did: the rate that matched, the increments, the billed
 //! seconds, the arithmetic and the ledger entry that charged it, or why it
-//! cost nothing. Any other call (another organization's included) answers 404.
+//! cost nothing, and how it was rated (changeable by the member who placed
+//! it, or an owner or admin). Any other call (another organization's
+//! included) answers 404.
 
 use super::redial_href;
 use crate::api::call_history::{call_detail, CallExplanation};
+use crate::api::call_rating::call_rating;
+use crate::components::call_rating::CallRatingForm;
+use crate::components::current_org::{current_org_id, for_current_org};
+use crate::components::form::ErrorNotice;
+use crate::components::layout::MeResource;
 use crate::components::record::{record_page, RecordTexts};
 use leptos::prelude::*;
 
@@ -99,6 +106,7 @@ fn CallView(call: CallExplanation) -> impl IntoView {
             </dl>
             {call.free_reason.map(|reason| view! { <p data-testid="call-free-reason">{reason}</p> })}
         </section>
+        <RatingSection call_id=call.call_id.clone()/>
         <section class="card" aria-labelledby="records-heading">
             <h2 id="records-heading">"References"</h2>
             <dl class="receipt-details">
@@ -126,4 +134,37 @@ fn CallView(call: CallExplanation) -> impl IntoView {
         <p><a href="/calls">"← Back to calls"</a> " · " <a href=redial>"Redial"</a></p>
     }
     .into_any()
+}
+
+/// The call's rating, loaded beside its explanation.
+#[component]
+fn RatingSection(call_id: String) -> impl IntoView {
+    let MeResource(me) = expect_context::<MeResource>();
+    let rating = Resource::new(
+        move || current_org_id(me),
+        move |_| {
+            let call_id = call_id.clone();
+            for_current_org(me, move |org_id| async move {
+                call_rating(org_id.clone(), call_id.clone())
+                    .await
+                    .map(|rating| (org_id, call_id, rating))
+            })
+        },
+    );
+    view! {
+        <section class="card" aria-labelledby="rating-heading">
+            <h2 id="rating-heading">"Rating"</h2>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match rating.await {
+                        Ok(Some((org_id, call_id, rating))) => {
+                            view! { <CallRatingForm org_id call_id rating/> }.into_any()
+                        }
+                        Ok(None) => ().into_any(),
+                        Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
 }

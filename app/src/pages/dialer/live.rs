@@ -5,9 +5,15 @@
 //! dial and end actions' own answers; `DialerState::upsert` keeps the newest
 //! version of each. The timer, cost so far and time left tick in the browser
 //! from the call's answer time and forced-hangup time, on the server's clock.
+//! While the call is live the panel carries the in-call controls
+//! (`controls.rs`); once it has ended, the rating.
 
+use super::controls::InCallControls;
+use super::phone::Phone;
 use super::{clock_text, DialerState};
+use crate::api::call_rating::CallRatingView;
 use crate::api::calls::{CallView, EndCall};
+use crate::components::call_rating::CallRatingForm;
 use crate::domain::CallStatus;
 use leptos::prelude::*;
 use std::time::Duration;
@@ -57,13 +63,38 @@ pub fn LivePanel() -> impl IntoView {
             .calls
             .with(|calls| calls.iter().find(|c| c.call_id == id).cloned())
     });
+    let phone = expect_context::<Phone>();
+    // Each of these changes only when the focused call starts or stops being
+    // live, so the controls and the rating keep their own state meanwhile.
+    let live =
+        Memo::new(move |_| focused.with(|call| call.as_ref().is_some_and(CallView::is_live)));
+    let ended_call = Memo::new(move |_| {
+        focused.with(|call| {
+            call.as_ref()
+                .filter(|c| !c.is_live())
+                .map(|c| c.call_id.clone())
+        })
+    });
     view! {
-        <section class="card live-call" aria-labelledby="live-heading" aria-live="polite">
+        <section class="card live-call" aria-labelledby="live-heading" aria-live="polite"
+            data-line=move || phone.line.get()>
             <h2 id="live-heading">"Call"</h2>
             {move || match focused.get() {
                 None => view! { <p class="muted">"No call in progress. Dial a number to start one."</p> }.into_any(),
                 Some(call) => view! { <CallPanel call now_ms/> }.into_any(),
             }}
+            <Show when=move || live.get() && phone.ready.get()>
+                <InCallControls/>
+            </Show>
+            {move || phone.error.get().map(|message| view! {
+                <p class="form-error" role="alert" data-testid="phone-error">{message}</p>
+            })}
+            {move || ended_call.get().map(|call_id| view! {
+                <div class="after-call">
+                    <CallRatingForm org_id=state.org_id.get_value() call_id
+                        rating=CallRatingView { rating: None, may_rate: true, ended: true }/>
+                </div>
+            })}
         </section>
     }
 }
@@ -71,6 +102,7 @@ pub fn LivePanel() -> impl IntoView {
 #[component]
 fn CallPanel(call: CallView, now_ms: RwSignal<i64>) -> impl IntoView {
     let state = expect_context::<DialerState>();
+    let phone = expect_context::<Phone>();
     let status = call.status;
     let heading = view! {
         <p class="live-number"><strong>{call.number.clone()}</strong></p>
@@ -114,7 +146,9 @@ fn CallPanel(call: CallView, now_ms: RwSignal<i64>) -> impl IntoView {
             <ActionForm action=end attr:class="end-call">
                 <input type="hidden" name="org_id" value=state.org_id.get_value()/>
                 <input type="hidden" name="call_id" value=call.call_id.clone()/>
-                <button type="submit" class="danger" disabled=move || end.pending().get()>
+                // The audio stops at once; the server ends the call itself.
+                <button type="submit" class="danger" disabled=move || end.pending().get()
+                    on:click=move |_| phone.hangup()>
                     {move || if end.pending().get() { "Ending…" } else { end_label }}
                 </button>
             </ActionForm>

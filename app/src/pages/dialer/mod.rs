@@ -7,13 +7,24 @@
 //! the browser only shows what it says. The dial form is an `ActionForm`, so
 //! it also works without JavaScript; its `client_key` changes only after an
 //! answer, so a double click places one call.
+//!
+//! With JavaScript the call is also heard (`phone.rs`, public/phone.js): the
+//! Call button first checks the microphone, the server's answer starts the
+//! browser's side of the call (Twilio's SDK with the attempt id, or the
+//! simulated audio engine, which then follows the call's status from the live
+//! stream), and `controls.rs` adds mute, tones and device pickers. In Twilio
+//! mode calling needs JavaScript; in the simulated mode plain forms still
+//! place and end calls.
 
+mod controls;
 mod live;
+mod phone;
 
 use crate::api::calls::{load_dialer, quote_number, CallView, DialerSetup, QuoteView, StartCall};
 use crate::components::current_org::{current_org_id, for_current_org};
 use crate::components::form::ErrorNotice;
 use crate::components::layout::MeResource;
+use crate::domain::CarrierMode;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -124,6 +135,26 @@ fn Dialer(setup: DialerSetup, org_id: String) -> impl IntoView {
             .set(server_now_ms - live::browser_now_ms())
     });
     provide_context(state);
+    let twilio = setup.carrier_mode == CarrierMode::Twilio;
+    let phone = phone::Phone::new(twilio);
+    provide_context(phone);
+    // Effects run only in the browser: load the phone once the page is live.
+    Effect::new(move |_| phone.attach(state.org_id.get_value()));
+    // The simulated engine plays what the focused call's status calls for.
+    Effect::new(move |_| {
+        let Some(id) = state.focus.get() else {
+            return;
+        };
+        let status = state.calls.with(|calls| {
+            calls
+                .iter()
+                .find(|c| c.call_id == id)
+                .map(|c| c.status.as_str())
+        });
+        if let Some(status) = status {
+            phone.follow(&id, status);
+        }
+    });
     let country = RwSignal::new(setup.default_country.clone());
 
     // The number as last typed, settled for QUOTE_DEBOUNCE.
@@ -163,6 +194,8 @@ fn Dialer(setup: DialerSetup, org_id: String) -> impl IntoView {
         move |_, _, _| {
             if let Some(Ok(started)) = start.value().get_untracked() {
                 let call = started.call;
+                // Before the first status arrives, so the engine knows the call it follows.
+                phone.dial(&call.call_id, started.attempt);
                 state.focus.set(Some(call.call_id.clone()));
                 state.upsert(call);
                 state.number.set(String::new());
@@ -178,6 +211,16 @@ fn Dialer(setup: DialerSetup, org_id: String) -> impl IntoView {
     let hydrated = RwSignal::new(false);
     let confirm_above = setup.confirm_above_per_minute;
     Effect::new(move |_| hydrated.set(true));
+    // Call pressed before the microphone was allowed: place it once it is.
+    let dial_form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if phone.microphone.with(|m| m.ok()) && phone.submit_when_allowed.get() {
+            phone.submit_when_allowed.set(false);
+            if let Some(form) = dial_form.get_untracked() {
+                let _ = form.request_submit();
+            }
+        }
+    });
 
     let countries = setup
         .countries
@@ -209,7 +252,7 @@ fn Dialer(setup: DialerSetup, org_id: String) -> impl IntoView {
             <section class="card dialer" aria-labelledby="dial-heading">
                 <h2 id="dial-heading">"Call a number"</h2>
                 <p class="muted">{format!("Available: {}", setup.available)}</p>
-                <ActionForm action=start attr:class="dial-form">
+                <ActionForm action=start node_ref=dial_form attr:class="dial-form">
                     <input type="hidden" name="org_id" value=state.org_id.get_value()/>
                     <input type="hidden" name="client_key" value=client_key/>
                     <label for="dial-country">"Country for national numbers"</label>
@@ -247,10 +290,21 @@ fn Dialer(setup: DialerSetup, org_id: String) -> impl IntoView {
                         </label>
                     })}
                     {move || start_error.get().map(|error| view! { <DialError error/> })}
+                    {call_notes(phone, hydrated)}
                     <button type="submit" class="call-button"
-                        disabled=move || hydrated.get() && (start.pending().get() || !quote_allows_call(quote, confirmed))>
-                        {move || if start.pending().get() { "Calling…" } else { "Call" }}
+                        disabled=move || (twilio && !phone.ready.get())
+                            || (hydrated.get() && (start.pending().get() || phone.in_call_tracked() || !quote_allows_call(quote, confirmed)))
+                        on:click=move |ev| {
+                            phone.prepare();
+                            if !phone.microphone.get_untracked().ok() {
+                                // Placed by the effect above once the microphone is allowed.
+                                ev.prevent_default();
+                                phone.submit_when_allowed.set(true);
+                            }
+                        }>
+                        {move || call_button_text(start.pending().get(), phone)}
                     </button>
+                    {view! { <controls::AudioSettings hydrated/> }.into_any()}
                 </ActionForm>
             </section>
     }
@@ -263,6 +317,35 @@ fn Dialer(setup: DialerSetup, org_id: String) -> impl IntoView {
         {view! { <live::RecentCalls/> }.into_any()}
     }
     .into_any()
+}
+
+/// Above the Call button: a microphone problem to fix, or (Twilio mode, no
+/// JavaScript) why calling cannot work here.
+fn call_notes(phone: phone::Phone, hydrated: RwSignal<bool>) -> AnyView {
+    view! {
+        {move || phone.microphone.get().problem().map(|message| view! {
+            <p class="form-error" role="alert" data-testid="microphone-problem">{message}</p>
+        })}
+        {move || (phone.twilio && !hydrated.get()).then(|| view! {
+            <p class="needs-js" role="note">
+                "Calling needs JavaScript and a microphone: this page places calls from your browser. Turn JavaScript on and reload."
+            </p>
+        })}
+    }
+    .into_any()
+}
+
+/// What the Call button says while the microphone is checked and the call placed.
+fn call_button_text(pending: bool, phone: phone::Phone) -> &'static str {
+    if pending {
+        "Calling…"
+    } else if phone.submit_when_allowed.get() {
+        "Allow the microphone…"
+    } else if phone.twilio && !phone.ready.get() {
+        "Getting ready…"
+    } else {
+        "Call"
+    }
 }
 
 /// In the browser, the Call button is enabled by a callable quote (confirmed

@@ -6,6 +6,7 @@
 pub mod auto_recharge;
 pub mod call_attempts;
 pub mod call_history;
+pub mod call_ratings;
 pub mod calls;
 pub mod jobs;
 pub mod ledger;

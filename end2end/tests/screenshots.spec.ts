@@ -1,0 +1,41 @@
+import { expect, Page, test } from "@playwright/test";
+import { buyTenDollars, jsEnabled, register, uniqueEmail, visit } from "./helpers";
+
+// Not a test: PB_SCREENSHOTS=<dir> saves pictures of the dialer through a
+// simulated call (idle, ringing, in a call with the controls, after the call
+// with the rating) for people to look at. Skipped otherwise.
+const dir = process.env.PB_SCREENSHOTS;
+
+async function state(page: Page): Promise<string> {
+  return page.evaluate(() => (window as any).phonebooth.probe().state);
+}
+
+test("screenshots of the dialer through a call", async ({ page }, testInfo) => {
+  test.skip(!dir || !jsEnabled(testInfo), "set PB_SCREENSHOTS=<dir> to take them");
+  await page.setViewportSize({ width: 1100, height: 900 });
+  await register(page, testInfo, "Grace Hopper", uniqueEmail("screens"));
+  await expect(page).toHaveURL(/\/dialer$/);
+  await buyTenDollars(page, testInfo);
+  await visit(page, "/dialer", testInfo);
+  await page.getByLabel("Number", { exact: true }).fill("+44 20 7183 8750");
+  await expect(page.locator("#quote")).toContainText("$0.02 per minute");
+  await page.screenshot({ path: `${dir}/1-idle.png`, fullPage: true });
+  await page.getByRole("button", { name: "Call", exact: true }).click();
+  await expect.poll(() => state(page)).toBe("ringing");
+  await page.screenshot({ path: `${dir}/2-ringing.png`, fullPage: true });
+  await expect.poll(() => state(page), { timeout: 15_000 }).toBe("open");
+  await page.getByRole("button", { name: "Keypad" }).click();
+  await page.getByRole("button", { name: "Send 1" }).click();
+  await page.getByRole("button", { name: "Mute", exact: true }).click();
+  await page.waitForTimeout(1500);
+  await page.screenshot({ path: `${dir}/3-in-call.png`, fullPage: true });
+  await page.getByRole("button", { name: "End call" }).click();
+  await expect(page.locator(".live-call .live-status")).toHaveText("Call ended: You hung up", { timeout: 15_000 });
+  await page.getByRole("button", { name: "4 out of 5" }).click();
+  await expect(page.getByTestId("call-rating")).toHaveText("You rated this call 4 out of 5.");
+  await page.screenshot({ path: `${dir}/4-after-call.png`, fullPage: true });
+  await visit(page, "/calls", testInfo);
+  await page.locator("tr", { hasText: "+44 20 7183 8750" }).getByTitle("How this call was charged").click();
+  await expect(page.getByTestId("call-rating")).toBeVisible();
+  await page.screenshot({ path: `${dir}/5-call-detail.png`, fullPage: true });
+});
