@@ -167,18 +167,32 @@ mod ssr {
     use crate::server::db::ledger::{self, Entry};
     use crate::server::db::wallet::{self as queries, HistoryFilter};
     use crate::server::guard::{self, OrgAdmin};
+    use crate::server::page_reads::PageReads;
     use crate::server::paging::PageWindow;
     use crate::server::{clock, AppState};
 
     pub async fn wallet_overview(org_id: String) -> Result<WalletStatus, AppError> {
         let (member, state) = guard::require_member(&org_id).await?;
-        let balance = state.db.balance(&member.org_id).await?;
-        let threshold = queries::low_balance_threshold(&state.db.pool, &member.org_id).await?;
-        let available = balance.available();
+        // The wallet page and the layout's banner both show it: one read per page render.
+        let reads = PageReads::of_this_request();
+        let wallet = match reads.as_ref().and_then(|r| r.wallet(&member.org_id)) {
+            Some(wallet) => wallet,
+            None => {
+                let wallet = queries::status(&state.db.pool, &member.org_id).await?;
+                if let Some(reads) = &reads {
+                    reads.remember_wallet(&member.org_id, wallet);
+                }
+                wallet
+            }
+        };
+        let balance = Money::from_micros(wallet.balance);
+        let held = Money::from_micros(wallet.held);
+        let threshold = Money::from_micros(wallet.low_balance_threshold);
+        let available = Money::from_micros(wallet.balance - wallet.held);
         Ok(WalletStatus {
             org_id: member.org_id,
-            balance: balance.balance,
-            held: balance.held,
+            balance,
+            held,
             available,
             low_balance_threshold: threshold,
             is_low: threshold > Money::ZERO && available < threshold,
