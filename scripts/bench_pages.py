@@ -118,7 +118,7 @@ def load(port, path, cookie, seconds, concurrency):
     """Requests/s and mean latency of GET `path` for `seconds`."""
     if shutil.which("wrk"):
         out = subprocess.run(
-            ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "-H", f"Cookie: {cookie}",
+            ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, int(seconds))}s", "-H", f"Cookie: {cookie}",
              f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True).stdout
         rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
         latency = re.search(r"Latency\s+([\d.]+)(us|ms|s)\b", out)

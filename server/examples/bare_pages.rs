@@ -25,6 +25,7 @@ use app::server::db::call_history::{self as calls_db, RawCallFilter};
 use app::server::db::orgs::Membership;
 use app::server::db::wallet::HistoryFilter;
 use app::server::db::{self, Db, DbOptions};
+use app::server::page_reads::WalletRead;
 use app::server::paging::PageWindow;
 use app::server::phone::format_international;
 use app::server::{clock, purchases};
@@ -149,10 +150,7 @@ fn esc(out: &mut String, text: &str) {
 
 /// The document head, the header (navigation, organization switcher, user
 /// menu) and the low-balance banner: what the product's layout shows.
-async fn layout(peer: &Peer, who: &SignedIn, title: &str) -> Result<String, StatusCode> {
-    let wallet = db::wallet::status(&peer.db.pool, &who.current.org_id)
-        .await
-        .map_err(internal)?;
+fn layout(who: &SignedIn, wallet: &WalletRead, title: &str) -> String {
     let mut out = String::with_capacity(16 * 1024);
     out.push_str("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
     esc(&mut out, title);
@@ -181,7 +179,7 @@ async fn layout(peer: &Peer, who: &SignedIn, title: &str) -> Result<String, Stat
         );
     }
     let _ = write!(out, "<h1>{title}</h1>");
-    Ok(out)
+    out
 }
 
 fn finish(mut out: String) -> Response {
@@ -224,7 +222,8 @@ async fn calls(
     let rows = calls_db::calls_page(pool, org, &filter, rows)
         .await
         .map_err(internal)?;
-    let mut out = layout(&peer, &who, "Calls").await?;
+    let wallet = db::wallet::status(pool, org).await.map_err(internal)?;
+    let mut out = layout(&who, &wallet, "Calls");
     out.push_str("<form method=\"get\" action=\"/calls\"><select name=\"member\"><option value=\"\">Everyone</option>");
     for caller in &callers {
         out.push_str("<option value=\"");
@@ -260,7 +259,7 @@ async fn wallet(State(peer): State<Peer>, headers: HeaderMap) -> Page {
     let pool = &peer.db.pool;
     let org = &who.current.org_id;
     let now = clock::now();
-    // The balance card and the alert (the layout's banner reads it too, as the product's does once).
+    // The balance card and the layout's banner (one read, as in the product).
     let status = db::wallet::status(pool, org).await.map_err(internal)?;
     let rule = db::purchases::auto_recharge_settings(pool, org).await.map_err(internal)?;
     let used = purchases::auto_recharge::used_this_month(pool, org, now)
@@ -278,7 +277,7 @@ async fn wallet(State(peer): State<Peer>, headers: HeaderMap) -> Page {
         .await
         .map_err(internal)?;
 
-    let mut out = layout(&peer, &who, "Wallet").await?;
+    let mut out = layout(&who, &status, "Wallet");
     let _ = write!(
         out,
         "<section><p>{}</p><dl><dt>Available</dt><dd>{}</dd><dt>Held</dt><dd>{}</dd></dl></section>",
@@ -326,11 +325,12 @@ async fn dialer(State(peer): State<Peer>, headers: HeaderMap) -> Page {
     let org = &who.current.org_id;
     let countries = db::rates::countries(pool).await.map_err(internal)?;
     let default_country = db::orgs::country_of(pool, org).await.map_err(internal)?;
-    let available = peer.db.balance(org).await.map_err(internal)?.available();
+    let wallet = db::wallet::status(pool, org).await.map_err(internal)?;
+    let available = Money::from_micros(wallet.balance - wallet.held);
     let recent = db::calls::recent_for_user(pool, &who.user_id, org, 8)
         .await
         .map_err(internal)?;
-    let mut out = layout(&peer, &who, "Dialer").await?;
+    let mut out = layout(&who, &wallet, "Dialer");
     out.push_str("<form method=\"post\" action=\"/api/calls/start\"><select name=\"country\">");
     for (code, name) in countries {
         let calling_code = app::server::phone::calling_code(&code).map(|c| c.to_string()).unwrap_or_default();

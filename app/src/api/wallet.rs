@@ -174,16 +174,10 @@ mod ssr {
     pub async fn wallet_overview(org_id: String) -> Result<WalletStatus, AppError> {
         let (member, state) = guard::require_member(&org_id).await?;
         // The wallet page and the layout's banner both show it: one read per page render.
-        let reads = PageReads::of_this_request();
-        let wallet = match reads.as_ref().and_then(|r| r.wallet(&member.org_id)) {
-            Some(wallet) => wallet,
-            None => {
-                let wallet = queries::status(&state.db.pool, &member.org_id).await?;
-                if let Some(reads) = &reads {
-                    reads.remember_wallet(&member.org_id, wallet);
-                }
-                wallet
-            }
+        let read = || queries::status(&state.db.pool, &member.org_id);
+        let wallet = match PageReads::of_this_request() {
+            Some(reads) => reads.wallet(&member.org_id, read).await?,
+            None => read().await?,
         };
         let balance = Money::from_micros(wallet.balance);
         let held = Money::from_micros(wallet.held);

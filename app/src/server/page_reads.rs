@@ -20,7 +20,9 @@
 
 use super::db::orgs::Membership;
 use super::db::users::User;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
+use tokio::sync::OnceCell;
 
 /// What one page render has read so far, keyed by whom it was read for.
 #[derive(Clone, Debug, Default)]
@@ -32,8 +34,9 @@ struct Reads {
     user: Option<(String, Option<User>)>,
     /// `orgs::memberships_of` for this user id.
     memberships: Option<(String, Vec<Membership>)>,
-    /// The wallet status read for this organization (`db::wallet::status`).
-    wallet: Option<(String, WalletRead)>,
+    /// The wallet status of this organization (`db::wallet::status`), read
+    /// once even when the page and the banner ask at the same moment.
+    wallet: Option<(String, Arc<OnceCell<WalletRead>>)>,
 }
 
 /// Balance, held and alert threshold of one organization, in micro-dollars.
@@ -78,17 +81,25 @@ impl PageReads {
         self.lock().memberships = Some((user_id.to_owned(), memberships.to_vec()));
     }
 
-    pub fn wallet(&self, org_id: &str) -> Option<WalletRead> {
-        let reads = self.lock();
-        reads
-            .wallet
-            .as_ref()
-            .filter(|(id, _)| id == org_id)
-            .map(|(_, wallet)| *wallet)
-    }
-
-    pub fn remember_wallet(&self, org_id: &str, wallet: WalletRead) {
-        self.lock().wallet = Some((org_id.to_owned(), wallet));
+    /// The wallet status of `org_id`: `read` runs once per render and
+    /// organization; whoever asks while it runs waits for its answer.
+    pub async fn wallet<E, F, Fut>(&self, org_id: &str, read: F) -> Result<WalletRead, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<WalletRead, E>>,
+    {
+        let cell = {
+            let mut reads = self.lock();
+            match &reads.wallet {
+                Some((id, cell)) if id == org_id => cell.clone(),
+                _ => {
+                    let cell = Arc::new(OnceCell::new());
+                    reads.wallet = Some((org_id.to_owned(), cell.clone()));
+                    cell
+                }
+            }
+        };
+        cell.get_or_try_init(read).await.copied()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Reads> {
@@ -130,14 +141,18 @@ mod tests {
         assert_eq!(reads.memberships("usr_a").unwrap()[0].org_id, "org_a");
         assert!(reads.memberships("usr_b").is_none());
 
-        let wallet = WalletRead {
-            balance: 5,
+        let wallet = |balance| WalletRead {
+            balance,
             held: 1,
             low_balance_threshold: 0,
         };
-        reads.remember_wallet("org_a", wallet);
-        assert_eq!(reads.wallet("org_a"), Some(wallet));
-        assert_eq!(reads.wallet("org_b"), None);
+        let read = |balance| async move { Ok::<_, ()>(wallet(balance)) };
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(async {
+            assert_eq!(reads.wallet("org_a", || read(5)).await, Ok(wallet(5)));
+            assert_eq!(reads.wallet("org_a", || read(7)).await, Ok(wallet(5)), "read once");
+            assert_eq!(reads.wallet("org_b", || read(9)).await, Ok(wallet(9)));
+        });
         // Clones share one set of reads: the gate's copy and the render's.
         assert!(matches!(reads.clone().user("usr_gone"), Some(None)));
     }
