@@ -22,7 +22,7 @@ weaker client: the ratios still hold, the absolute figures are lower).
 Figures worth publishing come from release builds of both:
 
     source scripts/env.sh
-    cargo build --release -p server --bin phonebooth --example bare_pages
+    cargo build --release -p server --bin phonebooth -p bench
 
 Prints per page and database: requests/s and mean latency of each, and the
 ratio product / peer (the goal is at least 0.5). Exits non-zero if a check
@@ -39,11 +39,11 @@ MARCH_1 = 1_709_251_200
 def peer_binary():
     """The bare peer next to the product binary the benchmark runs (release or debug)."""
     source = bench_lib._snapshot.get("source") or bench_lib.built_binary()
-    path = os.path.join(os.path.dirname(source), "examples", "bare_pages")
+    path = os.path.join(os.path.dirname(source), "bare_pages")
     if os.environ.get("BARE_PAGES_BINARY"):
         path = os.environ["BARE_PAGES_BINARY"]
     if not os.path.exists(path):
-        sys.exit(f"build the peer first: cargo build --release -p server --example bare_pages ({path} missing)")
+        sys.exit(f"build the peer first: cargo build --release -p bench ({path} missing)")
     return path
 
 

@@ -170,10 +170,10 @@ mod ssr {
     use crate::domain::{CallStatus, EndReason};
     use crate::server::dates::display_time;
     use crate::server::db::call_history::{self as queries, HistoryCall, PageRows};
-    use std::collections::HashMap;
     use crate::server::guard;
     use crate::server::paging::PageWindow;
     use crate::server::phone::format_international;
+    use std::collections::HashMap;
 
     pub async fn call_history(
         org_id: String,

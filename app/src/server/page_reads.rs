@@ -104,7 +104,9 @@ impl PageReads {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Reads> {
         // Held only to copy a value in or out; a panic elsewhere cannot leave it half-written.
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -147,10 +149,16 @@ mod tests {
             low_balance_threshold: 0,
         };
         let read = |balance| async move { Ok::<_, ()>(wallet(balance)) };
-        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         runtime.block_on(async {
             assert_eq!(reads.wallet("org_a", || read(5)).await, Ok(wallet(5)));
-            assert_eq!(reads.wallet("org_a", || read(7)).await, Ok(wallet(5)), "read once");
+            assert_eq!(
+                reads.wallet("org_a", || read(7)).await,
+                Ok(wallet(5)),
+                "read once"
+            );
             assert_eq!(reads.wallet("org_b", || read(9)).await, Ok(wallet(9)));
         });
         // Clones share one set of reads: the gate's copy and the render's.

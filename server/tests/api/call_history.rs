@@ -1016,7 +1016,10 @@ async fn every_page_of_a_history_read_from_either_end_is_in_order_with_ties_filt
                     beyond.extend(pairs.iter().map(|(k, v)| (*k, v.as_str())));
                     let (_, last_again) = history(app, alice, &beyond).await;
                     assert_eq!(last_again["page"].as_u64(), Some(pages));
-                    assert_eq!(ids(&last_again), seen[seen.len() - ids(&last_again).len()..]);
+                    assert_eq!(
+                        ids(&last_again),
+                        seen[seen.len() - ids(&last_again).len()..]
+                    );
                     break;
                 }
             }
@@ -1027,14 +1030,21 @@ async fn every_page_of_a_history_read_from_either_end_is_in_order_with_ties_filt
     let every: Vec<String> = mine.iter().map(|(_, id, _)| id.clone()).collect();
     let (seen, pages) = walk(Vec::new()).await;
     assert_eq!(pages, 4);
-    assert_eq!(seen, every, "pages 1-4 are the whole history in order, each call once");
+    assert_eq!(
+        seen, every,
+        "pages 1-4 are the whole history in order, each call once"
+    );
 
     let filtered: Vec<String> = mine
         .iter()
         .filter(|(_, _, kept)| *kept)
         .map(|(_, id, _)| id.clone())
         .collect();
-    assert!(filtered.len() > 25, "the filter keeps {} calls: more than a page", filtered.len());
+    assert!(
+        filtered.len() > 25,
+        "the filter keeps {} calls: more than a page",
+        filtered.len()
+    );
     let (seen, _) = walk(vec![
         ("from", "2024-03-01".to_owned()),
         ("to", "2024-03-01".to_owned()),
@@ -1043,7 +1053,10 @@ async fn every_page_of_a_history_read_from_either_end_is_in_order_with_ties_filt
         ("number", "44 20 7183".to_owned()),
     ])
     .await;
-    assert_eq!(seen, filtered, "the combined filters, in order, on every page");
+    assert_eq!(
+        seen, filtered,
+        "the combined filters, in order, on every page"
+    );
     for id in &theirs {
         assert!(!every.contains(id));
     }

@@ -218,16 +218,18 @@ fn filtered(table: &str, org_id: &str, filter: &CallFilter) -> (String, Vec<Bind
         Bind::Int(start),
         Bind::Int(end),
     ];
-    let mut sql = format!(
-        "{table}.org_id = $1 and {table}.created_at >= $2 and {table}.created_at < $3"
-    );
+    let mut sql =
+        format!("{table}.org_id = $1 and {table}.created_at >= $2 and {table}.created_at < $3");
     if let Some(status) = filter.status {
         let (status, least_duration) = status.binds();
         binds.push(Bind::Text(status.to_owned()));
         sql += &format!(" and {table}.status = ${}", binds.len());
         if least_duration > 0 {
             binds.push(Bind::Int(least_duration));
-            sql += &format!(" and coalesce({table}.duration_secs, 0) >= ${}", binds.len());
+            sql += &format!(
+                " and coalesce({table}.duration_secs, 0) >= ${}",
+                binds.len()
+            );
         }
     }
     if let Some(member) = &filter.member {
@@ -353,7 +355,11 @@ pub async fn calls_after<'c>(
         b = n + 2,
         c = n + 3,
     );
-    binds.extend([Bind::Int(after_time), Bind::Text(after_id), Bind::Int(limit)]);
+    binds.extend([
+        Bind::Int(after_time),
+        Bind::Text(after_id),
+        Bind::Int(limit),
+    ]);
     let rows: Vec<HistoryRow> = bind_all(sqlx::query_as(&sql), binds).fetch_all(db).await?;
     rows.into_iter().map(HistoryCall::try_from).collect()
 }
@@ -508,16 +514,49 @@ mod tests {
     #[test]
     fn a_page_is_read_from_the_nearer_end() {
         use PageRows::{FromNewest, FromOldest};
-        assert_eq!(PageRows::of(0, 0, 25), FromNewest { offset: 0, limit: 25 });
-        assert_eq!(PageRows::of(30, 0, 25), FromNewest { offset: 0, limit: 25 });
+        assert_eq!(
+            PageRows::of(0, 0, 25),
+            FromNewest {
+                offset: 0,
+                limit: 25
+            }
+        );
+        assert_eq!(
+            PageRows::of(30, 0, 25),
+            FromNewest {
+                offset: 0,
+                limit: 25
+            }
+        );
         // The last 5 of 30 are the 5 oldest.
-        assert_eq!(PageRows::of(30, 25, 25), FromOldest { offset: 0, limit: 5 });
+        assert_eq!(
+            PageRows::of(30, 25, 25),
+            FromOldest {
+                offset: 0,
+                limit: 5
+            }
+        );
         // Rows 25..50 of 60 are rows 10..35 counted from the oldest.
-        assert_eq!(PageRows::of(60, 25, 25), FromOldest { offset: 10, limit: 25 });
-        assert_eq!(PageRows::of(100_000, 99_975, 25), FromOldest { offset: 0, limit: 25 });
+        assert_eq!(
+            PageRows::of(60, 25, 25),
+            FromOldest {
+                offset: 10,
+                limit: 25
+            }
+        );
+        assert_eq!(
+            PageRows::of(100_000, 99_975, 25),
+            FromOldest {
+                offset: 0,
+                limit: 25
+            }
+        );
         assert_eq!(
             PageRows::of(100_000, 25_000, 25),
-            FromNewest { offset: 25_000, limit: 25 }
+            FromNewest {
+                offset: 25_000,
+                limit: 25
+            }
         );
     }
 

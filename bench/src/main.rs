@@ -10,9 +10,8 @@
 //! numbers, money) and writes the rows as one HTML string. No Leptos, no
 //! reactive graph, no hydration data, no middleware.
 //!
-//!     cargo build --release -p server --example bare_pages
-//!     DATABASE_URL=… SESSION_SECRET=… BIND_ADDR=127.0.0.1:4000 \
-//!         target/release/examples/bare_pages
+//!     cargo build --release -p bench
+//!     DATABASE_URL=… SESSION_SECRET=… BIND_ADDR=127.0.0.1:4000 target/release/bare_pages
 //!
 //! It reads the `phonebooth_session` cookie (plain-http name) signed with
 //! the key derived from `SESSION_SECRET` exactly as `startup.rs` derives it.
@@ -154,13 +153,19 @@ fn layout(who: &SignedIn, wallet: &WalletRead, title: &str) -> String {
     let mut out = String::with_capacity(16 * 1024);
     out.push_str("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
     esc(&mut out, title);
-    out.push_str(" · Phonebooth</title><link rel=\"stylesheet\" href=\"/pkg/phonebooth.css\"></head><body>");
+    out.push_str(
+        " · Phonebooth</title><link rel=\"stylesheet\" href=\"/pkg/phonebooth.css\"></head><body>",
+    );
     out.push_str("<header class=\"app-header\"><a class=\"brand\" href=\"/dialer\">☎ Phonebooth</a><nav><a href=\"/dialer\">Dialer</a><a href=\"/wallet\">Wallet</a><a href=\"/calls\">Calls</a><a href=\"/settings\">Settings</a></nav>");
     out.push_str("<form method=\"post\" action=\"/api/org/switch\"><select name=\"org_id\">");
     for org in &who.orgs {
         out.push_str("<option value=\"");
         esc(&mut out, &org.org_id);
-        out.push_str(if org.org_id == who.current.org_id { "\" selected>" } else { "\">" });
+        out.push_str(if org.org_id == who.current.org_id {
+            "\" selected>"
+        } else {
+            "\">"
+        });
         esc(&mut out, &org.name);
         out.push_str("</option>");
     }
@@ -168,7 +173,11 @@ fn layout(who: &SignedIn, wallet: &WalletRead, title: &str) -> String {
     esc(&mut out, &who.name);
     out.push_str("</summary><p>");
     esc(&mut out, &who.email);
-    let _ = write!(out, "</p><p>Role: {}</p></details></header><main>", who.current.role);
+    let _ = write!(
+        out,
+        "</p><p>Role: {}</p></details></header><main>",
+        who.current.role
+    );
     let available = wallet.balance - wallet.held;
     if wallet.low_balance_threshold > 0 && available < wallet.low_balance_threshold {
         let _ = write!(
@@ -235,13 +244,21 @@ async fn calls(
     let _ = write!(out, "</select></form><p>{total} calls</p><table><tbody>");
     for row in rows {
         let call = row.call;
-        let _ = write!(out, "<tr><td><a href=\"/calls/{}\">{}</a></td><td>", call.call_id, display_time(call.created_at));
+        let _ = write!(
+            out,
+            "<tr><td><a href=\"/calls/{}\">{}</a></td><td>",
+            call.call_id,
+            display_time(call.created_at)
+        );
         esc(&mut out, &format_international(&call.to_number));
         out.push_str("</td><td>");
         esc(&mut out, &call.destination());
         out.push_str("</td><td>");
         esc(&mut out, &row.member_name);
-        let cost = call.cost.map(|c| Money::from_micros(c).to_string()).unwrap_or_else(|| "—".into());
+        let cost = call
+            .cost
+            .map(|c| Money::from_micros(c).to_string())
+            .unwrap_or_else(|| "—".into());
         let _ = write!(
             out,
             "</td><td>{}</td><td>{}</td><td>{cost}</td><td><a href=\"/dialer?number={}\">Redial</a></td></tr>",
@@ -250,7 +267,11 @@ async fn calls(
             call.to_number.replace('+', "%2B"),
         );
     }
-    let _ = write!(out, "</tbody></table><nav>Page {} of {}</nav>", window.page, window.pages);
+    let _ = write!(
+        out,
+        "</tbody></table><nav>Page {} of {}</nav>",
+        window.page, window.pages
+    );
     Ok(finish(out))
 }
 
@@ -261,17 +282,26 @@ async fn wallet(State(peer): State<Peer>, headers: HeaderMap) -> Page {
     let now = clock::now();
     // The balance card and the layout's banner (one read, as in the product).
     let status = db::wallet::status(pool, org).await.map_err(internal)?;
-    let rule = db::purchases::auto_recharge_settings(pool, org).await.map_err(internal)?;
+    let rule = db::purchases::auto_recharge_settings(pool, org)
+        .await
+        .map_err(internal)?;
     let used = purchases::auto_recharge::used_this_month(pool, org, now)
         .await
         .map_err(internal)?;
-    let attempts = db::auto_recharge::recent_attempts(pool, org).await.map_err(internal)?;
-    let notices = db::notices::open_notices(pool, org).await.map_err(internal)?;
+    let attempts = db::auto_recharge::recent_attempts(pool, org)
+        .await
+        .map_err(internal)?;
+    let notices = db::notices::open_notices(pool, org)
+        .await
+        .map_err(internal)?;
     let days = db::wallet::daily_call_spend(pool, org, date_of(now), 30)
         .await
         .map_err(internal)?;
-    let filter = HistoryFilter::parse(None, None, None).map_err(|_| StatusCode::UNPROCESSABLE_ENTITY)?;
-    let total = db::wallet::count_entries(pool, org, &filter).await.map_err(internal)?;
+    let filter =
+        HistoryFilter::parse(None, None, None).map_err(|_| StatusCode::UNPROCESSABLE_ENTITY)?;
+    let total = db::wallet::count_entries(pool, org, &filter)
+        .await
+        .map_err(internal)?;
     let window = PageWindow::of(total, 25, None);
     let entries = db::wallet::entries_page(pool, org, &filter, 25, window.offset)
         .await
@@ -287,7 +317,10 @@ async fn wallet(State(peer): State<Peer>, headers: HeaderMap) -> Page {
     );
     out.push_str("<section><form method=\"post\" action=\"/api/wallet/buy\">");
     for pack in [5, 10, 25, 50, 100] {
-        let _ = write!(out, "<button name=\"amount\" value=\"{pack}\">${pack}</button>");
+        let _ = write!(
+            out,
+            "<button name=\"amount\" value=\"{pack}\">${pack}</button>"
+        );
     }
     let _ = write!(
         out,
@@ -298,7 +331,12 @@ async fn wallet(State(peer): State<Peer>, headers: HeaderMap) -> Page {
         rule.monthly_cap,
     );
     for attempt in attempts {
-        let _ = write!(out, "<li>{} {}</li>", display_time(attempt.created_at), Money::from_micros(attempt.amount));
+        let _ = write!(
+            out,
+            "<li>{} {}</li>",
+            display_time(attempt.created_at),
+            Money::from_micros(attempt.amount)
+        );
     }
     for notice in notices {
         out.push_str("<li>");
@@ -307,13 +345,30 @@ async fn wallet(State(peer): State<Peer>, headers: HeaderMap) -> Page {
     }
     out.push_str("</ul></section><section><svg>");
     for (day, spend) in days {
-        let _ = write!(out, "<rect data-day=\"{}\"><title>{spend}</title></rect>", iso_date(day));
+        let _ = write!(
+            out,
+            "<rect data-day=\"{}\"><title>{spend}</title></rect>",
+            iso_date(day)
+        );
     }
-    let _ = write!(out, "</svg></section><section><p>{total} transactions</p><table><tbody>");
+    let _ = write!(
+        out,
+        "</svg></section><section><p>{total} transactions</p><table><tbody>"
+    );
     for entry in entries {
-        let _ = write!(out, "<tr><td>{}</td><td>{}</td><td>", display_time(entry.created_at), entry.kind);
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>",
+            display_time(entry.created_at),
+            entry.kind
+        );
         esc(&mut out, &entry.description);
-        let _ = write!(out, "</td><td>{}</td><td>{}</td></tr>", Money::from_micros(entry.amount), Money::from_micros(entry.balance_after));
+        let _ = write!(
+            out,
+            "</td><td>{}</td><td>{}</td></tr>",
+            Money::from_micros(entry.amount),
+            Money::from_micros(entry.balance_after)
+        );
     }
     out.push_str("</tbody></table></section>");
     Ok(finish(out))
@@ -333,8 +388,14 @@ async fn dialer(State(peer): State<Peer>, headers: HeaderMap) -> Page {
     let mut out = layout(&who, &wallet, "Dialer");
     out.push_str("<form method=\"post\" action=\"/api/calls/start\"><select name=\"country\">");
     for (code, name) in countries {
-        let calling_code = app::server::phone::calling_code(&code).map(|c| c.to_string()).unwrap_or_default();
-        let selected = if code == default_country { " selected" } else { "" };
+        let calling_code = app::server::phone::calling_code(&code)
+            .map(|c| c.to_string())
+            .unwrap_or_default();
+        let selected = if code == default_country {
+            " selected"
+        } else {
+            ""
+        };
         let _ = write!(out, "<option value=\"{code}\"{selected}>");
         esc(&mut out, &name);
         let _ = write!(out, " (+{calling_code})</option>");
