@@ -404,7 +404,7 @@ async fn dialer(State(peer): State<Peer>, headers: HeaderMap) -> Page {
     for call in recent.iter().map(call_view) {
         out.push_str("<li>");
         esc(&mut out, &call.number);
-        out.push_str(" ");
+        out.push(' ');
         esc(&mut out, &call.destination);
         let _ = write!(out, " {}</li>", display_time(call.created_at));
     }
