@@ -12,9 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The release bundle measured 528,917 bytes brotli (WASM + JS) in December
-# 2026; the budget leaves about 2% for ordinary growth.
-BUDGET=${BUNDLE_BUDGET_BYTES:-540000}
+# The release bundle last measured 531,804 bytes brotli (WASM 525,644 + JS
+# 6,160, December 2026); the budget leaves about 2.5% for ordinary growth.
+BUDGET=${BUNDLE_BUDGET_BYTES:-545000}
 SITE=${1:-${LEPTOS_SITE_ROOT:-target/site}}
 command -v brotli >/dev/null || { echo "brotli not found: apt-get install brotli" >&2; exit 2; }
 
