@@ -5,7 +5,7 @@
 #
 #   scripts/setup.sh          build tools (wasm target, wasm-bindgen, wasm-opt) and
 #                             the site's npm packages (Twilio's Voice SDK, web/)
-#   scripts/setup.sh --test   also Chromium, Playwright and PostgreSQL being up
+#   scripts/setup.sh --test   also Chromium, brotli, Playwright and PostgreSQL being up
 #
 # No cargo-leptos: scripts/build_site.sh drives cargo, wasm-bindgen and wasm-opt
 # itself (docs/building.md).
@@ -54,6 +54,10 @@ if [ "${1:-}" = "--test" ]; then
   if ! command -v chromium >/dev/null; then
     say "installing Debian's chromium"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+  if ! command -v brotli >/dev/null; then
+    say "installing Debian's brotli (the bundle size check)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq brotli >/dev/null
   fi
   if [ ! -d end2end/node_modules/@playwright/test ]; then
     say "installing Playwright (no browser download) in end2end/"

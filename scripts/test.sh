@@ -2,7 +2,8 @@
 # README command 2: the whole test suite, as CI runs it.
 #   format, clippy per package (warnings denied), unit + API tests (every API
 #   case on SQLite and on PostgreSQL), the site build, then browser journeys in
-#   Chromium against the real binary on SQLite and on PostgreSQL.
+#   Chromium against the real binary on SQLite and on PostgreSQL, then the
+#   release bundle's size against its budget.
 # Installs what it needs first, only when missing. Builds everything once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,8 +23,8 @@ done
 step "format"
 cargo fmt --all --check
 
-step "clippy: server and app (ssr)"
-cargo clippy -p app -p server --all-targets -- -D warnings
+step "clippy: server, app (ssr) and the benchmark's bare peer"
+cargo clippy -p app -p server -p bench --all-targets -- -D warnings
 
 step "clippy: frontend and app (hydrate, wasm32)"
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
@@ -76,5 +77,12 @@ step "browser tests in Chromium (SQLite)"
 browser_tests sqlite
 step "browser tests in Chromium (PostgreSQL)"
 browser_tests postgres
+
+# The release bundle is what browsers download; its size is checked against the
+# budget in scripts/check_bundle_size.sh (docs/performance.md). Built into its own
+# site folder so the debug site above stays as the browser tests used it.
+step "hydrate bundle size (release WASM + JS, brotli)"
+LEPTOS_SITE_ROOT=target/site-release bash scripts/build_site.sh --release
+bash scripts/check_bundle_size.sh target/site-release
 
 step "all checks passed"

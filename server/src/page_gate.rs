@@ -2,9 +2,14 @@
 //! a logged-out visit to a protected page goes to `/login?next=<path>`, and a
 //! logged-in visit to `/login` or `/register` goes on to the dialer. Server
 //! functions authorize themselves; this only routes documents.
+//!
+//! A signed-in page it lets through gets the `PageReads` its account check
+//! filled in, so the render that follows does not read the account again
+//! (`app::server::page_reads`).
 
 use app::domain::NextPath;
-use app::server::guard::viewer_from_session;
+use app::server::guard::viewer_from_session_with;
+use app::server::page_reads::PageReads;
 use app::server::AppState;
 use axum::extract::{Request, State};
 use axum::http::Method;
@@ -27,7 +32,7 @@ fn is_protected(path: &str) -> bool {
 pub async fn redirect_pages(
     State(state): State<AppState>,
     session: Session,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     if request.method() != Method::GET {
@@ -38,7 +43,8 @@ pub async fn redirect_pages(
     if !is_protected(path) && !is_auth_page {
         return next.run(request).await;
     }
-    let logged_in = match viewer_from_session(&session, &state.db).await {
+    let reads = PageReads::default();
+    let logged_in = match viewer_from_session_with(&session, &state.db, Some(&reads)).await {
         Ok(viewer) => viewer.is_some(),
         // Let the page render its own "unavailable" message rather than loop.
         Err(_) => return next.run(request).await,
@@ -63,6 +69,10 @@ pub async fn redirect_pages(
             Redirect::to(NextPath::parse(next_param.as_deref()).as_str()).into_response()
         }
         (true, false) if path == "/" => Redirect::to(NextPath::DEFAULT).into_response(),
+        (true, false) => {
+            request.extensions_mut().insert(reads);
+            next.run(request).await
+        }
         _ => next.run(request).await,
     }
 }

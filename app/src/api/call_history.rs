@@ -169,10 +169,11 @@ mod ssr {
     use crate::domain::cost_breakdown::cost_breakdown;
     use crate::domain::{CallStatus, EndReason};
     use crate::server::dates::display_time;
-    use crate::server::db::call_history::{self as queries, HistoryCall};
+    use crate::server::db::call_history::{self as queries, HistoryCall, PageRows};
     use crate::server::guard;
     use crate::server::paging::PageWindow;
     use crate::server::phone::format_international;
+    use std::collections::HashMap;
 
     pub async fn call_history(
         org_id: String,
@@ -185,10 +186,13 @@ mod ssr {
         let total = queries::count_calls(pool, &member.org_id, &filter).await?;
         let window = PageWindow::of(total, CALLS_PAGE_SIZE, page);
         let size = i64::from(CALLS_PAGE_SIZE);
-        let rows = queries::calls_page(pool, &member.org_id, &filter, size, window.offset)
+        let rows = PageRows::of(total, window.offset, size);
+        // A page often lists one number many times: format each number once.
+        let mut numbers = HashMap::new();
+        let rows = queries::calls_page(pool, &member.org_id, &filter, rows)
             .await?
             .into_iter()
-            .map(call_row)
+            .map(|record| call_row(record, &mut numbers))
             .collect();
         Ok(CallHistoryPage {
             rows,
@@ -215,11 +219,16 @@ mod ssr {
         Ok(explain(record))
     }
 
-    fn call_row(record: HistoryCall) -> CallRow {
+    /// `numbers`: the display form of each number formatted so far.
+    fn call_row(record: HistoryCall, numbers: &mut HashMap<String, String>) -> CallRow {
         let call = record.call;
+        let number_display = numbers
+            .entry(call.to_number.clone())
+            .or_insert_with(|| format_international(&call.to_number))
+            .clone();
         CallRow {
             time: display_time(call.created_at),
-            number_display: format_international(&call.to_number),
+            number_display,
             destination: call.destination(),
             duration: duration_text(call.duration_secs),
             status_label: call.status.label().to_owned(),

@@ -196,6 +196,7 @@ mod ssr {
     use crate::server::calls::{self as service, CallError, CallbackUrls, StartCall};
     use crate::server::db;
     use crate::server::guard;
+    use crate::server::page_reads::PageReads;
     use crate::server::phone::{calling_code, is_region};
     use crate::server::AppState;
 
@@ -222,7 +223,13 @@ mod ssr {
             })
             .collect();
         let default_country = db::orgs::country_of(&state.db.pool, &member.org_id).await?;
-        let available = state.db.balance(&member.org_id).await?.available();
+        // The layout's banner reads the same wallet: once per page render.
+        let read = || db::wallet::status(&state.db.pool, &member.org_id);
+        let wallet = match PageReads::of_this_request() {
+            Some(reads) => reads.wallet(&member.org_id, read).await?,
+            None => read().await?,
+        };
+        let available = Money::from_micros(wallet.balance - wallet.held);
         let recent: Vec<CallView> = db::calls::recent_for_user(
             &state.db.pool,
             &member.viewer.user.user_id,

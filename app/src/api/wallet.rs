@@ -167,18 +167,26 @@ mod ssr {
     use crate::server::db::ledger::{self, Entry};
     use crate::server::db::wallet::{self as queries, HistoryFilter};
     use crate::server::guard::{self, OrgAdmin};
+    use crate::server::page_reads::PageReads;
     use crate::server::paging::PageWindow;
     use crate::server::{clock, AppState};
 
     pub async fn wallet_overview(org_id: String) -> Result<WalletStatus, AppError> {
         let (member, state) = guard::require_member(&org_id).await?;
-        let balance = state.db.balance(&member.org_id).await?;
-        let threshold = queries::low_balance_threshold(&state.db.pool, &member.org_id).await?;
-        let available = balance.available();
+        // The wallet page and the layout's banner both show it: one read per page render.
+        let read = || queries::status(&state.db.pool, &member.org_id);
+        let wallet = match PageReads::of_this_request() {
+            Some(reads) => reads.wallet(&member.org_id, read).await?,
+            None => read().await?,
+        };
+        let balance = Money::from_micros(wallet.balance);
+        let held = Money::from_micros(wallet.held);
+        let threshold = Money::from_micros(wallet.low_balance_threshold);
+        let available = Money::from_micros(wallet.balance - wallet.held);
         Ok(WalletStatus {
             org_id: member.org_id,
-            balance: balance.balance,
-            held: balance.held,
+            balance,
+            held,
             available,
             low_balance_threshold: threshold,
             is_low: threshold > Money::ZERO && available < threshold,

@@ -17,9 +17,32 @@ use crate::error::AppError;
 use leptos::prelude::*;
 use std::future::Future;
 
-/// The current organization's id once the account has loaded: a Resource key.
+/// A Resource key that changes when the person switches organization: the
+/// current organization's id once the account has loaded.
+///
+/// On the server it is a constant. One server render serves one request, in
+/// which the organization cannot change; tracking `me` there would change
+/// the key from `None` to the id the moment the account loads, and every
+/// Resource keyed on it would fetch its data a second time (each page's
+/// queries ran twice per request). The fetchers await the account
+/// themselves (`for_current_org`), so nothing is lost. In the browser the key
+/// is tracked as before: switching organization reloads the page's data.
 pub(crate) fn current_org_id(me: Resource<Result<Option<Me>, AppError>>) -> Option<String> {
-    me.get()
+    #[cfg(feature = "ssr")]
+    {
+        let _ = me;
+        None
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        loaded_org_id(me)
+    }
+}
+
+/// The current organization's id if the account has loaded (for building
+/// links once a fetcher has awaited it; not a Resource key, see above).
+pub(crate) fn loaded_org_id(me: Resource<Result<Option<Me>, AppError>>) -> Option<String> {
+    me.get_untracked()
         .and_then(Result::ok)
         .flatten()
         .map(|me| me.current_org.org_id)

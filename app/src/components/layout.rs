@@ -4,6 +4,7 @@
 use crate::api::auth::{current_account, Logout, Me};
 use crate::api::org::SwitchOrg;
 use crate::api::wallet::{wallet_overview, WalletStatus};
+use crate::components::current_org::current_org_id;
 use crate::components::form::answer_with_status_of;
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -31,16 +32,9 @@ pub fn AppLayout() -> impl IntoView {
     let location = use_location();
     // Re-read on every page so the banner appears (or goes) as money moves.
     let wallet_status = Resource::new(
-        move || {
-            (
-                location.pathname.get(),
-                me_resource
-                    .get()
-                    .and_then(Result::ok)
-                    .flatten()
-                    .map(|me| me.current_org.org_id),
-            )
-        },
+        // The organization part of the key is constant on the server, so the
+        // status is read once per render, not again when the account loads.
+        move || (location.pathname.get(), current_org_id(me_resource)),
         move |_| async move {
             match me_resource.await {
                 Ok(Some(me)) => wallet_overview(me.current_org.org_id).await.map(Some),

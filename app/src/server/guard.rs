@@ -6,6 +6,7 @@
 //! admin take an `OrgAdmin`, so forgetting the check does not compile.
 
 use super::db::{self, orgs::Membership, users::User, Db};
+use super::page_reads::PageReads;
 use super::state::{app_state, AppState};
 use crate::domain::Role;
 use crate::error::AppError;
@@ -54,8 +55,19 @@ impl OrgMember {
 }
 
 /// The logged-in user for this session, if any. Ends sessions past their
-/// absolute lifetime and sessions whose user no longer exists.
+/// absolute lifetime and sessions whose user no longer exists. While a page
+/// renders, the account is read from the database once (`PageReads`).
 pub async fn viewer_from_session(session: &Session, db: &Db) -> Result<Option<Viewer>, AppError> {
+    viewer_from_session_with(session, db, PageReads::of_this_request().as_ref()).await
+}
+
+/// `viewer_from_session`, sharing the account read through `reads` (the page
+/// gate passes the `PageReads` it makes for the render that follows).
+pub async fn viewer_from_session_with(
+    session: &Session,
+    db: &Db,
+    reads: Option<&PageReads>,
+) -> Result<Option<Viewer>, AppError> {
     let Some(user_id) = session.get::<String>(USER_ID).await? else {
         return Ok(None);
     };
@@ -64,7 +76,17 @@ pub async fn viewer_from_session(session: &Session, db: &Db) -> Result<Option<Vi
         session.flush().await?;
         return Ok(None);
     }
-    match db::users::by_id(&db.pool, &user_id).await? {
+    let user = match reads.and_then(|reads| reads.user(&user_id)) {
+        Some(user) => user,
+        None => {
+            let user = db::users::by_id(&db.pool, &user_id).await?;
+            if let Some(reads) = reads {
+                reads.remember_user(&user_id, user.clone());
+            }
+            user
+        }
+    };
+    match user {
         Some(user) => Ok(Some(Viewer { user })),
         None => {
             session.flush().await?;
@@ -95,9 +117,17 @@ pub async fn require_viewer() -> Result<(Viewer, Session, AppState), AppError> {
 /// belong to answers `NotFound`, exactly like one that does not exist.
 pub async fn require_member(org_id: &str) -> Result<(OrgMember, AppState), AppError> {
     let (viewer, _, state) = require_viewer().await?;
-    let role = db::orgs::role_of(&state.db.pool, org_id, &viewer.user.user_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let user_id = &viewer.user.user_id;
+    // During a page render the layout has already read every membership.
+    let shared = PageReads::of_this_request().and_then(|reads| reads.memberships(user_id));
+    let role = match shared {
+        Some(memberships) => memberships
+            .into_iter()
+            .find(|m| m.org_id == org_id)
+            .map(|m| m.role),
+        None => db::orgs::role_of(&state.db.pool, org_id, user_id).await?,
+    }
+    .ok_or(AppError::NotFound)?;
     Ok((
         OrgMember {
             viewer,
@@ -115,7 +145,18 @@ pub async fn current_membership(
     session: &Session,
     db: &Db,
 ) -> Result<(Membership, Vec<Membership>), AppError> {
-    let memberships = db::orgs::memberships_of(&db.pool, &viewer.user.user_id).await?;
+    let user_id = &viewer.user.user_id;
+    let reads = PageReads::of_this_request();
+    let memberships = match reads.as_ref().and_then(|reads| reads.memberships(user_id)) {
+        Some(memberships) => memberships,
+        None => {
+            let memberships = db::orgs::memberships_of(&db.pool, user_id).await?;
+            if let Some(reads) = &reads {
+                reads.remember_memberships(user_id, &memberships);
+            }
+            memberships
+        }
+    };
     let chosen = session.get::<String>(CURRENT_ORG_ID).await?;
     let current = chosen
         .and_then(|org_id| memberships.iter().find(|m| m.org_id == org_id).cloned())

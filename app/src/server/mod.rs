@@ -12,7 +12,7 @@
 //! - `db/`: all SQL, one module per aggregate; `db/ledger.rs` is the only
 //!   code that moves money.
 //! - Helpers: `call_views.rs`, `dates.rs`, `paging.rs`, `phone.rs`, `ids.rs`,
-//!   `clock.rs`, the session store, the login throttle and the client address
+//!   `clock.rs`, `page_reads.rs` (reads shared by one page render), the session store, the login throttle and the client address
 //!   it counts (`client_addr.rs`), password hashing.
 
 pub mod call_views;
@@ -23,6 +23,7 @@ pub mod dates;
 pub mod db;
 pub mod guard;
 pub mod ids;
+pub mod page_reads;
 pub mod paging;
 pub mod password_hash;
 pub mod phone;

@@ -15,7 +15,7 @@ pub use detail::CallDetailPage;
 use crate::api::call_history::{
     call_history, CallHistoryPage, CallMember, CallRow, STATUS_CHOICES,
 };
-use crate::components::current_org::{current_org_id, for_current_org};
+use crate::components::current_org::{current_org_id, for_current_org, loaded_org_id};
 use crate::components::filters::{query_string, DateRangeFields, FilterActions, FilterErrorNotice};
 use crate::components::form::ErrorNotice;
 use crate::components::layout::MeResource;
@@ -111,7 +111,7 @@ pub fn CallsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let result = history.await;
                 // Loaded by now: the history's fetcher awaited it.
-                let org_id = current_org_id(me).unwrap_or_default();
+                let org_id = loaded_org_id(me).unwrap_or_default();
                 let filters = filters.get_untracked();
                 match result {
                     Ok(Some(page)) => view! {

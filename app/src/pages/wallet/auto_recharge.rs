@@ -5,25 +5,34 @@
 use crate::api::purchases::{
     load_auto_recharge, AutoRechargeView, DismissNotice, SaveAutoRecharge, SaveCard,
 };
+use crate::components::current_org::{current_org_id, for_current_org};
 use crate::components::form::{action_error, ErrorNotice, FieldError, FormError};
+use crate::components::layout::MeResource;
 use leptos::prelude::*;
 
 const FIELDS: &[&str] = &["enabled", "threshold", "target", "monthly_cap"];
 
 #[component]
-pub fn AutoRechargeSettings(org_id: String) -> impl IntoView {
+pub fn AutoRechargeSettings() -> impl IntoView {
+    let MeResource(me) = expect_context::<MeResource>();
     let save = ServerAction::<SaveAutoRecharge>::new();
     let dismiss = ServerAction::<DismissNotice>::new();
-    let org = StoredValue::new(org_id);
+    // Loaded like every section (`current_org`), outside any Suspend, so it is fetched once.
     let view_data = Resource::new(
         move || {
             (
-                org.get_value(),
+                current_org_id(me),
                 save.version().get(),
                 dismiss.version().get(),
             )
         },
-        |(org_id, _, _)| load_auto_recharge(org_id),
+        move |_| {
+            for_current_org(me, |org_id| async move {
+                load_auto_recharge(org_id.clone())
+                    .await
+                    .map(|data| (org_id, data))
+            })
+        },
     );
     view! {
         <section class="card auto-recharge" aria-labelledby="auto-recharge-heading">
@@ -31,7 +40,8 @@ pub fn AutoRechargeSettings(org_id: String) -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match view_data.await {
-                        Ok(data) => view! { <AutoRechargeForm data org_id=org.get_value() save dismiss/> }.into_any(),
+                        Ok(Some((org_id, data))) => view! { <AutoRechargeForm data org_id save dismiss/> }.into_any(),
+                        Ok(None) => ().into_any(),
                         Err(error) => view! { <ErrorNotice error/> }.into_any(),
                     }
                 })}

@@ -8,6 +8,7 @@ use crate::api::purchases::{
 };
 use crate::components::current_org::{current_org_id, for_current_org};
 use crate::components::form::{action_error, ErrorNotice, FieldError, FormError};
+use crate::components::layout::MeResource;
 use crate::components::money::credits_text;
 use crate::domain::Money;
 use crate::error::AppError;
@@ -20,9 +21,21 @@ use std::time::Duration;
 pub struct WalletVersion(pub RwSignal<u32>);
 
 #[component]
-pub fn BuyCredits(org_id: String) -> impl IntoView {
-    let org = StoredValue::new(org_id);
-    let options = Resource::new(move || org.get_value(), load_purchase_options);
+pub fn BuyCredits() -> impl IntoView {
+    let MeResource(me) = expect_context::<MeResource>();
+    // Keyed and loaded like every section (`current_org`), outside any
+    // Suspend: a Resource made inside one that awaits the account is made
+    // again when the account loads, and fetches twice.
+    let options = Resource::new(
+        move || current_org_id(me),
+        move |_| {
+            for_current_org(me, |org_id| async move {
+                load_purchase_options(org_id.clone())
+                    .await
+                    .map(|options| (org_id, options))
+            })
+        },
+    );
     view! {
         <section class="card buy-credits" aria-labelledby="buy-heading">
             <h2 id="buy-heading">"Buy credits"</h2>
@@ -30,7 +43,8 @@ pub fn BuyCredits(org_id: String) -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match options.await {
-                        Ok(options) => view! { <BuyForms options org_id=org.get_value()/> }.into_any(),
+                        Ok(Some((org_id, options))) => view! { <BuyForms options org_id/> }.into_any(),
+                        Ok(None) => ().into_any(),
                         Err(error) => view! { <ErrorNotice error/> }.into_any(),
                     }
                 })}

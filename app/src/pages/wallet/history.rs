@@ -6,7 +6,7 @@
 use crate::api::wallet::{
     has_receipt, kind_label, wallet_history, HistoryPage, HistoryRow, ENTRY_KINDS,
 };
-use crate::components::current_org::{current_org_id, for_current_org};
+use crate::components::current_org::{current_org_id, for_current_org, loaded_org_id};
 use crate::components::filters::{query_string, DateRangeFields, FilterActions, FilterErrorNotice};
 use crate::components::form::ErrorNotice;
 use crate::components::layout::MeResource;
@@ -89,7 +89,7 @@ pub fn HistorySection(version: Signal<u32>) -> impl IntoView {
                 {move || Suspend::new(async move {
                     let result = history.await;
                     // Loaded by now: the history's fetcher awaited it.
-                    let org_id = current_org_id(me).unwrap_or_default();
+                    let org_id = loaded_org_id(me).unwrap_or_default();
                     match result {
                         Ok(Some(page)) => {
                             view! { <HistoryTable page filters=filters.get_untracked() org_id/> }.into_any()

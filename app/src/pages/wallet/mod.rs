@@ -73,14 +73,8 @@ pub fn WalletPage() -> impl IntoView {
                 }
             })}
         </Transition>
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                match me.await {
-                    Ok(Some(me)) => Some(view! { <PurchaseSections org_id=me.current_org.org_id/> }),
-                    _ => None,
-                }
-            })}
-        </Transition>
+        <buy::BuyCredits/>
+        <auto_recharge::AutoRechargeSettings/>
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 match overview.await {
@@ -91,16 +85,6 @@ pub fn WalletPage() -> impl IntoView {
         </Transition>
         <spend_chart::SpendSection version=wallet_version.into()/>
         <history::HistorySection version=wallet_version.into()/>
-    }
-    .into_any()
-}
-
-/// Buying credits and auto-recharge (`buy.rs`, `auto_recharge.rs`).
-#[component]
-fn PurchaseSections(org_id: String) -> impl IntoView {
-    view! {
-        <buy::BuyCredits org_id=org_id.clone()/>
-        <auto_recharge::AutoRechargeSettings org_id/>
     }
     .into_any()
 }

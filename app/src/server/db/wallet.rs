@@ -247,18 +247,27 @@ pub async fn daily_call_spend<'c>(
 // ---------------------------------------------------------------------------
 // The low-balance alert.
 
-/// The alert threshold (zero, i.e. off, until someone sets one).
+/// Balance, held and the alert threshold of one organization in one
+/// statement (zeros before its wallet or settings row exists): what the
+/// wallet card and the low-balance banner show.
 #[tracing::instrument(skip_all, fields(org_id))]
-pub async fn low_balance_threshold<'c>(
+pub async fn status<'c>(
     db: impl Executor<'c, Database = Any>,
     org_id: &str,
-) -> Result<Money, sqlx::Error> {
-    let row: Option<(i64,)> =
-        sqlx::query_as("select low_balance_threshold from wallet_settings where org_id = $1")
-            .bind(org_id)
-            .fetch_optional(db)
-            .await?;
-    Ok(Money::from_micros(row.map(|(t,)| t).unwrap_or(0)))
+) -> Result<crate::server::page_reads::WalletRead, sqlx::Error> {
+    let (balance, held, low_balance_threshold): (i64, i64, i64) = sqlx::query_as(
+        "select cast(coalesce((select balance from wallet where org_id = $1), 0) as bigint),
+                cast(coalesce((select held from wallet where org_id = $1), 0) as bigint),
+                cast(coalesce((select low_balance_threshold from wallet_settings where org_id = $1), 0) as bigint)",
+    )
+    .bind(org_id)
+    .fetch_one(db)
+    .await?;
+    Ok(crate::server::page_reads::WalletRead {
+        balance,
+        held,
+        low_balance_threshold,
+    })
 }
 
 /// Saves the threshold, leaving the other wallet settings as they are.

@@ -1,0 +1,167 @@
+//! Reads shared by everything that renders one page.
+//!
+//! A signed-in page is rendered by several parts that each ask the server
+//! for what they need: the page gate checks the session's account, the
+//! layout loads the account and its organizations, the low-balance banner
+//! and the page's own sections each check the caller's membership and may
+//! read the same wallet status. Before this, each of them read the account
+//! (six times for one `/calls`), the membership and the wallet again.
+//!
+//! `PageReads` is made by the page gate (`server/src/page_gate.rs`) for a
+//! `GET` of a signed-in page, put in the request's extensions, and found by
+//! the guards through the request parts Leptos provides while rendering.
+//! It lives exactly as long as that request. Rendering a page changes
+//! nothing (every change is a POSTed server function, which never gets a
+//! `PageReads`), so a read made once is the answer for the whole render.
+//! Every check still runs: the guards still read the session (held in
+//! memory by tower-sessions after its one load), the absolute timeout, and
+//! the membership of exactly the organization asked for; only the database
+//! round trips are shared.
+
+use super::db::orgs::Membership;
+use super::db::users::User;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use tokio::sync::OnceCell;
+
+/// What one page render has read so far, keyed by whom it was read for.
+#[derive(Clone, Debug, Default)]
+pub struct PageReads(Arc<Mutex<Reads>>);
+
+#[derive(Debug, Default)]
+struct Reads {
+    /// `users::by_id` for this user id (None: no such user).
+    user: Option<(String, Option<User>)>,
+    /// `orgs::memberships_of` for this user id.
+    memberships: Option<(String, Vec<Membership>)>,
+    /// The wallet status of this organization (`db::wallet::status`), read
+    /// once even when the page and the banner ask at the same moment.
+    wallet: Option<(String, Arc<OnceCell<WalletRead>>)>,
+}
+
+/// Balance, held and alert threshold of one organization, in micro-dollars.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WalletRead {
+    pub balance: i64,
+    pub held: i64,
+    pub low_balance_threshold: i64,
+}
+
+impl PageReads {
+    /// The reads of the page render in progress, if this request is one
+    /// (from the request parts Leptos provides to server functions).
+    pub fn of_this_request() -> Option<PageReads> {
+        leptos::prelude::use_context::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<PageReads>().cloned())
+    }
+
+    pub fn user(&self, user_id: &str) -> Option<Option<User>> {
+        let reads = self.lock();
+        reads
+            .user
+            .as_ref()
+            .filter(|(id, _)| id == user_id)
+            .map(|(_, user)| user.clone())
+    }
+
+    pub fn remember_user(&self, user_id: &str, user: Option<User>) {
+        self.lock().user = Some((user_id.to_owned(), user));
+    }
+
+    pub fn memberships(&self, user_id: &str) -> Option<Vec<Membership>> {
+        let reads = self.lock();
+        reads
+            .memberships
+            .as_ref()
+            .filter(|(id, _)| id == user_id)
+            .map(|(_, memberships)| memberships.clone())
+    }
+
+    pub fn remember_memberships(&self, user_id: &str, memberships: &[Membership]) {
+        self.lock().memberships = Some((user_id.to_owned(), memberships.to_vec()));
+    }
+
+    /// The wallet status of `org_id`: `read` runs once per render and
+    /// organization; whoever asks while it runs waits for its answer.
+    pub async fn wallet<E, F, Fut>(&self, org_id: &str, read: F) -> Result<WalletRead, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<WalletRead, E>>,
+    {
+        let cell = {
+            let mut reads = self.lock();
+            match &reads.wallet {
+                Some((id, cell)) if id == org_id => cell.clone(),
+                _ => {
+                    let cell = Arc::new(OnceCell::new());
+                    reads.wallet = Some((org_id.to_owned(), cell.clone()));
+                    cell
+                }
+            }
+        };
+        cell.get_or_try_init(read).await.copied()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Reads> {
+        // Held only to copy a value in or out; a panic elsewhere cannot leave it half-written.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Role;
+
+    fn user(id: &str) -> User {
+        User {
+            user_id: id.into(),
+            email: format!("{id}@example.com"),
+            name: id.into(),
+            is_operator: false,
+        }
+    }
+
+    #[test]
+    fn a_read_answers_only_for_whom_it_was_made() {
+        let reads = PageReads::default();
+        assert!(reads.user("usr_a").is_none());
+        reads.remember_user("usr_a", Some(user("usr_a")));
+        assert_eq!(reads.user("usr_a").unwrap().unwrap().user_id, "usr_a");
+        assert!(reads.user("usr_b").is_none(), "another user is read afresh");
+        reads.remember_user("usr_gone", None);
+        assert!(matches!(reads.user("usr_gone"), Some(None)));
+
+        let mine = vec![Membership {
+            org_id: "org_a".into(),
+            name: "A".into(),
+            role: Role::Owner,
+        }];
+        reads.remember_memberships("usr_a", &mine);
+        assert_eq!(reads.memberships("usr_a").unwrap()[0].org_id, "org_a");
+        assert!(reads.memberships("usr_b").is_none());
+
+        let wallet = |balance| WalletRead {
+            balance,
+            held: 1,
+            low_balance_threshold: 0,
+        };
+        let read = |balance| async move { Ok::<_, ()>(wallet(balance)) };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            assert_eq!(reads.wallet("org_a", || read(5)).await, Ok(wallet(5)));
+            assert_eq!(
+                reads.wallet("org_a", || read(7)).await,
+                Ok(wallet(5)),
+                "read once"
+            );
+            assert_eq!(reads.wallet("org_b", || read(9)).await, Ok(wallet(9)));
+        });
+        // Clones share one set of reads: the gate's copy and the render's.
+        assert!(matches!(reads.clone().user("usr_gone"), Some(None)));
+    }
+}
