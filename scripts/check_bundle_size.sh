@@ -12,9 +12,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The release bundle last measured 531,804 bytes brotli (WASM 525,644 + JS
-# 6,160, December 2026); the budget leaves about 2.5% for ordinary growth.
-BUDGET=${BUNDLE_BUDGET_BYTES:-545000}
+# The release bundle measured 531,804 bytes brotli (WASM 525,644 + JS 6,160)
+# before the browser phone, whose bindings, in-call controls, device pickers
+# and rating form added 69.6 KB of WASM (602,093 bytes brotli, December
+# 2026); the budget leaves about 2.5% for ordinary growth. It is a ratchet,
+# not the 250 KB goal: docs/performance.md says what stands in the way.
+BUDGET=${BUNDLE_BUDGET_BYTES:-625000}
 SITE=${1:-${LEPTOS_SITE_ROOT:-target/site}}
 command -v brotli >/dev/null || { echo "brotli not found: apt-get install brotli" >&2; exit 2; }
 

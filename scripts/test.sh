@@ -41,8 +41,10 @@ python3 scripts/check_twilio_wire.py
 # `cargo test` already built target/debug/phonebooth (the API tests run it), so only
 # the WASM bundle and CSS are built here: building the server again with plain
 # `cargo build` features (no dev-dependencies) would recompile much of the graph.
-step "building the site (WASM bundle and CSS; the server binary comes from the test build)"
-bash scripts/build_site.sh
+# The site is built once, in release (what browsers download): the browser
+# tests run on it and its size is checked against the budget below.
+step "building the release site (WASM bundle and CSS; the server binary comes from the test build)"
+bash scripts/build_site.sh --release
 
 server_pid=""
 stop_server() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; server_pid=""; }
@@ -78,11 +80,9 @@ browser_tests sqlite
 step "browser tests in Chromium (PostgreSQL)"
 browser_tests postgres
 
-# The release bundle is what browsers download; its size is checked against the
-# budget in scripts/check_bundle_size.sh (docs/performance.md). Built into its own
-# site folder so the debug site above stays as the browser tests used it.
+# Budget and what the bundle is made of: scripts/check_bundle_size.sh,
+# docs/performance.md.
 step "hydrate bundle size (release WASM + JS, brotli)"
-LEPTOS_SITE_ROOT=target/site-release bash scripts/build_site.sh --release
-bash scripts/check_bundle_size.sh target/site-release
+bash scripts/check_bundle_size.sh target/site
 
 step "all checks passed"
