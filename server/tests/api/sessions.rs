@@ -32,12 +32,17 @@ async fn a_session_save_on_a_busy_database_answers_503_not_500() {
         .is_success());
     // Due for renewal: this read-only page request will save the session.
     age_stored_session(&app, 2 * 3600).await;
-    let other = app::server::db::Db::connect(&app.database_url).await.unwrap();
+    let other = app::server::db::Db::connect(&app.database_url)
+        .await
+        .unwrap();
     let lock = other.begin_write().await.unwrap();
     let response = browser.get(app.url("/wallet")).send().await.unwrap();
     assert_eq!(response.status(), 503);
     assert_eq!(
-        response.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
         Some("5")
     );
     assert!(response
@@ -48,7 +53,10 @@ async fn a_session_save_on_a_busy_database_answers_503_not_500() {
     lock.rollback().await.unwrap();
     let response = browser.get(app.url("/wallet")).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    assert!(session_cookie(&response).is_some(), "renewed once the lock is gone");
+    assert!(
+        session_cookie(&response).is_some(),
+        "renewed once the lock is gone"
+    );
 }
 
 /// The one stored session: its id, its data (JSON text) and its stored expiry.
