@@ -4,7 +4,7 @@
 alter table outbox_email add column html_body text;
 alter table outbox_email add column status text not null default 'queued'
     check (status in ('queued', 'sent', 'failed'));
-alter table outbox_email add column attempts integer not null default 0;
+alter table outbox_email add column attempts bigint not null default 0;
 alter table outbox_email add column last_error text;
 update outbox_email set status = 'sent' where sent_at is not null;
 -- the operators' list is newest first
