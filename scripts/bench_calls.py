@@ -7,11 +7,12 @@ through the API and credits it with a grant written straight into the
 database (wallet and ledger entry in one transaction), then measures:
 
 1. Signed status callbacks (Twilio mode, against bench_lib.FakeTwilio, the
-   same fake of Twilio's Calls API as the API tests', on a local port): places N calls with
-   /api/calls/start (figure: call starts/s), then posts each call's four
-   events (initiated, ringing, in-progress, completed with a duration) and a
-   duplicate of each, shuffled, from C keep-alive connections, each signed
-   with X-Twilio-Signature. Figure: events/s and p50/p99/max latency. Checks:
+   same fake of Twilio's Calls API as the API tests', on a local port): starts N calls with
+   /api/calls/start (figure: call starts/s), plays each browser connecting
+   with its attempt (the signed voice request; figure: connects/s), then posts
+   each dialed leg's four events (initiated, ringing, in-progress, completed
+   with a duration, with ParentCallSid) and a duplicate of each, shuffled,
+   from C keep-alive connections, each signed with X-Twilio-Signature. Figure: events/s and p50/p99/max latency. Checks:
    every answer 204, exactly one call_charge per call, each of the expected
    cost, every hold closed (wallet.held = 0), wallet balance = ledger sum.
 2. Quotes, on the same server: M /api/calls/quote requests for varied
@@ -84,29 +85,47 @@ def start_calls(server, session, count, concurrency, tag):
                 for n in range(count)]
 
     def accept(_index, status, body):
-        view = bench_lib.parse_json(body)
-        return None if status == 200 and isinstance(view, dict) and view.get("call_id") else \
-            f"answered {status}: {body[:300]!r}"
+        started = bench_lib.parse_json(body)
+        return None if status == 200 and isinstance(started, dict) and started.get("call", {}).get("call_id") \
+            else f"answered {status}: {body[:300]!r}"
 
     load = bench_lib.run_load(server.port, requests, concurrency, accept)
-    views = {i: json.loads(answer[1]) for i, answer in enumerate(load.answers) if answer and answer[0] == 200}
+    started = {i: json.loads(answer[1]) for i, answer in enumerate(load.answers) if answer and answer[0] == 200}
+    views = {i: dict(s["call"], attempt=s.get("attempt")) for i, s in started.items()}
     return load, views
+
+
+def legs(call_id):
+    """The browser's leg and the leg its <Dial> makes, for a call of ours (one of each)."""
+    digits = call_id.removeprefix("call_")
+    return f"CAbb{digits[2:]}", f"CA{digits}"
+
+
+def connect_requests(server, views, identity):
+    """Each call's voice request, as Twilio makes it when the browser connects with the attempt."""
+    requests = []
+    for view in views.values():
+        parent, _ = legs(view["call_id"])
+        params = bench_lib.twilio_voice_params(parent, identity, view["attempt"])
+        path = "/webhooks/twilio/voice"
+        headers = {"content-type": "application/x-www-form-urlencoded",
+                   "x-twilio-signature": bench_lib.twilio_signature(server.public_url + path, params)}
+        requests.append((path, bench_lib.form(params).encode(), headers))
+    return requests
 
 
 def callback_requests(server, views, fake, rng):
     """Each call's four events and a duplicate of each, signed and shuffled; and each call's talk time."""
     requests, durations, now = [], {}, int(time.time())
     for index, view in views.items():
-        sid = fake.by_call_id.get(view["call_id"])
-        if sid is None:
-            continue
+        parent, sid = legs(view["call_id"])
         durations[view["call_id"]] = duration = rng.randint(1, 900)
         began = now - duration - 60
         times = (began, began + 1, began + 5, began + 5 + duration)
         path = f"/webhooks/twilio/status?call={view['call_id']}"
         for sequence, (status, at) in enumerate(zip(STATUSES, times)):
             params = bench_lib.twilio_status_params(sid, view["e164"], status, sequence, at,
-                                                    duration if status == "completed" else None)
+                                                    duration if status == "completed" else None, parent)
             headers = {"content-type": "application/x-www-form-urlencoded",
                        "x-twilio-signature": bench_lib.twilio_signature(server.public_url + path, params)}
             requests += [(path, bench_lib.form(params).encode(), headers)] * 2
@@ -130,8 +149,15 @@ def bench_callbacks(backend, server, session, fake, args, rng):
     load, views = start_calls(server, session, args.calls, args.concurrency, "cb")
     bench_lib.report(backend, "call start (twilio)", f"{load.latency_line('calls')}   failed: {len(load.failures)}")
     problems += [f"start: {p}" for _, p in load.failures[:3]]
-    if len(fake.by_call_id) != len(views):
-        problems.append(f"the fake Twilio got {len(fake.by_call_id)} calls for {len(views)} started")
+    if fake.by_call_id:
+        problems.append(f"the fake Twilio got {len(fake.by_call_id)} REST calls: browsers start calls")
+    user_id = server.db.value("select user_id from call where org_id = "
+                              f"{bench_lib.sql_literal(session.org_id)} limit 1")
+    load = bench_lib.run_load(server.port, connect_requests(server, views, f"member-{user_id}"), args.concurrency,
+                              lambda _i, status, body: None if status == 200 and b"<Dial" in body
+                              else f"answered {status}: {body[:200]!r}")
+    bench_lib.report(backend, "browser connects", f"{load.latency_line('connects')}   not dialed: {len(load.failures)}")
+    problems += [f"connect: {p}" for _, p in load.failures[:3]]
     requests, durations = callback_requests(server, views, fake, rng)
     load = bench_lib.run_load(server.port, requests, args.concurrency,
                               lambda _i, status, body: None if status == 204 else f"answered {status}: {body[:200]!r}")

@@ -381,6 +381,8 @@ def stripe_signature(secret, body, timestamp=None):
 TWILIO_ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
 TWILIO_AUTH_TOKEN = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 TWILIO_CALLER_ID = "+15005550006"
+TWILIO_API_KEY_SID = "SK0123456789abcdef0123456789abcdef"
+TWILIO_TWIML_APP_SID = "AP0123456789abcdef0123456789abcdef"
 # Twilio's test credentials refuse this `To` (error 21211); the fake also refuses any `To` ending in 0005 (21217).
 TWILIO_INVALID_NUMBER = "+15005550001"
 TWILIO_CALLS_PATH = f"/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/Calls"
@@ -398,16 +400,28 @@ def twilio_signature(url, params, auth_token=TWILIO_AUTH_TOKEN):
     return base64.b64encode(hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()).decode()
 
 
-def twilio_status_params(call_sid, to, status, sequence, timestamp, duration=None):
-    """A status callback's form fields, as Twilio sends them (wire.rs, status_callback_params)."""
+def twilio_status_params(call_sid, to, status, sequence, timestamp, duration=None, parent_sid=None):
+    """A status callback's form fields, as Twilio sends them (wire.rs, status_callback_params); with
+    `parent_sid`, those of the leg a browser leg's <Dial> made."""
     params = [("AccountSid", TWILIO_ACCOUNT_SID), ("ApiVersion", "2010-04-01"), ("CallSid", call_sid),
-              ("CallStatus", status), ("Direction", "outbound-api"), ("From", TWILIO_CALLER_ID), ("To", to),
+              ("CallStatus", status), ("Direction", "outbound-dial" if parent_sid else "outbound-api"),
+              ("From", TWILIO_CALLER_ID), ("To", to),
               ("SequenceNumber", str(sequence)), ("Timestamp", rfc2822(timestamp)),
               ("CallbackSource", "call-progress-events")]
+    if parent_sid:
+        params.append(("ParentCallSid", parent_sid))
     if status == "completed" and duration is not None:
         # `Duration` is in minutes, each started minute counted.
         params += [("CallDuration", str(duration)), ("Duration", str(-(-duration // 60)))]
     return params
+
+
+def twilio_voice_params(parent_sid, identity, attempt):
+    """The voice request Twilio makes when a browser connects with `attempt` (wire.rs, voice_request_params)."""
+    caller = f"client:{identity}"
+    return [("AccountSid", TWILIO_ACCOUNT_SID), ("ApiVersion", "2010-04-01"), ("CallSid", parent_sid),
+            ("CallStatus", "ringing"), ("Direction", "inbound"), ("From", caller), ("Caller", caller),
+            ("To", ""), ("Called", ""), ("attempt", attempt)]
 
 
 class FakeTwilio(http.server.ThreadingHTTPServer):
@@ -430,6 +444,8 @@ class FakeTwilio(http.server.ThreadingHTTPServer):
         """The settings that put the app in Twilio mode against this fake."""
         return {"TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
                 "TWILIO_API_BASE": self.base, "TWILIO_CALLER_ID": TWILIO_CALLER_ID,
+                "TWILIO_API_KEY_SID": TWILIO_API_KEY_SID, "TWILIO_API_KEY_SECRET": "bench-api-key-secret",
+                "TWILIO_TWIML_APP_SID": TWILIO_TWIML_APP_SID,
                 # A private test deployment: the real-carrier code with sandbox payments.
                 "ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO": "1"}
 

@@ -33,6 +33,12 @@ cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 step "unit and API tests (SQLite and PostgreSQL)"
 cargo test -p app -p server
 
+# Our access token and voice TwiML against Twilio's own Python library
+# (installed once into .tools/twilio-venv; a committed golden vector if PyPI
+# cannot be reached).
+step "Twilio wire format against Twilio's Python library"
+python3 scripts/check_twilio_wire.py
+
 # `cargo test` already built target/debug/phonebooth (the API tests run it), so only
 # the WASM bundle and CSS are built here: building the server again with plain
 # `cargo build` features (no dev-dependencies) would recompile much of the graph.

@@ -88,10 +88,109 @@ pub struct Config {
     pub mail: Option<crate::mail::MailSettings>,
 }
 
-/// A Twilio account: its SID and auth token (the token is `Config::twilio_auth_token`).
+/// A Twilio account: its SID and auth token (the token is
+/// `Config::twilio_auth_token`), and what browsers start calls with.
 #[derive(Clone, Debug)]
 pub struct TwilioAccount {
     pub account_sid: String,
+    pub voice: VoiceKeys,
+}
+
+/// What Voice access tokens are minted with: a Standard API key (its SID and
+/// secret sign the token) and the TwiML App whose voice URL Twilio requests
+/// when a browser connects. All three settings or none.
+#[derive(Clone, Debug)]
+pub struct VoiceKeys {
+    /// `SK…` (`TWILIO_API_KEY_SID`): the token's issuer.
+    pub api_key_sid: String,
+    /// `TWILIO_API_KEY_SECRET`: signs the token (HS256).
+    pub api_key_secret: Secret,
+    /// `AP…` (`TWILIO_TWIML_APP_SID`): the outgoing grant's application.
+    pub twiml_app_sid: String,
+    /// `TWILIO_TOKEN_TTL_SECS`: how long a token lasts.
+    pub token_ttl_secs: u64,
+}
+
+/// Twilio accepts access tokens that live at most a day.
+pub const MAX_TOKEN_TTL_SECS: u64 = 24 * 3600;
+
+/// The three browser-calling settings, all or none; each named when missing.
+fn voice_keys(
+    lookup: &impl Fn(&str) -> Option<String>,
+    twilio_configured: bool,
+) -> Result<Option<VoiceKeys>, ConfigError> {
+    const NAMES: [&str; 3] = [
+        "TWILIO_API_KEY_SID",
+        "TWILIO_API_KEY_SECRET",
+        "TWILIO_TWIML_APP_SID",
+    ];
+    let values = NAMES.map(lookup);
+    let token_ttl_secs = whole_number(
+        lookup,
+        "TWILIO_TOKEN_TTL_SECS",
+        3600,
+        60..=MAX_TOKEN_TTL_SECS,
+    )?;
+    let missing: Vec<&str> = NAMES
+        .iter()
+        .zip(&values)
+        .filter(|(_, value)| value.is_none())
+        .map(|(name, _)| *name)
+        .collect();
+    if missing.len() == NAMES.len() {
+        if twilio_configured {
+            return Err(invalid(
+                "TWILIO_API_KEY_SID",
+                "TWILIO_API_KEY_SID, TWILIO_API_KEY_SECRET and TWILIO_TWIML_APP_SID are required \
+                 with TWILIO_ACCOUNT_SID: browsers start every call with an access token signed \
+                 by a Standard API key, through the TwiML App (see the README's Twilio setup)",
+            ));
+        }
+        return Ok(None);
+    }
+    if let Some(first) = missing.first() {
+        return Err(invalid(
+            first,
+            format!(
+                "{} missing: TWILIO_API_KEY_SID, TWILIO_API_KEY_SECRET and \
+                 TWILIO_TWIML_APP_SID go together (all three or none)",
+                missing.join(", ")
+            ),
+        ));
+    }
+    let [Some(api_key_sid), Some(api_key_secret), Some(twiml_app_sid)] = values else {
+        unreachable!("none is missing");
+    };
+    if !is_sid(&api_key_sid, "SK") {
+        return Err(invalid(
+            "TWILIO_API_KEY_SID",
+            "must be an API key SID (SK followed by 32 characters)",
+        ));
+    }
+    if !is_sid(&twiml_app_sid, "AP") {
+        return Err(invalid(
+            "TWILIO_TWIML_APP_SID",
+            "must be a TwiML App SID (AP followed by 32 characters)",
+        ));
+    }
+    if !twilio_configured {
+        return Err(invalid(
+            "TWILIO_ACCOUNT_SID",
+            "is required with TWILIO_API_KEY_SID: the key belongs to a Twilio account, and \
+             without one calls go to the simulated carrier",
+        ));
+    }
+    Ok(Some(VoiceKeys {
+        api_key_sid,
+        api_key_secret: Secret::new(api_key_secret),
+        twiml_app_sid,
+        token_ttl_secs,
+    }))
+}
+
+/// `prefix` and 32 letters or digits, as Twilio SIDs are.
+fn is_sid(raw: &str, prefix: &str) -> bool {
+    raw.len() == 34 && raw.starts_with(prefix) && raw.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// Twilio's magic test caller ID, used by the simulated carrier when none is configured.
@@ -325,7 +424,7 @@ impl Config {
                     "is required with TWILIO_ACCOUNT_SID",
                 ))
             }
-            Some(account_sid) => Some(TwilioAccount { account_sid }),
+            Some(account_sid) => Some(account_sid),
         };
         let twilio_api_base = match lookup("TWILIO_API_BASE") {
             None => None,
@@ -349,6 +448,10 @@ impl Config {
                 )),
                 (None, None) => SIMULATED_CALLER_ID.to_owned(),
             };
+        let voice = voice_keys(&lookup, twilio.is_some())?;
+        let twilio = twilio
+            .zip(voice)
+            .map(|(account_sid, voice)| TwilioAccount { account_sid, voice });
         let call_max_duration_secs =
             whole_number(&lookup, "CALL_MAX_DURATION_SECS", 4 * 3600, 60..=86_400)?;
         let call_confirm_above_per_minute = match lookup("CALL_CONFIRM_ABOVE_USD_PER_MIN") {
@@ -688,13 +791,16 @@ mod tests {
                 "{settings:?}"
             );
         }
-        let twilio = config(&[
-            ("TWILIO_ACCOUNT_SID", sid.as_str()),
-            ("TWILIO_AUTH_TOKEN", "twilio-token-that-must-not-print"),
-            ("TWILIO_CALLER_ID", "+14155550100"),
-            ("PUBLIC_URL", "https://calls.example.com"),
-            ("ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO", "1"),
-        ])
+        let twilio = config(&with(
+            vec![
+                ("TWILIO_ACCOUNT_SID", sid.as_str()),
+                ("TWILIO_AUTH_TOKEN", "twilio-token-that-must-not-print"),
+                ("TWILIO_CALLER_ID", "+14155550100"),
+                ("PUBLIC_URL", "https://calls.example.com"),
+                ("ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO", "1"),
+            ],
+            &voice_vars(),
+        ))
         .unwrap();
         assert_eq!(twilio.twilio.unwrap().account_sid, sid);
         assert_eq!(twilio.caller_id, "+14155550100");
@@ -710,17 +816,128 @@ mod tests {
     const WHSEC: &str = "whsec_abc";
 
     fn twilio_vars() -> Vec<(&'static str, &'static str)> {
-        vec![
+        let mut vars = vec![
             ("TWILIO_ACCOUNT_SID", SID),
             ("TWILIO_AUTH_TOKEN", "token"),
             ("TWILIO_CALLER_ID", "+14155550100"),
+        ];
+        vars.extend(voice_vars());
+        vars
+    }
+
+    const API_KEY_SID: &str = "SK00000000000000000000000000000000";
+    const TWIML_APP_SID: &str = "AP00000000000000000000000000000000";
+    const API_KEY_SECRET: &str = "api-key-secret-that-must-not-print";
+
+    fn voice_vars() -> [(&'static str, &'static str); 3] {
+        [
+            ("TWILIO_API_KEY_SID", API_KEY_SID),
+            ("TWILIO_API_KEY_SECRET", API_KEY_SECRET),
+            ("TWILIO_TWIML_APP_SID", TWIML_APP_SID),
         ]
     }
 
-    fn with(
-        mut base: Vec<(&'static str, &'static str)>,
-        more: &[(&'static str, &'static str)],
-    ) -> Vec<(&'static str, &'static str)> {
+    #[test]
+    fn browser_calling_keys_come_all_three_or_none_and_a_partial_set_names_what_is_missing() {
+        // Simulated: none of them, and no token TTL needed.
+        assert!(config(&[]).unwrap().twilio.is_none());
+        let base = with(
+            vec![
+                ("TWILIO_ACCOUNT_SID", SID),
+                ("TWILIO_AUTH_TOKEN", "token"),
+                ("TWILIO_CALLER_ID", "+14155550100"),
+            ],
+            &[
+                ("PUBLIC_URL", "https://calls.example.com"),
+                ("ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO", "1"),
+            ],
+        );
+        // Twilio without any of them: refused, all three named.
+        let error = config(&base).unwrap_err();
+        assert_eq!(error.variable, "TWILIO_API_KEY_SID");
+        for name in [
+            "TWILIO_API_KEY_SID",
+            "TWILIO_API_KEY_SECRET",
+            "TWILIO_TWIML_APP_SID",
+        ] {
+            assert!(error.problem.contains(name), "{error}");
+        }
+        // Every partial set names exactly what is missing.
+        let all = voice_vars();
+        for present in 1..(1 << 3) - 1 {
+            let given: Vec<_> = (0..3)
+                .filter(|i| present & (1 << i) != 0)
+                .map(|i| all[i])
+                .collect();
+            let missing: Vec<&str> = (0..3)
+                .filter(|i| present & (1 << i) == 0)
+                .map(|i| all[i].0)
+                .collect();
+            let error = config(&with(base.clone(), &given)).unwrap_err();
+            assert_eq!(error.variable, missing[0], "{given:?}");
+            for name in &missing {
+                assert!(error.problem.contains(name), "{given:?}: {error}");
+            }
+            for (name, _) in &given {
+                assert!(!error.problem.starts_with(name), "{given:?}: {error}");
+            }
+            // Without Twilio a partial set is refused the same way.
+            assert_eq!(config(&given).unwrap_err().variable, missing[0]);
+        }
+        // All three: Twilio mode with browser calling, secret never printed.
+        let full = config(&with(base.clone(), &all)).unwrap();
+        let voice = full.twilio.as_ref().unwrap().voice.clone();
+        assert_eq!(voice.api_key_sid, API_KEY_SID);
+        assert_eq!(voice.twiml_app_sid, TWIML_APP_SID);
+        assert_eq!(voice.api_key_secret.expose(), API_KEY_SECRET);
+        assert_eq!(voice.token_ttl_secs, 3600);
+        assert!(!format!("{full:?}").contains(API_KEY_SECRET));
+        // All three without an account: refused, naming the account.
+        assert_eq!(config(&all).unwrap_err().variable, "TWILIO_ACCOUNT_SID");
+        // SIDs of the wrong kind are named.
+        for (name, bad) in [
+            ("TWILIO_API_KEY_SID", "AC00000000000000000000000000000000"),
+            ("TWILIO_TWIML_APP_SID", "SK00000000000000000000000000000000"),
+            ("TWILIO_TWIML_APP_SID", "AP0000"),
+        ] {
+            let mut vars = with(base.clone(), &all);
+            vars.retain(|(k, _)| *k != name);
+            vars.push((name, bad));
+            assert_eq!(config(&vars).unwrap_err().variable, name, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_token_lifetime_defaults_to_an_hour_and_is_refused_above_a_day() {
+        let twilio = with(
+            twilio_vars(),
+            &[
+                ("PUBLIC_URL", "https://calls.example.com"),
+                ("ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO", "1"),
+            ],
+        );
+        let ttl = |value: &'static str| {
+            config(&with(twilio.clone(), &[("TWILIO_TOKEN_TTL_SECS", value)]))
+        };
+        assert_eq!(
+            ttl("86400").unwrap().twilio.unwrap().voice.token_ttl_secs,
+            86_400
+        );
+        assert_eq!(
+            ttl("600").unwrap().twilio.unwrap().voice.token_ttl_secs,
+            600
+        );
+        for bad in ["86401", "0", "59", "an hour", "-1"] {
+            let error = ttl(bad).unwrap_err();
+            assert_eq!(error.variable, "TWILIO_TOKEN_TTL_SECS", "{bad}");
+            assert!(error.problem.contains("86400"), "{error}");
+        }
+    }
+
+    fn with<'a>(
+        mut base: Vec<(&'a str, &'a str)>,
+        more: &[(&'a str, &'a str)],
+    ) -> Vec<(&'a str, &'a str)> {
         base.extend_from_slice(more);
         base
     }

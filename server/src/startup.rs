@@ -127,6 +127,7 @@ impl Application {
                 Arc::new(providers::twilio::TwilioCarrier::new(
                     &account.account_sid,
                     &twilio_auth_token,
+                    &account.voice,
                     config.twilio_api_base.as_ref(),
                 )),
                 None,
@@ -299,6 +300,10 @@ fn router(
         .route("/webhooks/stripe", post(webhooks::stripe::receive))
         .route("/webhooks/twilio/status", post(webhooks::twilio::status))
         .route("/webhooks/twilio/voice", post(webhooks::twilio::voice))
+        .route(
+            "/webhooks/twilio/dial-action",
+            post(webhooks::twilio::dial_action),
+        )
         .with_state(state.clone())
         .merge(crate::call_events::routes(state.app.clone(), live))
         .merge(crate::exports::wallet::routes(state.app.clone()))

@@ -370,6 +370,7 @@ mod tests {
                 hold_id: None,
                 carrier: "twilio".into(),
                 carrier_sid: Some("CA123".into()),
+                parent_sid: None,
                 status: CallStatus::parse(status).unwrap(),
                 last_sequence: 3,
                 end_reason: Some(EndReason::parse(end_reason).unwrap()),

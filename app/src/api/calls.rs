@@ -4,7 +4,7 @@
 //! server; the rules themselves live in `crate::server::calls`.
 
 use crate::domain::rating::{self, Rate};
-use crate::domain::{CallStatus, EndReason, Money};
+use crate::domain::{CallStatus, CarrierMode, EndReason, Money};
 use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -84,6 +84,30 @@ pub struct DialerSetup {
     pub form_nonce: String,
     /// The server's clock when this was read, unix ms (live timers use it).
     pub server_now_ms: i64,
+    /// Who places calls: in Twilio mode the browser starts each call with the
+    /// Voice SDK (`StartedCall::attempt`, `voice_token`); in the simulated
+    /// mode the simulated carrier does, and the browser only plays audio.
+    pub carrier_mode: CarrierMode,
+}
+
+/// What `start_call` answers: the call, and in Twilio mode the one-shot
+/// attempt id the browser passes to `device.connect({ params: { attempt } })`
+/// (valid about a minute, single use; `None` in the simulated mode).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartedCall {
+    pub call: CallView,
+    pub attempt: Option<String>,
+}
+
+/// A Twilio Voice access token for the member's browser (Twilio mode only).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoiceToken {
+    /// The signed JWT for `new Twilio.Device(token)` / `device.updateToken`.
+    pub token: String,
+    /// The client identity the token grants (`member-<user id>`).
+    pub identity: String,
+    /// When the token stops working, unix seconds: refresh before then.
+    pub expires_at: i64,
 }
 
 /// The quote for a number as typed.
@@ -129,6 +153,7 @@ pub async fn quote_number(
 
 /// Places a call. `client_key` comes from the dial form: sending the same
 /// one again (a double click) returns the same call instead of a second one.
+/// In Twilio mode the answer carries the attempt the browser connects with.
 #[server(endpoint = "calls/start")]
 pub async fn start_call(
     org_id: String,
@@ -136,8 +161,16 @@ pub async fn start_call(
     country: String,
     client_key: String,
     confirmed: Option<String>,
-) -> Result<CallView, AppError> {
+) -> Result<StartedCall, AppError> {
     ssr::start_call(org_id, number, country, client_key, confirmed.is_some()).await
+}
+
+/// A Twilio access token for this member's browser (members of the
+/// organization only). In the simulated mode there is nothing to connect to
+/// and the answer is a clear error.
+#[server(name = GetVoiceToken, endpoint = "calls/voice_token")]
+pub async fn voice_token(org_id: String) -> Result<VoiceToken, AppError> {
+    ssr::voice_token(org_id).await
 }
 
 /// Hangs up an answered call or cancels one still connecting.
@@ -208,6 +241,7 @@ mod ssr {
             recent,
             form_nonce: crate::server::ids::new_id("dial"),
             server_now_ms: crate::server::clock::now_ms(),
+            carrier_mode: state.carrier.mode(),
         })
     }
 
@@ -258,7 +292,7 @@ mod ssr {
         country: String,
         client_key: String,
         confirmed: bool,
-    ) -> Result<CallView, AppError> {
+    ) -> Result<StartedCall, AppError> {
         let (member, state) = guard::require_member(&org_id).await?;
         let client_key = FormKey::parse(&client_key)
             .map_err(|message| AppError::validation("client_key", message))?;
@@ -270,7 +304,7 @@ mod ssr {
             client_key: client_key.as_str(),
             confirmed,
         };
-        let call = service::start_call(
+        let started = service::start_call(
             &state.db,
             state.carrier.as_ref(),
             &state.calling,
@@ -279,7 +313,35 @@ mod ssr {
         )
         .await
         .map_err(to_app_error)?;
-        Ok(call_view(&call))
+        // Only a browser that connects needs the attempt: the simulated
+        // carrier plays the browser's part itself.
+        let attempt = match state.carrier.mode() {
+            CarrierMode::Twilio => started.attempt,
+            CarrierMode::Simulated => None,
+        };
+        Ok(StartedCall {
+            call: call_view(&started.call),
+            attempt,
+        })
+    }
+
+    pub async fn voice_token(org_id: String) -> Result<VoiceToken, AppError> {
+        let (member, state) = guard::require_member(&org_id).await?;
+        let identity = service::client_identity(&member.viewer.user.user_id);
+        match state
+            .carrier
+            .access_token(&identity, crate::server::clock::now())
+        {
+            Some(issued) => Ok(VoiceToken {
+                token: issued.token,
+                identity: issued.identity,
+                expires_at: issued.expires_at,
+            }),
+            None => Err(AppError::conflict(
+                "simulated_carrier",
+                "Calls here go through the simulated carrier, which needs no voice token.",
+            )),
+        }
     }
 
     pub async fn end_call(org_id: String, call_id: String) -> Result<CallView, AppError> {

@@ -3,6 +3,7 @@
 //! Each has one fallible constructor and its tests beside it.
 
 pub mod call_status;
+mod carrier_mode;
 pub mod cost_breakdown;
 mod email;
 mod form_key;
@@ -14,6 +15,7 @@ pub mod rating;
 mod role;
 
 pub use call_status::{CallStatus, EndReason};
+pub use carrier_mode::CarrierMode;
 pub use email::EmailAddress;
 pub use form_key::FormKey;
 pub use money::{Money, MICROS_PER_CREDIT, MICROS_PER_DOLLAR};

@@ -2,10 +2,14 @@
 //!
 //! - `quote`: what a number would cost and how long the balance lasts.
 //! - `start_call`: authorize under the wallet lock, record the call with its
-//!   copied rate, hold the most it may cost, then ask the carrier.
+//!   copied rate, hold the most it may cost, and create its one-shot attempt;
+//!   the member's browser (or the simulated carrier playing it) connects with
+//!   that attempt.
+//! - `take_attempt`: the voice webhook's rule: a valid attempt is taken once
+//!   and answered with the destination and limit stored here.
 //! - `apply_carrier_event`: the state machine (`domain::call_status::decide`)
-//!   plus its effects: schedule the forced hangup when answered, charge or
-//!   release when it ends, exactly once.
+//!   applied to the PSTN (child) leg, plus its effects: schedule the forced
+//!   hangup when answered, charge or release when it ends, exactly once.
 //! - `end_call`, `forced_hangup`, `sweep`: ending a call on request, when
 //!   the credits run out, and when the carrier's final word never came.
 //!
@@ -16,11 +20,12 @@ use crate::domain::call_status::{decide, Decision};
 use crate::domain::rating::{self, Rate};
 use crate::domain::{CallStatus, EndReason, Money};
 use crate::server::clock;
+use crate::server::db::call_attempts;
 use crate::server::db::calls::{self, Call, CallChange, CallRef, NewCall, RecordedEvent};
 use crate::server::db::ledger::{self, EntryKind, LedgerError, NewEntry};
 use crate::server::db::{jobs, rates, Db};
 use crate::server::phone::{parse_dialed, DialedNumber, NumberError};
-use crate::server::providers::carrier::{Carrier, CarrierError, CarrierEvent, Ending, PlaceCall};
+use crate::server::providers::carrier::{Carrier, CarrierError, CarrierEvent, Connect, Ending};
 use sqlx::AnyConnection;
 use std::sync::LazyLock;
 use tokio::sync::broadcast;
@@ -30,6 +35,17 @@ pub const FORCED_HANGUP_JOB: &str = "call.forced_hangup";
 /// A call still unanswered this long after it was placed is presumed lost
 /// by the sweeper (carriers give up ringing well before).
 pub const RING_GRACE_SECS: i64 = 180;
+/// How long a call's attempt may be taken after `start_call` made it: the
+/// browser connects within seconds; a stale one is refused.
+pub const ATTEMPT_TTL_SECS: i64 = 60;
+/// `<Dial timeout>`: how long the destination may ring before no-answer.
+pub const RING_TIMEOUT_SECS: u64 = 60;
+
+/// The browser client identity of a member: what their access token grants
+/// and what a call they start comes `From` (`client:member-<user id>`).
+pub fn client_identity(user_id: &str) -> String {
+    format!("member-{user_id}")
+}
 
 /// How many changes the in-process channel keeps for a stream that has not
 /// read them yet; a stream further behind re-reads its calls instead.
@@ -182,34 +198,51 @@ pub struct CallbackUrls {
 pub const CALLBACK_RETRY_FRAGMENT: &str = "#rc=3&rp=ct,rt,5xx";
 
 impl CallbackUrls {
-    pub fn voice(&self, call_id: &str) -> String {
-        format!(
-            "{}/webhooks/twilio/voice?call={call_id}{CALLBACK_RETRY_FRAGMENT}",
-            self.public_url
-        )
+    /// The voice webhook, as configured on the TwiML App (Twilio requests it
+    /// for the browser's leg; the simulated carrier does the same).
+    pub fn voice(&self) -> String {
+        format!("{}/webhooks/twilio/voice", self.public_url)
     }
 
+    /// The PSTN leg's `<Number statusCallback>`.
     pub fn status(&self, call_id: &str) -> String {
         format!(
             "{}/webhooks/twilio/status?call={call_id}{CALLBACK_RETRY_FRAGMENT}",
             self.public_url
         )
     }
+
+    /// The `<Dial action>`: requested when the PSTN leg ends.
+    pub fn dial_action(&self, call_id: &str) -> String {
+        format!(
+            "{}/webhooks/twilio/dial-action?call={call_id}{CALLBACK_RETRY_FRAGMENT}",
+            self.public_url
+        )
+    }
 }
 
-/// Places a call. See the module comment for the order of steps; a refusal
-/// by the carrier releases the hold and ends the call as failed.
+/// A call `start_call` made (or found again for the same click), with its
+/// attempt while that can still be taken.
+#[derive(Clone, Debug)]
+pub struct Started {
+    pub call: Call,
+    pub attempt: Option<String>,
+}
+
+/// Starts a call. See the module comment for the order of steps. The money
+/// is held and the attempt made before anything reaches the carrier; a
+/// carrier that cannot connect releases the hold and ends the call as failed.
 pub async fn start_call(
     db: &Db,
     carrier: &dyn Carrier,
     settings: &CallSettings,
     urls: &CallbackUrls,
     request: &StartCall<'_>,
-) -> Result<Call, CallError> {
+) -> Result<Started, CallError> {
     if let Some(existing) =
         calls::by_client_key(&db.pool, request.org_id, request.client_key).await?
     {
-        return Ok(existing);
+        return again(db, existing).await;
     }
     let quote = quote(
         db,
@@ -224,29 +257,32 @@ pub async fn start_call(
             price: quote.rate.price_per_minute(),
         });
     }
-    let call = match authorize(db, carrier, settings, request, &quote).await {
+    let (call, attempt) = match authorize(db, carrier, settings, request, &quote).await {
         Err(CallError::Db(error)) if is_unique_violation(&error) => {
             // The same click raced itself: the other request made the call.
-            return calls::by_client_key(&db.pool, request.org_id, request.client_key)
+            let existing = calls::by_client_key(&db.pool, request.org_id, request.client_key)
                 .await?
-                .ok_or(CallError::Db(error));
+                .ok_or(CallError::Db(error))?;
+            return again(db, existing).await;
         }
         Err(error) => return Err(error),
-        Ok(Authorized::Existing(call)) => return Ok(call),
-        Ok(Authorized::New(call)) => call,
+        Ok(Authorized::Existing(call)) => return again(db, call).await,
+        Ok(Authorized::New(call, attempt)) => (call, attempt),
     };
-    let placed = carrier
-        .place_call(&PlaceCall {
+    let connected = carrier
+        .connect(&Connect {
             call_id: call.call_id.clone(),
+            attempt: attempt.clone(),
+            identity: client_identity(&call.user_id),
+            voice_url: urls.voice(),
             to: call.to_number.clone(),
-            from: settings.caller_id.clone(),
-            time_limit_secs: u64::try_from(call.max_duration_secs).unwrap_or(0),
-            voice_url: urls.voice(&call.call_id),
-            status_callback_url: urls.status(&call.call_id),
         })
         .await;
-    match placed {
-        Ok(placed) => record_placed(db, carrier, &call.call_id, &placed.sid).await,
+    match connected {
+        Ok(()) => Ok(Started {
+            call,
+            attempt: Some(attempt),
+        }),
         Err(error) => {
             let (reason, shown) = match error {
                 CarrierError::Refused(message) => (
@@ -254,7 +290,7 @@ pub async fn start_call(
                     CallError::CarrierRefused(message),
                 ),
                 CarrierError::NotFound | CarrierError::Unavailable(_) => {
-                    tracing::error!(call_id = %call.call_id, error = %error, "placing a call failed");
+                    tracing::error!(call_id = %call.call_id, error = %error, "connecting a call failed");
                     (EndReason::Failed, CallError::CarrierUnavailable)
                 }
             };
@@ -264,15 +300,28 @@ pub async fn start_call(
     }
 }
 
+/// The same click again: the call it made, with its attempt while that can
+/// still be taken (a retried request must still be able to connect).
+async fn again(db: &Db, call: Call) -> Result<Started, CallError> {
+    let now = clock::now();
+    let attempt = call_attempts::for_call(&db.pool, &call.call_id)
+        .await?
+        .filter(|a| a.taken_at.is_none() && a.expires_at > now && !call.status.is_terminal())
+        .map(|a| a.attempt_id);
+    Ok(Started { call, attempt })
+}
+
 enum Authorized {
-    New(Call),
+    /// The call and its attempt.
+    New(Call, String),
     /// The same dial click got here first (a double click, a retry).
     Existing(Call),
 }
 
 /// Under the wallet lock: the maximum duration from what is available now,
-/// the call row, and the hold for its maximum cost. Commits before the
-/// carrier is asked, so the money is reserved whatever happens next.
+/// the call row, the hold for its maximum cost, and the call's attempt.
+/// Commits before the carrier hears of it, so the money is reserved whatever
+/// happens next.
 async fn authorize(
     db: &Db,
     carrier: &dyn Carrier,
@@ -332,41 +381,25 @@ async fn authorize(
     .await?;
     calls::set_hold(&mut tx, &call.call_id, &hold.hold_id).await?;
     call.hold_id = Some(hold.hold_id);
+    let attempt = call_attempts::insert(
+        &mut tx,
+        &call.call_id,
+        request.user_id,
+        now + ATTEMPT_TTL_SECS,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     changed(db, &call);
-    Ok(Authorized::New(call))
+    Ok(Authorized::New(call, attempt))
 }
 
 fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
-/// The carrier accepted: remember its call id. If the member pressed End
-/// while the carrier was being asked, the end is sent now.
-async fn record_placed(
-    db: &Db,
-    carrier: &dyn Carrier,
-    call_id: &str,
-    sid: &str,
-) -> Result<Call, CallError> {
-    let mut tx = db.begin_write().await?;
-    let mut call = calls::lock(&mut tx, CallRef::Id(call_id))
-        .await?
-        .ok_or(CallError::NotFound)?;
-    if call.carrier_sid.is_none() {
-        call.carrier_sid = Some(sid.to_owned());
-        call.touch(clock::now_ms());
-        calls::store(&mut tx, &call).await?;
-    }
-    tx.commit().await?;
-    changed(db, &call);
-    if call.end_requested_at.is_some() && !call.status.is_terminal() {
-        send_end(carrier, &call).await?;
-    }
-    Ok(call)
-}
-
-/// Placing failed: release the hold and end the call at no cost.
+/// Nothing reached the carrier (it could not connect the call, or its
+/// attempt was never taken): release the hold and end the call at no cost.
 async fn fail_unplaced(db: &Db, call_id: &str, reason: EndReason) -> Result<(), CallError> {
     let now_ms = clock::now_ms();
     let mut tx = db.begin_write().await?;
@@ -384,6 +417,175 @@ async fn fail_unplaced(db: &Db, call_id: &str, reason: EndReason) -> Result<(), 
     Ok(())
 }
 
+/// The voice webhook's request for a browser's leg: the attempt it carries
+/// (`attempt`), who it comes from (`From`) and its CallSid.
+#[derive(Clone, Copy, Debug)]
+pub struct TakeAttempt<'a> {
+    pub attempt: Option<&'a str>,
+    pub from: &'a str,
+    pub parent_sid: &'a str,
+}
+
+/// What to tell the carrier to do with a browser's leg.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VoiceAnswer {
+    /// `<Dial>` the call's destination: everything comes from our database.
+    Dial(DialPlan),
+    /// Say why and hang up; nothing is dialed and nothing costs anything.
+    Refused(Refusal),
+}
+
+/// The `<Dial><Number>` for a call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DialPlan {
+    pub call_id: String,
+    /// E.164 with '+'.
+    pub to: String,
+    pub caller_id: String,
+    /// `timeLimit`: the call's maximum duration.
+    pub time_limit_secs: u64,
+    /// `timeout`: how long it may ring.
+    pub ring_timeout_secs: u64,
+    /// `<Number statusCallback>`.
+    pub status_url: String,
+    /// `<Dial action>`.
+    pub action_url: String,
+}
+
+/// Why an attempt was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// No attempt, or one we never made.
+    Unknown,
+    /// Already taken by another leg (single use).
+    AlreadyUsed,
+    /// Not taken in time (`ATTEMPT_TTL_SECS`); its call has been ended.
+    Expired,
+    /// `From` is not `client:` + the identity of the member who dialed.
+    WrongCaller,
+    /// The call was ended (or given up) before the browser connected.
+    Ended,
+}
+
+impl Refusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Unknown => "unknown",
+            Refusal::AlreadyUsed => "already_used",
+            Refusal::Expired => "expired",
+            Refusal::WrongCaller => "wrong_caller",
+            Refusal::Ended => "ended",
+        }
+    }
+
+    /// What the caller hears (`<Say>`) before the hangup.
+    pub fn spoken(self) -> &'static str {
+        match self {
+            Refusal::Unknown => "This call was not started from the dialer. Nothing was charged.",
+            Refusal::AlreadyUsed => "This call has already been placed. Nothing more was charged.",
+            Refusal::Expired => {
+                "This call waited too long to connect. Please dial again. Nothing was charged."
+            }
+            Refusal::WrongCaller => "This call belongs to another member. Nothing was charged.",
+            Refusal::Ended => "This call has already ended. Nothing more was charged.",
+        }
+    }
+}
+
+/// The voice webhook: a browser's leg presents an attempt. Taken at most
+/// once, within `ATTEMPT_TTL_SECS`, and only by the member who dialed
+/// (`From=client:<their identity>`); then the leg's CallSid is stored as the
+/// call's parent and the answer dials the call's own destination with its
+/// own limit. The same leg asking again (Twilio retrying the request) gets
+/// the same answer. An expired attempt ends its call at no cost, since it
+/// can no longer be used. Runs under the call's lock, like every other step
+/// of a call.
+pub async fn take_attempt(
+    db: &Db,
+    settings: &CallSettings,
+    urls: &CallbackUrls,
+    request: &TakeAttempt<'_>,
+) -> Result<VoiceAnswer, CallError> {
+    let Some(attempt_id) = request.attempt.filter(|a| !a.is_empty()) else {
+        return Ok(VoiceAnswer::Refused(Refusal::Unknown));
+    };
+    let Some(found) = call_attempts::by_id(&db.pool, attempt_id).await? else {
+        return Ok(VoiceAnswer::Refused(Refusal::Unknown));
+    };
+    let now_ms = clock::now_ms();
+    let now = now_ms / 1000;
+    let mut tx = db.begin_write().await?;
+    let Some(mut call) = calls::lock(&mut tx, CallRef::Id(&found.call_id)).await? else {
+        return Ok(VoiceAnswer::Refused(Refusal::Unknown));
+    };
+    // Read again under the call's lock: what another request did is visible.
+    let Some(attempt) = call_attempts::by_id(&mut *tx, attempt_id).await? else {
+        return Ok(VoiceAnswer::Refused(Refusal::Unknown));
+    };
+    let refused = |why: Refusal| Ok(VoiceAnswer::Refused(why));
+    if request.from != format!("client:{}", client_identity(&call.user_id)) {
+        return refused(Refusal::WrongCaller);
+    }
+    let plan = DialPlan {
+        call_id: call.call_id.clone(),
+        to: call.to_number.clone(),
+        caller_id: settings.caller_id.clone(),
+        time_limit_secs: u64::try_from(call.max_duration_secs).unwrap_or(0),
+        ring_timeout_secs: RING_TIMEOUT_SECS,
+        status_url: urls.status(&call.call_id),
+        action_url: urls.dial_action(&call.call_id),
+    };
+    if attempt.taken_at.is_some() {
+        if attempt.parent_sid.as_deref() == Some(request.parent_sid) && !call.status.is_terminal() {
+            return Ok(VoiceAnswer::Dial(plan));
+        }
+        return refused(Refusal::AlreadyUsed);
+    }
+    if call.status.is_terminal() {
+        return refused(Refusal::Ended);
+    }
+    if now >= attempt.expires_at {
+        // Never taken, so no leg exists: the call ends here, at no cost.
+        call.status = CallStatus::Failed;
+        call.end_reason = Some(EndReason::Failed);
+        settle(&mut tx, &mut call, 0, now_ms).await?;
+        calls::store(&mut tx, &call).await?;
+        tx.commit().await?;
+        changed(db, &call);
+        return refused(Refusal::Expired);
+    }
+    if !call_attempts::take(&mut tx, attempt_id, request.parent_sid, now).await? {
+        return refused(Refusal::AlreadyUsed);
+    }
+    call.parent_sid = Some(request.parent_sid.to_owned());
+    call.touch(now_ms);
+    calls::store(&mut tx, &call).await?;
+    tx.commit().await?;
+    changed(db, &call);
+    Ok(VoiceAnswer::Dial(plan))
+}
+
+/// The sweeper's end for a call whose attempt was never taken: checked
+/// again under the call's lock, since a browser leg may have taken it since
+/// the sweeper read the call (then the next sweep asks the carrier).
+async fn fail_unconnected(db: &Db, call_id: &str) -> Result<(), CallError> {
+    let now_ms = clock::now_ms();
+    let mut tx = db.begin_write().await?;
+    let mut call = calls::lock(&mut tx, CallRef::Id(call_id))
+        .await?
+        .ok_or(CallError::NotFound)?;
+    if call.status.is_terminal() || call.parent_sid.is_some() || call.carrier_sid.is_some() {
+        return Ok(());
+    }
+    call.status = CallStatus::Failed;
+    call.end_reason = Some(call.end_reason.unwrap_or(EndReason::Failed));
+    settle(&mut tx, &mut call, 0, now_ms).await?;
+    calls::store(&mut tx, &call).await?;
+    tx.commit().await?;
+    changed(db, &call);
+    Ok(())
+}
+
 /// What happened to a carrier event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventOutcome {
@@ -392,6 +594,10 @@ pub enum EventOutcome {
     Stale,
     /// No call of ours has this id or carrier id.
     UnknownCall,
+    /// The browser's own leg (the TwiML App's status callback): not billed;
+    /// its end only hastens the sweep of a call whose dialed leg never
+    /// reported.
+    BrowserLeg,
 }
 
 /// Applies one carrier event (status callback or swept state). Safe to call
@@ -409,9 +615,20 @@ pub async fn apply_carrier_event(
         None => calls::lock(&mut tx, CallRef::Sid(&event.sid)).await?,
     };
     let Some(mut call) = call else {
+        if event.call_id.is_none() && event.parent_sid.is_none() {
+            if let Some(call) = calls::lock(&mut tx, CallRef::Parent(&event.sid)).await? {
+                return browser_leg_event(db, tx, call, event, now_ms).await;
+            }
+        }
         tracing::warn!("carrier event for a call we do not know");
         return Ok(EventOutcome::UnknownCall);
     };
+    if let (Some(known), Some(named)) = (&call.parent_sid, &event.parent_sid) {
+        if known != named {
+            tracing::warn!(call_id = %call.call_id, known_parent = %known, "carrier event names another browser leg");
+            return Ok(EventOutcome::UnknownCall);
+        }
+    }
     match &call.carrier_sid {
         Some(sid) if *sid != event.sid => {
             tracing::warn!(call_id = %call.call_id, known_sid = %sid, "carrier event names another carrier call");
@@ -462,6 +679,30 @@ pub async fn apply_carrier_event(
         Decision::Duplicate => EventOutcome::Duplicate,
         Decision::Stale => EventOutcome::Stale,
     })
+}
+
+/// The browser's leg reported (the TwiML App's status callback). Nothing
+/// is billed from it. If it ended while we know of no dialed leg (the member
+/// hung up before the destination rang, or the `<Dial>` never started), the
+/// call is marked as asked to end, which makes it due for the sweeper a
+/// minute later: the sweeper then asks Twilio what the leg dialed, if
+/// anything, and bills or releases from that. Ending it here instead could
+/// lose a dialed leg whose events are still on their way.
+async fn browser_leg_event(
+    db: &Db,
+    mut tx: sqlx::Transaction<'static, sqlx::Any>,
+    mut call: Call,
+    event: &CarrierEvent,
+    now_ms: i64,
+) -> Result<EventOutcome, CallError> {
+    if event.status.is_terminal() && !call.status.is_terminal() && call.end_requested_at.is_none() {
+        call.end_requested_at = Some(now_ms / 1000);
+        call.touch(now_ms);
+        calls::store(&mut tx, &call).await?;
+        tx.commit().await?;
+        changed(db, &call);
+    }
+    Ok(EventOutcome::BrowserLeg)
 }
 
 /// Answered at `answered_at` (the carrier's clock): schedule the forced
@@ -643,6 +884,19 @@ pub async fn end_call(
     if call.status.is_terminal() {
         return Ok(call);
     }
+    if call.parent_sid.is_none() && call.carrier_sid.is_none() {
+        // No leg exists yet (the browser has not connected): the call ends
+        // here at no cost, and its attempt with it (the voice webhook
+        // refuses an ended call).
+        call.end_requested_at = Some(now_ms / 1000);
+        call.status = CallStatus::Canceled;
+        call.end_reason = Some(EndReason::Canceled);
+        settle(&mut tx, &mut call, 0, now_ms).await?;
+        calls::store(&mut tx, &call).await?;
+        tx.commit().await?;
+        changed(db, &call);
+        return Ok(call);
+    }
     if call.end_requested_at.is_none() {
         call.end_requested_at = Some(now_ms / 1000);
         let reason = if call.status.is_connecting() {
@@ -660,16 +914,16 @@ pub async fn end_call(
     Ok(call)
 }
 
-/// Asks the carrier to end the call the way its state needs. A call the
-/// carrier has not accepted yet has nothing to end: `record_placed` sends it.
+/// Asks the carrier to end the call. A browser-started call is ended by
+/// hanging up its browser (parent) leg, whose `<Dial>` then ends the PSTN
+/// leg however far it got (Twilio reports it canceled or completed). A call
+/// with no leg yet has nothing to end at the carrier.
 async fn send_end(carrier: &dyn Carrier, call: &Call) -> Result<(), CallError> {
-    let Some(sid) = &call.carrier_sid else {
-        return Ok(());
-    };
-    let how = if call.status.is_connecting() {
-        Ending::Cancel
-    } else {
-        Ending::HangUp
+    let (sid, how) = match (&call.parent_sid, &call.carrier_sid) {
+        (Some(parent), _) => (parent, Ending::HangUp),
+        (None, Some(sid)) if call.status.is_connecting() => (sid, Ending::Cancel),
+        (None, Some(sid)) => (sid, Ending::HangUp),
+        (None, None) => return Ok(()),
     };
     match carrier.end_call(sid, how).await {
         Ok(()) | Err(CarrierError::NotFound) => Ok(()),
@@ -818,28 +1072,53 @@ async fn reconcile(
     settings: &CallSettings,
     call: &Call,
 ) -> Result<(), CallError> {
-    let Some(sid) = &call.carrier_sid else {
-        // The carrier never confirmed it (we stopped while asking): no call to bill.
-        return fail_unplaced(db, &call.call_id, EndReason::Failed).await;
+    let unavailable = |error: CarrierError| {
+        tracing::warn!(call_id = %call.call_id, %error, "carrier unavailable while sweeping");
+        CallError::CarrierUnavailable
     };
-    let state = match carrier.fetch_call(sid).await {
-        Ok(state) => state,
-        Err(CarrierError::NotFound) => {
-            return fail_unplaced(db, &call.call_id, EndReason::Failed).await
+    let state = match (&call.carrier_sid, &call.parent_sid) {
+        (Some(sid), _) => match carrier.fetch_call(sid).await {
+            Ok(state) => state,
+            Err(CarrierError::NotFound) => {
+                return fail_unplaced(db, &call.call_id, EndReason::Failed).await
+            }
+            Err(error) => return Err(unavailable(error)),
+        },
+        // The browser leg took the attempt, but no event of the PSTN leg
+        // reached us: ask about the browser leg, and once it is over, about
+        // the PSTN leg its <Dial> made (if it made one, that is the truth).
+        (None, Some(parent)) => {
+            let parent_state = match carrier.fetch_call(parent).await {
+                Ok(state) => state,
+                Err(CarrierError::NotFound) => {
+                    return fail_unplaced(db, &call.call_id, EndReason::Failed).await
+                }
+                Err(error) => return Err(unavailable(error)),
+            };
+            if !parent_state.status.is_terminal() {
+                // Still live past every limit: end it; the next sweep bills.
+                return send_end(carrier, call).await;
+            }
+            match carrier.fetch_child(parent).await {
+                Ok(Some(child)) => child,
+                Ok(None) | Err(CarrierError::NotFound) => {
+                    return fail_unplaced(db, &call.call_id, EndReason::Failed).await
+                }
+                Err(error) => return Err(unavailable(error)),
+            }
         }
-        Err(error) => {
-            tracing::warn!(call_id = %call.call_id, %error, "carrier unavailable while sweeping");
-            return Err(CallError::CarrierUnavailable);
-        }
+        // The attempt was never taken (it expired): no leg, nothing to bill.
+        (None, None) => return fail_unconnected(db, &call.call_id).await,
     };
     if state.status.is_terminal() {
         let event = CarrierEvent {
             call_id: Some(call.call_id.clone()),
-            sid: sid.clone(),
+            sid: state.sid.clone(),
             status: state.status,
             sequence: call.last_sequence + 1,
             occurred_at: state.ended_at.unwrap_or_else(clock::now),
             duration_secs: state.duration_secs,
+            parent_sid: call.parent_sid.clone(),
         };
         apply_carrier_event(db, settings, &event).await?;
         return Ok(());

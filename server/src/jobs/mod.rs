@@ -10,7 +10,8 @@
 //! Kinds: `sandbox.deliver_stripe_event` (stripe_delivery.rs),
 //! `wallet.auto_recharge` (auto_recharge.rs, which also runs the periodic scan),
 //! `call.forced_hangup` (calls.rs, which also runs the call sweep), and the
-//! simulated carrier's `carrier.sim_advance` and `carrier.sim_status_callback`
+//! simulated carrier's `carrier.sim_connect`, `carrier.sim_advance`,
+//! `carrier.sim_status_callback` and `carrier.sim_dial_action`
 //! (carrier_sim.rs), and `mail.send` (mail.rs). `audit.rs` prunes old login
 //! audit rows hourly.
 
@@ -304,6 +305,8 @@ async fn dispatch(
         app::server::calls::FORCED_HANGUP_JOB => calls::forced_hangup(context, payload).await,
         simulated::ADVANCE_JOB => carrier_sim::advance(context, payload).await,
         simulated::CALLBACK_JOB => carrier_sim::deliver(context, payload).await,
+        simulated::CONNECT_JOB => carrier_sim::connect(context, payload).await,
+        simulated::DIAL_ACTION_JOB => carrier_sim::dial_action(context, payload).await,
         app::server::db::outbox::SEND_JOB => mail::send(context, payload).await,
         other => Err(JobError::Permanent(format!("unknown job kind {other}"))),
     }

@@ -1,7 +1,9 @@
-//! `POST /webhooks/twilio/status` (call progress) and
-//! `POST /webhooks/twilio/voice` (what to do once answered).
+//! `POST /webhooks/twilio/status` (call progress of the PSTN leg),
+//! `POST /webhooks/twilio/voice` (a browser connects: the TwiML App's voice
+//! URL) and `POST /webhooks/twilio/dial-action` (the `<Dial action>`, when
+//! the PSTN leg has ended).
 //!
-//! Both check `X-Twilio-Signature` against the URL Twilio requested as the
+//! All three check `X-Twilio-Signature` against the URL Twilio requested as the
 //! public sees it (`PUBLIC_URL` + path + query, which matters behind a proxy
 //! or tunnel; with or without the retry fragment the URL was handed over
 //! with) before reading anything; a bad or missing signature gets 403,
@@ -12,11 +14,16 @@
 //! parses and answers. The same handler serves Twilio and the simulated
 //! carrier. Our call id rides in the callback URL (`?call=<id>`), so an event
 //! that arrives before we stored the carrier's call id still finds its call.
+//!
+//! The voice request carries the attempt the browser was given; whether it
+//! may be taken is `calls::take_attempt`'s rule, and the TwiML only writes
+//! its answer. The `<Dial action>` moves no money: the PSTN leg's own
+//! `completed` callback is what is billed, once.
 
 use crate::providers::twilio::{signature, wire};
 use crate::state::WebhookSecrets;
-use app::server::calls::{self, CallError, EventOutcome};
-use app::server::db::{self, calls as call_rows};
+use app::server::calls::{self, CallError, CallbackUrls, EventOutcome, TakeAttempt, VoiceAnswer};
+use app::server::db;
 use app::server::AppState;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -108,7 +115,70 @@ pub async fn status(
     }
 }
 
+/// The first value of a form field.
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+fn twiml(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
+}
+
 pub async fn voice(
+    State(app): State<AppState>,
+    State(secrets): State<WebhookSecrets>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(params) = verified(&app, &secrets, &uri, &headers, &body) else {
+        return forbidden();
+    };
+    let (Some(parent_sid), Some(from)) = (param(&params, "CallSid"), param(&params, "From")) else {
+        tracing::warn!("voice request without CallSid or From");
+        return (StatusCode::BAD_REQUEST, "CallSid and From are required\n").into_response();
+    };
+    let request = TakeAttempt {
+        attempt: param(&params, "attempt"),
+        from,
+        parent_sid,
+    };
+    let urls = CallbackUrls {
+        public_url: app.public_url.clone(),
+    };
+    match calls::take_attempt(&app.db, &app.calling, &urls, &request).await {
+        Ok(VoiceAnswer::Dial(plan)) => {
+            tracing::info!(call_id = %plan.call_id, %parent_sid, "browser leg connected: dialing");
+            twiml(wire::dial_twiml(&wire::Dial {
+                number: plan.to,
+                caller_id: plan.caller_id,
+                time_limit_secs: plan.time_limit_secs,
+                timeout_secs: plan.ring_timeout_secs,
+                action: plan.action_url,
+                status_callback: plan.status_url,
+            }))
+        }
+        Ok(VoiceAnswer::Refused(why)) => {
+            tracing::warn!(%parent_sid, %from, refusal = why.as_str(), "voice request refused");
+            twiml(wire::refusal_twiml(why.spoken()))
+        }
+        Err(error) => {
+            tracing::error!(%parent_sid, error = ?error, "taking a call attempt failed");
+            match &error {
+                CallError::Db(cause) if db::is_unreachable(cause) => unavailable(),
+                _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response(),
+            }
+        }
+    }
+}
+
+/// The `<Dial action>`: the PSTN leg is over. Answered with a hangup (the
+/// browser's leg has nothing more to do); nothing is charged or changed
+/// here, so however often it arrives it cannot bill twice.
+pub async fn dial_action(
     State(app): State<AppState>,
     State(secrets): State<WebhookSecrets>,
     Query(query): Query<CallQuery>,
@@ -116,31 +186,14 @@ pub async fn voice(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if verified(&app, &secrets, &uri, &headers, &body).is_none() {
+    let Some(params) = verified(&app, &secrets, &uri, &headers, &body) else {
         return forbidden();
-    }
-    let call = match &query.call {
-        Some(call_id) => call_rows::by_id_any(&app.db.pool, call_id).await,
-        None => Ok(None),
     };
-    let twiml = match call {
-        Ok(Some(call)) if !call.status.is_terminal() => wire::dial_client_twiml(
-            &member_identity(&call.user_id),
-            u64::try_from(call.max_duration_secs).unwrap_or(0),
-        ),
-        Ok(_) => wire::hangup_twiml(),
-        Err(error) => {
-            tracing::error!(error = ?error, "reading the call for TwiML failed");
-            if db::is_unreachable(&error) {
-                return unavailable();
-            }
-            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response();
-        }
-    };
-    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], twiml).into_response()
-}
-
-/// The member's browser client identity (the browser audio issue registers it).
-pub fn member_identity(user_id: &str) -> String {
-    format!("member-{user_id}")
+    tracing::info!(
+        call_id = query.call.as_deref().unwrap_or_default(),
+        dial_status = param(&params, "DialCallStatus").unwrap_or_default(),
+        dial_sid = param(&params, "DialCallSid").unwrap_or_default(),
+        "the dialed leg ended"
+    );
+    twiml(wire::hangup_twiml())
 }

@@ -115,7 +115,80 @@ pub(crate) async fn dial(app: &TestApp, m: &Member, number: &str, key: &str) -> 
         )
         .await;
     let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if status != 200 {
+        return (status, body);
+    }
+    // `start_call` answers the call and, in Twilio mode, the browser's
+    // attempt: play the member's browser connecting with it, as Twilio
+    // requests our voice URL for the browser's leg.
+    let call = body["call"].clone();
+    if let Some(attempt) = body["attempt"].as_str() {
+        let call_id = call["call_id"].as_str().unwrap();
+        let twiml = connect(app, call_id, attempt).await;
+        assert!(twiml.contains("<Dial"), "{twiml}");
+    }
+    (status, call)
+}
+
+/// The browser's (parent) leg of a call in these tests: one per call, so a
+/// second connect of the same call is Twilio retrying the voice request.
+pub(crate) fn parent_sid(call_id: &str) -> String {
+    format!("CAbb{}", &call_id.trim_start_matches("call_")[2..])
+}
+
+/// The PSTN (child) leg the browser leg's `<Dial>` makes.
+pub(crate) fn child_sid(call_id: &str) -> String {
+    format!("CAcc{}", &call_id.trim_start_matches("call_")[2..])
+}
+
+/// Posts the voice request Twilio makes when a browser connects with
+/// `attempt` (signed like Twilio, `From=client:<the dialer's identity>`);
+/// returns the TwiML answer.
+pub(crate) async fn connect(app: &TestApp, call_id: &str, attempt: &str) -> String {
+    let user_id = call_row(app, call_id).await.user_id;
+    voice_request(
+        app,
+        &parent_sid(call_id),
+        &format!("member-{user_id}"),
+        Some(attempt),
+    )
+    .await
+    .1
+}
+
+/// A signed voice request for the browser leg `parent` of `identity`.
+pub(crate) async fn voice_request(
+    app: &TestApp,
+    parent: &str,
+    identity: &str,
+    attempt: Option<&str>,
+) -> (u16, String) {
+    let mut params = twilio_form::voice_request_params(
+        fake_twilio::ACCOUNT_SID,
+        parent,
+        identity,
+        attempt.unwrap_or_default(),
+    );
+    if attempt.is_none() {
+        params.retain(|(name, _)| name != "attempt");
+    }
+    let path = "/webhooks/twilio/voice";
+    let signature = twilio_signature::sign(
+        fake_twilio::AUTH_TOKEN,
+        &format!("{PUBLIC_URL}{path}"),
+        &params,
+    );
+    let response = app
+        .client
+        .post(app.url(path))
+        .header("x-twilio-signature", signature)
+        .form(&params)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
 }
 
 pub(crate) async fn call_row(app: &TestApp, call_id: &str) -> Call {
@@ -149,15 +222,17 @@ pub(crate) fn status_params(
     sequence: i64,
     duration: Option<u64>,
 ) -> Vec<(String, String)> {
+    // The PSTN leg the browser leg's <Dial> made reports its progress.
     twilio_form::status_callback_params(&twilio_form::StatusCallback {
         account_sid: fake_twilio::ACCOUNT_SID.to_owned(),
-        call_sid: call.carrier_sid.clone().expect("placed"),
+        call_sid: child_sid(&call.call_id),
         from: fake_twilio::CALLER_ID.to_owned(),
         to: call.to_number.clone(),
         status,
         sequence,
         timestamp: call.created_at + 5 + sequence,
         duration_secs: duration,
+        parent_call_sid: Some(parent_sid(&call.call_id)),
     })
 }
 
@@ -273,20 +348,39 @@ async fn a_call_holds_its_maximum_cost_and_asks_the_carrier_with_that_time_limit
     let balance = app.db.balance(&m.org_id).await.unwrap();
     assert_eq!(balance.held, Money::from_cents(10).unwrap());
 
-    let creates = fake.creates();
-    assert_eq!(creates.len(), 1);
-    let sent = &creates[0];
-    assert_eq!(sent.field("To"), Some("+442071838750"));
-    assert_eq!(sent.field("From"), Some(fake_twilio::CALLER_ID));
-    assert_eq!(sent.field("TimeLimit"), Some("300"));
+    // Nothing is placed over REST: the browser connected with the attempt,
+    // and our voice answer dials with that time limit.
+    assert!(fake.creates().is_empty());
+    assert_eq!(
+        row.parent_sid.as_deref(),
+        Some(parent_sid(&row.call_id).as_str())
+    );
+    let attempt: String =
+        sqlx::query_scalar("select attempt_id from call_attempt where call_id = $1")
+            .bind(&row.call_id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    let twiml = connect(&app, &row.call_id, &attempt).await;
+    let twilio_form::VoiceAnswer::Dial(sent) = twilio_form::parse_voice_answer(&twiml).unwrap()
+    else {
+        panic!("{twiml}");
+    };
+    assert_eq!(sent.number, "+442071838750");
+    assert_eq!(sent.caller_id, fake_twilio::CALLER_ID);
+    assert_eq!(sent.time_limit_secs, 300);
     let callback = format!(
         "{PUBLIC_URL}/webhooks/twilio/status?call={}{}",
         row.call_id,
         app::server::calls::CALLBACK_RETRY_FRAGMENT
     );
-    assert_eq!(sent.field("StatusCallback"), Some(callback.as_str()));
+    assert_eq!(sent.status_callback, callback);
+    deliver_status(&app, &row, CallStatus::Initiated, 0, None).await;
     assert_eq!(
-        row.carrier_sid.as_deref().map(|s| s.starts_with("CA")),
+        call_row(&app, &row.call_id)
+            .await
+            .carrier_sid
+            .map(|s| s.starts_with("CA")),
         Some(true)
     );
 }
@@ -390,8 +484,14 @@ async fn fifty_simultaneous_dials_on_a_balance_for_one_place_exactly_one(backend
         assert_eq!(*status, 409, "{body}");
         assert!(body.to_string().contains("Not enough credit"), "{body}");
     }
-    assert_eq!(fake.creates().len(), 1);
+    assert!(fake.creates().is_empty());
     assert_eq!(app.count("select count(*) from call").await, 1);
+    assert_eq!(
+        app.count("select count(*) from call_attempt where taken_at is not null")
+            .await,
+        1,
+        "one call reached the carrier"
+    );
     let balance = app.db.balance(&m.org_id).await.unwrap();
     assert_eq!(
         balance.held,
@@ -414,23 +514,30 @@ async fn a_double_click_places_one_call(backend_app: TestApp) {
     assert_eq!(first.1["call_id"], second.1["call_id"]);
     let third = dial(&app, &m, LONDON, "same-click").await;
     assert_eq!(third.1["call_id"], first.1["call_id"]);
-    assert_eq!(fake.creates().len(), 1);
+    assert!(fake.creates().is_empty());
+    assert_eq!(
+        app.count("select count(*) from call_attempt where taken_at is not null")
+            .await,
+        1,
+        "one call reached the carrier"
+    );
     assert_eq!(app.count("select count(*) from hold").await, 1);
 }
 
+/// Twilio cannot refuse a browser-started call up front: a number it will
+/// not reach makes the dialed leg fail, which releases the hold.
 async fn a_carrier_refusal_releases_the_hold_and_says_why(backend_app: TestApp) {
     let fake = FakeTwilio::start().await;
     let app = twilio_app(backend_app.backend, &fake).await;
     let m = member(&app, "refused@example.com").await;
     grant(&app, &m.org_id, 100).await;
-    let (status, body) = dial(&app, &m, "+44 20 7183 0005", "refused").await;
-    assert_eq!(status, 409, "{body}");
-    let text = body.to_string();
-    assert!(
-        text.contains("Phone number is not a valid phone number"),
-        "{text}"
+    let (status, call) = dial(&app, &m, "+44 20 7183 0005", "refused").await;
+    assert_eq!(status, 200, "{call}");
+    let row = call_row(&app, call["call_id"].as_str().unwrap()).await;
+    assert_eq!(
+        deliver_status(&app, &row, CallStatus::Failed, 0, None).await,
+        204
     );
-    assert!(text.contains("Nothing was charged"), "{text}");
     let balance = app.db.balance(&m.org_id).await.unwrap();
     assert_eq!(balance.held, Money::ZERO);
     assert_eq!(balance.balance, Money::from_cents(100).unwrap());
@@ -438,10 +545,8 @@ async fn a_carrier_refusal_releases_the_hold_and_says_why(backend_app: TestApp) 
         .fetch_one(&app.db.pool)
         .await
         .unwrap();
-    assert_eq!(
-        (status.as_str(), reason.as_str()),
-        ("failed", "carrier_refused")
-    );
+    assert_eq!((status.as_str(), reason.as_str()), ("failed", "failed"));
+    assert!(charges(&app, &m.org_id).await.is_empty());
 }
 
 async fn busy_no_answer_failed_and_canceled_cost_nothing(backend_app: TestApp) {
@@ -494,6 +599,7 @@ async fn cancel_while_ringing_racing_an_answer_charges_only_what_the_carrier_rep
     // Canceled in time: the carrier reports canceled, nothing is charged.
     let (_, call) = dial(&app, &m, LONDON, "cancel-1").await;
     let row = call_row(&app, call["call_id"].as_str().unwrap()).await;
+    put_legs(&fake, &row);
     deliver_status(&app, &row, CallStatus::Ringing, 1, None).await;
     let ended = app
         .call(
@@ -503,8 +609,10 @@ async fn cancel_while_ringing_racing_an_answer_charges_only_what_the_carrier_rep
         )
         .await;
     assert_eq!(ended.status(), 200);
-    let sid = row.carrier_sid.clone().unwrap();
-    assert_eq!(fake.endings(&sid), vec!["canceled"]);
+    // Ending hangs up the browser's leg; its <Dial> cancels the ringing leg.
+    let sid = parent_sid(&row.call_id);
+    assert_eq!(fake.endings(&sid), vec!["completed"]);
+    assert_eq!(fake.status_of(&child_sid(&row.call_id)), "canceled");
     deliver_status(&app, &row, CallStatus::Canceled, 2, None).await;
     let done = call_row(&app, &row.call_id).await;
     assert_eq!((done.status.as_str(), done.cost), ("canceled", Some(0)));
@@ -513,7 +621,7 @@ async fn cancel_while_ringing_racing_an_answer_charges_only_what_the_carrier_rep
     // The answer won the race: it is hung up at once and billed what the carrier reports.
     let (_, call) = dial(&app, &m, LONDON, "cancel-2").await;
     let row = call_row(&app, call["call_id"].as_str().unwrap()).await;
-    let sid = row.carrier_sid.clone().unwrap();
+    let sid = parent_sid(&row.call_id);
     deliver_status(&app, &row, CallStatus::Ringing, 1, None).await;
     app.call(
         &m.client,
@@ -524,7 +632,7 @@ async fn cancel_while_ringing_racing_an_answer_charges_only_what_the_carrier_rep
     deliver_status(&app, &row, CallStatus::InProgress, 2, None).await;
     // The forced hangup job runs right away because an end was requested.
     app.settle_jobs().await;
-    assert_eq!(fake.endings(&sid), vec!["canceled", "completed"]);
+    assert_eq!(fake.endings(&sid), vec!["completed", "completed"]);
     deliver_status(&app, &row, CallStatus::Completed, 3, Some(2)).await;
     let done = call_row(&app, &row.call_id).await;
     assert_eq!(done.status.as_str(), "completed");
@@ -585,13 +693,35 @@ async fn the_voice_webhook_bridges_to_the_members_browser(backend_app: TestApp) 
     let app = twilio_app(backend_app.backend, &fake).await;
     let m = member(&app, "voice@example.com").await;
     grant(&app, &m.org_id, 100).await;
-    let (_, call) = dial(&app, &m, LONDON, "voice").await;
-    let row = call_row(&app, call["call_id"].as_str().unwrap()).await;
-    let path = format!("/webhooks/twilio/voice?call={}", row.call_id);
-    let params = vec![
-        ("CallSid".to_owned(), row.carrier_sid.clone().unwrap()),
-        ("CallStatus".to_owned(), "in-progress".to_owned()),
-    ];
+    let response = app
+        .call(
+            &m.client,
+            "calls/start",
+            &[
+                ("org_id", &m.org_id),
+                ("number", LONDON),
+                ("country", "GB"),
+                ("client_key", "voice"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let started: Value = response.json().await.unwrap();
+    let attempt = started["attempt"]
+        .as_str()
+        .expect("an attempt in Twilio mode");
+    let call_id = started["call"]["call_id"].as_str().unwrap();
+    let row = call_row(&app, call_id).await;
+    let params = twilio_form::voice_request_params(
+        fake_twilio::ACCOUNT_SID,
+        &parent_sid(call_id),
+        &format!("member-{}", row.user_id),
+        attempt,
+    );
+    let path = "/webhooks/twilio/voice";
+    // Unsigned: refused, and the attempt is still there to take.
+    assert_eq!(post_form(&app, path, &params, None).await, 403);
+    assert_eq!(call_row(&app, call_id).await.parent_sid, None);
     let signature = twilio_signature::sign(
         fake_twilio::AUTH_TOKEN,
         &format!("{PUBLIC_URL}{path}"),
@@ -599,7 +729,7 @@ async fn the_voice_webhook_bridges_to_the_members_browser(backend_app: TestApp) 
     );
     let response = app
         .client
-        .post(app.url(&path))
+        .post(app.url(path))
         .header("x-twilio-signature", signature)
         .form(&params)
         .send()
@@ -612,12 +742,13 @@ async fn the_voice_webhook_bridges_to_the_members_browser(backend_app: TestApp) 
         .starts_with("text/xml"));
     let twiml = response.text().await.unwrap();
     assert!(twiml.contains("<Dial"), "{twiml}");
-    assert!(
-        twiml.contains(&format!("member-{}", row.user_id)),
-        "{twiml}"
-    );
+    assert!(twiml.contains(r#"answerOnBridge="true""#), "{twiml}");
+    assert!(twiml.contains(">+442071838750</Number>"), "{twiml}");
     assert!(twiml.contains("timeLimit=\"3000\""), "{twiml}");
-    assert_eq!(post_form(&app, &path, &params, None).await, 403);
+    assert_eq!(
+        call_row(&app, call_id).await.parent_sid,
+        Some(parent_sid(call_id))
+    );
 }
 
 async fn the_sweeper_bills_a_call_whose_final_event_never_came(backend_app: TestApp) {
@@ -627,15 +758,19 @@ async fn the_sweeper_bills_a_call_whose_final_event_never_came(backend_app: Test
     grant(&app, &m.org_id, 100).await;
     let (_, answered) = dial(&app, &m, LONDON, "sweep-1").await;
     let answered = call_row(&app, answered["call_id"].as_str().unwrap()).await;
+    put_legs(&fake, &answered);
     deliver_status(&app, &answered, CallStatus::InProgress, 2, None).await;
     // One call reserves the whole balance: the second is another organization's.
     let other = member(&app, "sweep-other@example.com").await;
     grant(&app, &other.org_id, 100).await;
     let (_, lost) = dial(&app, &other, LONDON, "sweep-2").await;
     let lost = call_row(&app, lost["call_id"].as_str().unwrap()).await;
+    // Of this one we heard nothing at all after the browser connected: the
+    // sweeper asks about the browser's leg, then about the leg it dialed.
+    put_legs(&fake, &lost);
     // The carrier knows how both ended; we never heard.
     fake.set_state(
-        answered.carrier_sid.as_deref().unwrap(),
+        &child_sid(&answered.call_id),
         CallState {
             status: "completed",
             duration: Some(42),
@@ -643,13 +778,23 @@ async fn the_sweeper_bills_a_call_whose_final_event_never_came(backend_app: Test
         },
     );
     fake.set_state(
-        lost.carrier_sid.as_deref().unwrap(),
+        &child_sid(&lost.call_id),
         CallState {
             status: "no-answer",
             duration: Some(0),
             end_time: None,
         },
     );
+    for call in [&answered, &lost] {
+        fake.set_state(
+            &parent_sid(&call.call_id),
+            CallState {
+                status: "completed",
+                duration: Some(0),
+                end_time: Some(call.created_at + 55),
+            },
+        );
+    }
     let sweep = |now| {
         let app = &app;
         let fake = fake.clone();
@@ -684,6 +829,19 @@ async fn the_sweeper_bills_a_call_whose_final_event_never_came(backend_app: Test
     );
     assert_books_balance(&app, &m.org_id).await;
     assert_books_balance(&app, &other.org_id).await;
+}
+
+/// Tells the fake Twilio about both legs of a connected call, as Twilio
+/// has them while the destination rings.
+pub(crate) fn put_legs(fake: &FakeTwilio, call: &Call) {
+    let parent = parent_sid(&call.call_id);
+    fake.put_leg(&parent, "in-progress", None, "");
+    fake.put_leg(
+        &child_sid(&call.call_id),
+        "ringing",
+        Some(&parent),
+        &call.to_number,
+    );
 }
 
 pub(crate) fn settings() -> app::server::calls::CallSettings {
@@ -738,8 +896,7 @@ async fn another_organization_cannot_end_a_call_or_quote_for_it(backend_app: Tes
     )
     .await;
     assert_eq!(status, 404);
-    let sid = call_row(&app, call_id).await.carrier_sid.unwrap();
-    assert!(fake.endings(&sid).is_empty());
+    assert!(fake.endings(&parent_sid(call_id)).is_empty());
     assert_eq!(call_row(&app, call_id).await.end_requested_at, None);
     let live = stranger
         .client

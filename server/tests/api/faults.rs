@@ -48,14 +48,16 @@ use crate::common::fake_twilio::{self, FakeTwilio};
 use crate::common::{fresh_database_url, Backend, TestApp, PUBLIC_URL};
 use app::domain::rating;
 use app::domain::{CallStatus, EndReason, Money};
-use app::server::calls::{self, CallError, CallSettings, CallbackUrls, StartCall};
+use app::server::calls::{
+    self, CallError, CallSettings, CallbackUrls, StartCall, TakeAttempt, VoiceAnswer,
+};
 use app::server::clock;
 use app::server::db::calls::{self as call_rows, Call};
 use app::server::db::ledger::{EntryKind, NewEntry};
 use app::server::db::{self, Db};
 use app::server::ids::new_id;
 use app::server::providers::carrier::{
-    Carrier, CarrierCall, CarrierError, CarrierEvent, Ending, PlaceCall, PlacedCall,
+    Carrier, CarrierCall, CarrierError, CarrierEvent, Connect, Ending, IssuedToken,
 };
 use app::server::providers::payments;
 use app::server::purchases::auto_recharge;
@@ -328,14 +330,28 @@ fn callbacks(script: Script) -> Vec<CallStatus> {
 
 #[derive(Clone, Debug)]
 struct Placed {
+    /// The dialed (PSTN) leg.
     sid: String,
+    /// The browser's leg that took the attempt.
+    parent: String,
     call_id: String,
     truth: Truth,
 }
 
-/// A carrier in memory: places calls as their scripts say (looked up by the
-/// dialed number) and reports each call's truth when fetched. It outlives
-/// "restarts": it is the outside world.
+/// The browser's leg and the dialed leg of a call in these histories (one
+/// of each per call: a second connect is the same leg asking again).
+fn parent_sid(call_id: &str) -> String {
+    format!("CAbb{}", &call_id.trim_start_matches("call_")[2..])
+}
+
+fn child_sid(call_id: &str) -> String {
+    format!("CA{}", call_id.trim_start_matches("call_"))
+}
+
+/// A carrier in memory: refuses or fails to connect calls as their scripts
+/// say (looked up by the dialed number), learns of the legs the rig's
+/// browser connects (`dialed`), and reports each call's truth when fetched.
+/// It outlives "restarts": it is the outside world.
 #[derive(Debug, Default)]
 struct FakeCarrier {
     scripts: Mutex<HashMap<String, Script>>,
@@ -346,6 +362,41 @@ impl FakeCarrier {
     fn placed_call(&self, call_id: &str) -> Option<Placed> {
         self.placed.lock().unwrap().get(call_id).cloned()
     }
+
+    fn script(&self, to: &str) -> Script {
+        *self
+            .scripts
+            .lock()
+            .unwrap()
+            .get(to)
+            .unwrap_or_else(|| panic!("no script for {to}"))
+    }
+
+    /// Our voice webhook answered `<Dial>` for the browser's leg.
+    fn dialed(&self, call_id: &str, to: &str, time_limit_secs: u64) {
+        let truth = truth(self.script(to), time_limit_secs);
+        self.placed
+            .lock()
+            .unwrap()
+            .entry(call_id.to_owned())
+            .or_insert_with(|| Placed {
+                sid: child_sid(call_id),
+                parent: parent_sid(call_id),
+                call_id: call_id.to_owned(),
+                truth,
+            });
+    }
+
+    fn as_call(sid: &str, truth: Truth) -> CarrierCall {
+        let now = clock::now();
+        CarrierCall {
+            sid: sid.to_owned(),
+            status: truth.status,
+            duration_secs: truth.duration,
+            answered_at: truth.duration.map(|d| now - d as i64),
+            ended_at: Some(now),
+        }
+    }
 }
 
 #[async_trait]
@@ -354,35 +405,29 @@ impl Carrier for FakeCarrier {
         "twilio"
     }
 
-    async fn place_call(&self, call: &PlaceCall) -> Result<PlacedCall, CarrierError> {
-        let script = *self
-            .scripts
-            .lock()
-            .unwrap()
-            .get(&call.to)
-            .unwrap_or_else(|| panic!("no script for {}", call.to));
-        match script {
-            Script::Refused => return Err(CarrierError::Refused("invalid number".into())),
-            Script::Unreachable => return Err(CarrierError::Unavailable("503".into())),
-            _ => {}
+    fn mode(&self) -> app::domain::CarrierMode {
+        app::domain::CarrierMode::Twilio
+    }
+
+    async fn connect(&self, call: &Connect) -> Result<(), CarrierError> {
+        match self.script(&call.to) {
+            Script::Refused => Err(CarrierError::Refused("invalid number".into())),
+            Script::Unreachable => Err(CarrierError::Unavailable("503".into())),
+            _ => Ok(()),
         }
-        let sid = format!("CA{}", call.call_id.trim_start_matches("call_"));
-        self.placed.lock().unwrap().insert(
-            call.call_id.clone(),
-            Placed {
-                sid: sid.clone(),
-                call_id: call.call_id.clone(),
-                truth: truth(script, call.time_limit_secs),
-            },
-        );
-        Ok(PlacedCall {
-            sid,
-            status: CallStatus::Queued,
-        })
+    }
+
+    fn access_token(&self, _identity: &str, _now: i64) -> Option<IssuedToken> {
+        None
     }
 
     async fn end_call(&self, sid: &str, _how: Ending) -> Result<(), CarrierError> {
-        let known = self.placed.lock().unwrap().values().any(|p| p.sid == sid);
+        let known = self
+            .placed
+            .lock()
+            .unwrap()
+            .values()
+            .any(|p| p.sid == sid || p.parent == sid);
         if known {
             Ok(())
         } else {
@@ -392,18 +437,28 @@ impl Carrier for FakeCarrier {
 
     async fn fetch_call(&self, sid: &str) -> Result<CarrierCall, CarrierError> {
         let placed = self.placed.lock().unwrap();
-        let found = placed
+        if let Some(found) = placed.values().find(|p| p.sid == sid) {
+            return Ok(Self::as_call(sid, found.truth));
+        }
+        // The browser's leg is over once the truth is told.
+        if placed.values().any(|p| p.parent == sid) {
+            return Ok(Self::as_call(
+                sid,
+                Truth {
+                    status: CallStatus::Completed,
+                    duration: None,
+                },
+            ));
+        }
+        Err(CarrierError::NotFound)
+    }
+
+    async fn fetch_child(&self, parent_sid: &str) -> Result<Option<CarrierCall>, CarrierError> {
+        let placed = self.placed.lock().unwrap();
+        Ok(placed
             .values()
-            .find(|p| p.sid == sid)
-            .ok_or(CarrierError::NotFound)?;
-        let now = clock::now();
-        Ok(CarrierCall {
-            sid: sid.to_owned(),
-            status: found.truth.status,
-            duration_secs: found.truth.duration,
-            answered_at: found.truth.duration.map(|d| now - d as i64),
-            ended_at: Some(now),
-        })
+            .find(|p| p.parent == parent_sid)
+            .map(|p| Self::as_call(&p.sid, p.truth)))
     }
 }
 
@@ -1040,6 +1095,76 @@ async fn deliver_faulty(rig: &Rig, history: &History, item: Item, fault: Fault) 
     }
 }
 
+/// The member's browser connects a call it started: Twilio asks our voice
+/// webhook (directly, or over HTTP signed) with the attempt, and dials what
+/// the answer says.
+async fn connect(rig: &Rig, call: &Call, attempt: &str) -> Answer {
+    let parent = parent_sid(&call.call_id);
+    let from = format!("client:{}", calls::client_identity(&call.user_id));
+    match &rig.app {
+        None => {
+            let request = TakeAttempt {
+                attempt: Some(attempt),
+                from: &from,
+                parent_sid: &parent,
+            };
+            match calls::take_attempt(&rig.db, &rig.settings, &rig.urls, &request).await {
+                Ok(VoiceAnswer::Dial(plan)) => {
+                    rig.fake
+                        .dialed(&call.call_id, &plan.to, plan.time_limit_secs);
+                    Answer::Done
+                }
+                // Ended meanwhile (an End press, a sweep): nothing to dial.
+                Ok(VoiceAnswer::Refused(_)) => Answer::Done,
+                Err(CallError::Db(error)) => Answer::Failed(error.to_string()),
+                Err(other) => panic!("connecting {}: {other}", call.call_id),
+            }
+        }
+        Some(app) => {
+            let params = twilio_form::voice_request_params(
+                fake_twilio::ACCOUNT_SID,
+                &parent,
+                &calls::client_identity(&call.user_id),
+                attempt,
+            );
+            let path = "/webhooks/twilio/voice";
+            let signature = twilio_signature::sign(
+                fake_twilio::AUTH_TOKEN,
+                &format!("{PUBLIC_URL}{path}"),
+                &params,
+            );
+            let response = app
+                .client
+                .post(app.url(path))
+                .header("x-twilio-signature", signature)
+                .form(&params)
+                .send()
+                .await
+                .unwrap();
+            let code = response.status().as_u16();
+            let twiml = response.text().await.unwrap_or_default();
+            match code {
+                200 => {
+                    if twiml.contains("<Dial") {
+                        // Twilio now has both legs; the dialed one is queued.
+                        let twilio = rig.twilio.as_ref().unwrap();
+                        twilio.put_leg(&parent, "in-progress", None, "");
+                        twilio.put_leg(
+                            &child_sid(&call.call_id),
+                            "queued",
+                            Some(&parent),
+                            &call.to_number,
+                        );
+                    }
+                    Answer::Done
+                }
+                500..=599 => Answer::Failed(format!("voice request answered {code}")),
+                other => panic!("voice request answered {other}: {twiml}"),
+            }
+        }
+    }
+}
+
 fn call_id_by_key(rows: Option<Call>) -> Option<String> {
     rows.map(|call| call.call_id)
 }
@@ -1066,8 +1191,12 @@ async fn deliver_now(rig: &Rig, history: &History, item: Item) -> Answer {
             match calls::start_call(&rig.db, rig.carrier(), &rig.settings, &rig.urls, &request)
                 .await
             {
-                Ok(_)
-                | Err(CallError::Unaffordable { .. })
+                // The member's browser connects with the attempt at once.
+                Ok(started) => match started.attempt {
+                    Some(attempt) => connect(rig, &started.call, &attempt).await,
+                    None => Answer::Done,
+                },
+                Err(CallError::Unaffordable { .. })
                 | Err(CallError::CarrierRefused(_))
                 | Err(CallError::CarrierUnavailable) => Answer::Done,
                 Err(CallError::Db(error)) => Answer::Failed(error.to_string()),
@@ -1088,6 +1217,7 @@ async fn deliver_now(rig: &Rig, history: &History, item: Item) -> Answer {
             match &rig.app {
                 None => {
                     let event = CarrierEvent {
+                        parent_sid: Some(parent_sid(&call_id)),
                         call_id: Some(call_id),
                         sid,
                         status,
@@ -1112,6 +1242,7 @@ async fn deliver_now(rig: &Rig, history: &History, item: Item) -> Answer {
                             sequence,
                             timestamp: occurred_at,
                             duration_secs: duration,
+                            parent_call_sid: Some(parent_sid(&call_id)),
                         });
                     let path = format!("/webhooks/twilio/status?call={call_id}");
                     let signature = twilio_signature::sign(
@@ -1244,8 +1375,10 @@ async fn placed(rig: &Rig, history: &History, i: usize) -> Option<(String, Strin
             Some((placed.call_id, placed.sid, placed.truth))
         }
         Some(_) => {
+            // Placed once the browser's leg took the attempt.
             let call = call_row(rig, history, i).await?;
-            let sid = call.carrier_sid.clone()?;
+            call.parent_sid.as_ref()?;
+            let sid = child_sid(&call.call_id);
             let limit = u64::try_from(call.max_duration_secs).unwrap();
             Some((call.call_id, sid, truth(history.calls[i].script, limit)))
         }
@@ -1417,7 +1550,7 @@ async fn check(rig: &Rig, history: &History, totals: &mut Totals) -> Vec<Money> 
         }
         let placed = match &rig.app {
             None => rig.fake.placed_call(&call.call_id).map(|p| p.truth),
-            Some(_) => call.carrier_sid.as_ref().map(|_| {
+            Some(_) => call.parent_sid.as_ref().map(|_| {
                 truth(
                     planned.script,
                     u64::try_from(call.max_duration_secs).unwrap(),

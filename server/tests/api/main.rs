@@ -28,5 +28,6 @@ mod stripe_provider;
 mod stripe_webhook;
 mod throttling;
 mod twilio_provider;
+mod twilio_voice;
 mod wallet;
 mod web_security;

@@ -5,8 +5,8 @@
 //! going; database trouble answers 503, never 500.
 
 use crate::calls::{
-    assert_books_balance, call_row, deliver_status, dial, grant, london_rate, member, post_form,
-    settings, status_params, twilio_app, LONDON,
+    assert_books_balance, call_row, connect, deliver_status, dial, grant, london_rate, member,
+    post_form, settings, status_params, twilio_app, LONDON,
 };
 use crate::common::fake_twilio::{self, rfc2822, FakeTwilio};
 use crate::common::{fresh_database_url, Backend, TestApp, PUBLIC_URL};
@@ -39,18 +39,31 @@ async fn the_callback_urls_ask_twilio_to_retry_and_callbacks_verify_without_the_
     let (status, call) = dial(&app, &m, LONDON, "retries").await;
     assert_eq!(status, 200, "{call}");
     let row = call_row(&app, call["call_id"].as_str().unwrap()).await;
-    let creates = fake.creates();
-    let sent = &creates[0];
+    // The URLs travel in our voice answer's <Dial> (the browser's leg asking
+    // again gets the same answer).
+    let attempt: String =
+        sqlx::query_scalar("select attempt_id from call_attempt where call_id = $1")
+            .bind(&row.call_id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    let twiml = connect(&app, &row.call_id, &attempt).await;
+    let server::providers::twilio::wire::VoiceAnswer::Dial(sent) =
+        server::providers::twilio::wire::parse_voice_answer(&twiml).unwrap()
+    else {
+        panic!("{twiml}");
+    };
     let status_url = format!(
         "{PUBLIC_URL}/webhooks/twilio/status?call={}{RETRY_FRAGMENT}",
         row.call_id
     );
-    let voice_url = format!(
-        "{PUBLIC_URL}/webhooks/twilio/voice?call={}{RETRY_FRAGMENT}",
+    let action_url = format!(
+        "{PUBLIC_URL}/webhooks/twilio/dial-action?call={}{RETRY_FRAGMENT}",
         row.call_id
     );
-    assert_eq!(sent.field("StatusCallback"), Some(status_url.as_str()));
-    assert_eq!(sent.field("Url"), Some(voice_url.as_str()));
+    assert_eq!(sent.status_callback, status_url);
+    assert_eq!(sent.action, action_url);
+    assert!(fake.creates().is_empty());
 
     // Twilio requests the path without the fragment. Signed over the URL it
     // requests, the callback verifies ...

@@ -1,14 +1,16 @@
 //! The Twilio carrier against the local fake of Twilio's REST API
 //! (`common::fake_twilio`): what it sends (path, method, Basic credentials,
-//! every form field) and how it reads the answers (created, updated and
-//! fetched calls, Twilio's error bodies, outages). No database and no app:
-//! the carrier is built directly, pointed at the fake.
+//! every form field) and how it reads the answers (updated, fetched and
+//! listed calls, Twilio's error bodies, outages), and the access tokens it
+//! mints. No database and no app: the carrier is built directly, pointed at
+//! the fake. It never places calls: browsers do.
 
 use crate::common::fake_twilio::{
-    basic_auth, FakeTwilio, Recorded, ACCOUNT_SID, AUTH_TOKEN, CALLS_PATH, INVALID_NUMBER,
+    basic_auth, voice_keys, FakeTwilio, Recorded, ACCOUNT_SID, API_KEY_SECRET, API_KEY_SID,
+    AUTH_TOKEN, CALLS_PATH, TWIML_APP_SID,
 };
 use app::domain::CallStatus;
-use app::server::providers::carrier::{Carrier, CarrierCall, CarrierError, Ending, PlaceCall};
+use app::server::providers::carrier::{Carrier, CarrierCall, CarrierError, Connect, Ending};
 use axum::http::Method;
 use server::config::Secret;
 use server::providers::twilio::TwilioCarrier;
@@ -28,18 +30,6 @@ fn put_completed_call(twilio: &FakeTwilio, sid: &str) {
         Some(AT_TEXT),
         Some("Sat, 21 Nov 2026 10:01:01 +0000"),
     );
-}
-
-fn place_call(to: &str, time_limit_secs: u64) -> PlaceCall {
-    PlaceCall {
-        call_id: "call_7".to_owned(),
-        to: to.to_owned(),
-        from: "+15005550006".to_owned(),
-        time_limit_secs,
-        voice_url: "https://phonebooth.test/webhooks/twilio/voice?call_id=call_7".to_owned(),
-        status_callback_url: "https://phonebooth.test/webhooks/twilio/status?call_id=call_7"
-            .to_owned(),
-    }
 }
 
 fn assert_authenticated(request: &Recorded, method: Method, path: &str) {
@@ -67,64 +57,105 @@ fn pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 #[tokio::test]
-async fn placing_a_call_sends_every_field_twilio_needs_and_reads_the_sid_and_status() {
-    let twilio = FakeTwilio::start().await;
-
-    let placed = twilio
-        .carrier()
-        .place_call(&place_call("+14155550123", 600))
-        .await
-        .unwrap();
-
-    assert_eq!(placed.status, CallStatus::Queued);
-    assert!(
-        placed.sid.len() == 34 && placed.sid.starts_with("CA"),
-        "{placed:?}"
-    );
-    let requests = twilio.requests();
-    assert_eq!(requests.len(), 1, "{requests:#?}");
-    let create = &requests[0];
-    assert_authenticated(create, Method::POST, &format!("{CALLS_PATH}.json"));
-    let mut form = create.form.clone();
-    form.sort();
-    let mut expected = pairs(&[
-        ("To", "+14155550123"),
-        ("From", "+15005550006"),
-        (
-            "Url",
-            "https://phonebooth.test/webhooks/twilio/voice?call_id=call_7",
-        ),
-        ("Method", "POST"),
-        (
-            "StatusCallback",
-            "https://phonebooth.test/webhooks/twilio/status?call_id=call_7",
-        ),
-        ("StatusCallbackMethod", "POST"),
-        ("StatusCallbackEvent", "initiated"),
-        ("StatusCallbackEvent", "ringing"),
-        ("StatusCallbackEvent", "answered"),
-        ("StatusCallbackEvent", "completed"),
-        ("TimeLimit", "600"),
-    ]);
-    expected.sort();
-    assert_eq!(form, expected);
-    assert_eq!(
-        create.values("StatusCallbackEvent"),
-        ["initiated", "ringing", "answered", "completed"]
-    );
-}
-
-#[tokio::test]
-async fn a_time_limit_beyond_twilios_four_hours_is_sent_as_four_hours() {
+async fn connecting_is_left_to_the_browser_and_sends_nothing() {
     let twilio = FakeTwilio::start().await;
 
     twilio
         .carrier()
-        .place_call(&place_call("+14155550123", 86_400))
+        .connect(&Connect {
+            call_id: "call_7".to_owned(),
+            attempt: "att_1".to_owned(),
+            identity: "member-usr_1".to_owned(),
+            voice_url: "https://phonebooth.test/webhooks/twilio/voice".to_owned(),
+            to: "+14155550123".to_owned(),
+        })
         .await
         .unwrap();
 
-    assert_eq!(twilio.requests()[0].values("TimeLimit"), ["14400"]);
+    assert!(twilio.requests().is_empty());
+}
+
+#[tokio::test]
+async fn the_access_token_is_signed_with_the_api_key_and_grants_outgoing_calls_only() {
+    let twilio = FakeTwilio::start().await;
+    let now = app::server::clock::now();
+
+    let issued = twilio
+        .carrier()
+        .access_token("member-usr_1", now)
+        .expect("Twilio mints tokens");
+
+    assert_eq!(issued.identity, "member-usr_1");
+    assert_eq!(issued.expires_at, now + 3600);
+    let header = jsonwebtoken::decode_header(&issued.token).unwrap();
+    assert_eq!(header.cty.as_deref(), Some("twilio-fpa;v=1"));
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_issuer(&[API_KEY_SID]);
+    validation.sub = Some(ACCOUNT_SID.to_owned());
+    let claims = jsonwebtoken::decode::<serde_json::Value>(
+        &issued.token,
+        &jsonwebtoken::DecodingKey::from_secret(API_KEY_SECRET.as_bytes()),
+        &validation,
+    )
+    .unwrap()
+    .claims;
+    assert_eq!(
+        claims["grants"],
+        serde_json::json!({
+            "identity": "member-usr_1",
+            "voice": {"outgoing": {"application_sid": TWIML_APP_SID}}
+        })
+    );
+    assert_eq!(claims["jti"], format!("{API_KEY_SID}-{now}"));
+    assert_eq!(claims["nbf"], now);
+    // Minting asks Twilio nothing.
+    assert!(twilio.requests().is_empty());
+}
+
+#[tokio::test]
+async fn the_leg_a_browser_dialed_is_found_by_its_parent() {
+    let twilio = FakeTwilio::start().await;
+    let parent = "CAbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    twilio.put_leg(parent, "completed", None, "");
+    twilio.put_leg(SID, "busy", Some(parent), "+14155550123");
+
+    let child = twilio.carrier().fetch_child(parent).await.unwrap();
+
+    assert_eq!(
+        child.map(|c| (c.sid, c.status)),
+        Some((SID.to_owned(), CallStatus::Busy))
+    );
+    let requests = twilio.requests();
+    assert_eq!(requests.len(), 1, "{requests:#?}");
+    assert_authenticated(&requests[0], Method::GET, &format!("{CALLS_PATH}.json"));
+    // A browser leg that dialed nothing has no child.
+    assert_eq!(
+        twilio.carrier().fetch_child("CAnothing").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        twilio.carrier().fetch_child("../x").await,
+        Err(CarrierError::NotFound)
+    );
+}
+
+#[tokio::test]
+async fn hanging_up_a_browser_leg_ends_the_leg_it_dialed() {
+    for (child_status, ended_as) in [("ringing", "canceled"), ("in-progress", "completed")] {
+        let twilio = FakeTwilio::start().await;
+        let parent = "CAbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+        twilio.put_leg(parent, "in-progress", None, "");
+        twilio.put_leg(SID, child_status, Some(parent), "+14155550123");
+
+        twilio
+            .carrier()
+            .end_call(parent, Ending::HangUp)
+            .await
+            .unwrap();
+
+        assert_eq!(twilio.endings(parent), ["completed"]);
+        assert_eq!(twilio.status_of(SID), ended_as);
+    }
 }
 
 #[tokio::test]
@@ -246,24 +277,6 @@ async fn a_busy_call_has_no_talk_time() {
 }
 
 #[tokio::test]
-async fn a_number_twilio_rejects_is_refused_with_twilios_message() {
-    let twilio = FakeTwilio::start().await;
-
-    let err = twilio
-        .carrier()
-        .place_call(&place_call(INVALID_NUMBER, 600))
-        .await
-        .unwrap_err();
-
-    assert_eq!(
-        err,
-        CarrierError::Refused(format!(
-            "The 'To' number {INVALID_NUMBER} is not a valid phone number."
-        ))
-    );
-}
-
-#[tokio::test]
 async fn a_call_twilio_does_not_know_is_not_found() {
     let twilio = FakeTwilio::start().await;
     let carrier = twilio.carrier();
@@ -303,10 +316,7 @@ async fn a_server_error_from_twilio_is_unavailable_and_does_not_show_the_token()
     let carrier = twilio.carrier();
 
     let errors = [
-        carrier
-            .place_call(&place_call("+14155550123", 600))
-            .await
-            .unwrap_err(),
+        carrier.fetch_child(SID).await.unwrap_err(),
         carrier.end_call(SID, Ending::HangUp).await.unwrap_err(),
         carrier.fetch_call(SID).await.unwrap_err(),
     ];
@@ -316,6 +326,7 @@ async fn a_server_error_from_twilio_is_unavailable_and_does_not_show_the_token()
         assert!(!format!("{err:?} {err}").contains(AUTH_TOKEN), "{err:?}");
     }
     assert!(!format!("{carrier:?}").contains(AUTH_TOKEN));
+    assert!(!format!("{carrier:?}").contains(API_KEY_SECRET));
     // One attempt each: retrying is the caller's decision.
     assert_eq!(twilio.requests().len(), 3);
 }
@@ -326,13 +337,11 @@ async fn wrong_credentials_are_refused_without_echoing_them() {
     let carrier = TwilioCarrier::new(
         ACCOUNT_SID,
         &Secret::new("a_wrong_token_value"),
+        &voice_keys(),
         Some(&twilio.url),
     );
 
-    let err = carrier
-        .place_call(&place_call("+14155550123", 600))
-        .await
-        .unwrap_err();
+    let err = carrier.fetch_child(SID).await.unwrap_err();
 
     assert_eq!(err, CarrierError::Refused("Authenticate".to_owned()));
     assert!(!format!("{carrier:?}").contains("a_wrong_token_value"));
@@ -344,13 +353,15 @@ async fn twilio_cannot_be_reached_is_unavailable() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
     drop(listener);
-    let carrier = TwilioCarrier::new(ACCOUNT_SID, &Secret::new(AUTH_TOKEN), Some(&url));
+    let carrier = TwilioCarrier::new(
+        ACCOUNT_SID,
+        &Secret::new(AUTH_TOKEN),
+        &voice_keys(),
+        Some(&url),
+    );
 
     let errors = [
-        carrier
-            .place_call(&place_call("+14155550123", 600))
-            .await
-            .unwrap_err(),
+        carrier.fetch_child(SID).await.unwrap_err(),
         carrier.end_call(SID, Ending::Cancel).await.unwrap_err(),
         carrier.fetch_call(SID).await.unwrap_err(),
     ];
@@ -369,7 +380,12 @@ async fn an_https_base_is_spoken_to_over_tls_without_a_process_wide_provider() {
     let twilio = FakeTwilio::start().await;
     let mut https = twilio.url.clone();
     https.set_scheme("https").unwrap();
-    let carrier = TwilioCarrier::new(ACCOUNT_SID, &Secret::new(AUTH_TOKEN), Some(&https));
+    let carrier = TwilioCarrier::new(
+        ACCOUNT_SID,
+        &Secret::new(AUTH_TOKEN),
+        &voice_keys(),
+        Some(&https),
+    );
 
     let err = carrier.fetch_call(SID).await.unwrap_err();
 

@@ -161,7 +161,8 @@ fn Dialer(setup: DialerSetup, org_id: String) -> impl IntoView {
     Effect::watch(
         move || start.version().get(),
         move |_, _, _| {
-            if let Some(Ok(call)) = start.value().get_untracked() {
+            if let Some(Ok(started)) = start.value().get_untracked() {
+                let call = started.call;
                 state.focus.set(Some(call.call_id.clone()));
                 state.upsert(call);
                 state.number.set(String::new());

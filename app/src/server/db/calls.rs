@@ -13,7 +13,7 @@ pub const CALL_COLUMNS: &str = "call_id, org_id, user_id, client_key, to_number,
     initial_increment, subsequent_increment, max_duration_secs, hold_id, carrier, carrier_sid,
     status, last_sequence, end_reason, end_requested_at, created_at, answered_at, ended_at,
     duration_secs, billed_seconds, cost, ledger_entry_id, hangup_at_ms, hangup_sent_at_ms,
-    updated_at_ms";
+    updated_at_ms, parent_sid";
 
 /// One row of `call`, typed: its status and end reason are the domain's
 /// enums, and the rate copied onto it when it started is one `Rate`. Every
@@ -31,7 +31,12 @@ pub struct Call {
     pub max_duration_secs: i64,
     pub hold_id: Option<String>,
     pub carrier: String,
+    /// The carrier's id of the leg we follow and bill: the PSTN (child) leg
+    /// of a browser-started call (Twilio CallSid).
     pub carrier_sid: Option<String>,
+    /// The browser's (parent) leg that took the call's attempt; the leg we
+    /// end to hang up (its `<Dial>` then ends the PSTN leg).
+    pub parent_sid: Option<String>,
     pub status: CallStatus,
     pub last_sequence: i64,
     pub end_reason: Option<EndReason>,
@@ -84,6 +89,7 @@ pub(super) struct CallRow {
     hold_id: Option<String>,
     carrier: String,
     carrier_sid: Option<String>,
+    parent_sid: Option<String>,
     status: String,
     last_sequence: i64,
     end_reason: Option<String>,
@@ -143,6 +149,7 @@ impl TryFrom<CallRow> for Call {
             hold_id: row.hold_id,
             carrier: row.carrier,
             carrier_sid: row.carrier_sid,
+            parent_sid: row.parent_sid,
             status,
             last_sequence: row.last_sequence,
             end_reason,
@@ -291,6 +298,8 @@ pub async fn by_id_any<'c>(
 pub enum CallRef<'a> {
     Id(&'a str),
     Sid(&'a str),
+    /// The browser's (parent) leg.
+    Parent(&'a str),
 }
 
 /// Locks a call for the rest of the transaction and returns it: a no-op
@@ -304,6 +313,7 @@ pub async fn lock(
     let (column, value) = match call {
         CallRef::Id(id) => ("call_id", id),
         CallRef::Sid(sid) => ("carrier_sid", sid),
+        CallRef::Parent(sid) => ("parent_sid", sid),
     };
     let row: Option<CallRow> = sqlx::query_as(&format!(
         "update call set updated_at_ms = updated_at_ms where {column} = $1 returning {CALL_COLUMNS}"
@@ -321,7 +331,7 @@ pub async fn store(conn: &mut AnyConnection, call: &Call) -> Result<(), sqlx::Er
         "update call set hold_id = $2, carrier_sid = $3, status = $4, last_sequence = $5,
              end_reason = $6, end_requested_at = $7, answered_at = $8, ended_at = $9,
              duration_secs = $10, billed_seconds = $11, cost = $12, ledger_entry_id = $13,
-             hangup_at_ms = $14, hangup_sent_at_ms = $15, updated_at_ms = $16
+             hangup_at_ms = $14, hangup_sent_at_ms = $15, updated_at_ms = $16, parent_sid = $17
          where call_id = $1",
     )
     .bind(&call.call_id)
@@ -340,6 +350,7 @@ pub async fn store(conn: &mut AnyConnection, call: &Call) -> Result<(), sqlx::Er
     .bind(call.hangup_at_ms)
     .bind(call.hangup_sent_at_ms)
     .bind(call.updated_at_ms)
+    .bind(&call.parent_sid)
     .execute(&mut *conn)
     .await?;
     notify_changed(conn, call).await
@@ -467,11 +478,15 @@ pub async fn events<'c>(
 }
 
 /// The sweeper's candidates, soonest due first: calls not ended whose time
-/// to be looked at has come. A call the carrier never acknowledged (no
-/// carrier id) is due `ring_grace_secs` after it was created; a placed one
+/// to be looked at has come. A call no leg of which ever reached us (no
+/// carrier id, no parent: its attempt was never taken) is due
+/// `ring_grace_secs` after it was created; a placed one
 /// once its ring grace, its own maximum duration and `overdue_margin_secs`
-/// have all passed. Ordering by that due time, not by age, means many long
-/// live calls placed earlier cannot keep a newer stuck call out of the batch.
+/// have all passed; one someone asked to end, `overdue_margin_secs` after
+/// that if it is sooner (its leg may have ended before dialing anything, and
+/// then no event of ours ever comes). Ordering by that due time, not by age,
+/// means many long live calls placed earlier cannot keep a newer stuck call
+/// out of the batch.
 #[tracing::instrument(skip_all)]
 pub async fn due_for_sweep<'c>(
     db: impl Executor<'c, Database = Any>,
@@ -480,8 +495,12 @@ pub async fn due_for_sweep<'c>(
     overdue_margin_secs: i64,
     limit: i64,
 ) -> Result<Vec<Call>, sqlx::Error> {
-    const DUE_AT: &str = "created_at + $2 + (case when carrier_sid is null then 0
-                              else max_duration_secs + $3 end)";
+    const DUE_AT: &str = "case when end_requested_at is not null
+             and end_requested_at + $3 < created_at + $2 + (case when carrier_sid is null
+                 and parent_sid is null then 0 else max_duration_secs + $3 end)
+         then end_requested_at + $3
+         else created_at + $2 + (case when carrier_sid is null and parent_sid is null
+                 then 0 else max_duration_secs + $3 end) end";
     let rows: Vec<CallRow> = sqlx::query_as(&format!(
         "select {CALL_COLUMNS} from call
          where ended_at is null and {DUE_AT} <= $1

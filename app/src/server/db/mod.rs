@@ -4,6 +4,7 @@
 //! integers for times and flags, text ids); the test suite runs on both.
 
 pub mod auto_recharge;
+pub mod call_attempts;
 pub mod call_history;
 pub mod calls;
 pub mod jobs;

@@ -1,5 +1,7 @@
 //! The simulated carrier's own calls (`sim_call`): its copy of what Twilio
-//! would know about each call it placed. Only the simulated carrier
+//! would know about each leg of a browser-started call: the browser's leg
+//! (scenario `client`) and the PSTN leg its `<Dial>` created (`parent_sid`
+//! set). Only the simulated carrier
 //! (`server/src/providers/twilio/simulated.rs`) reads and writes them.
 
 use crate::domain::CallStatus;
@@ -13,7 +15,8 @@ pub struct SimCall {
     pub from_number: String,
     pub status_callback: String,
     pub time_limit_secs: i64,
-    /// What the dialed number makes happen (`answers`, `busy`, `no-answer`, `failed`).
+    /// What the dialed number makes happen (`answers`, `busy`, `no-answer`,
+    /// `failed`, `refused`), or `client` for a browser's leg.
     pub scenario: String,
     pub hangup_after_secs: Option<i64>,
     pub status: CallStatus,
@@ -22,6 +25,12 @@ pub struct SimCall {
     pub answered_at_ms: Option<i64>,
     pub ended_at_ms: Option<i64>,
     pub duration_secs: Option<i64>,
+    /// The browser leg a PSTN leg belongs to (None on the browser leg).
+    pub parent_sid: Option<String>,
+    /// Where the PSTN leg's end is reported (`<Dial action>`).
+    pub dial_action: Option<String>,
+    /// How long the PSTN leg may ring (`<Dial timeout>`).
+    pub ring_timeout_secs: Option<i64>,
 }
 
 #[derive(FromRow)]
@@ -38,6 +47,9 @@ struct SimCallRow {
     answered_at_ms: Option<i64>,
     ended_at_ms: Option<i64>,
     duration_secs: Option<i64>,
+    parent_sid: Option<String>,
+    dial_action: Option<String>,
+    ring_timeout_secs: Option<i64>,
 }
 
 impl TryFrom<SimCallRow> for SimCall {
@@ -62,6 +74,9 @@ impl TryFrom<SimCallRow> for SimCall {
             answered_at_ms: row.answered_at_ms,
             ended_at_ms: row.ended_at_ms,
             duration_secs: row.duration_secs,
+            parent_sid: row.parent_sid,
+            dial_action: row.dial_action,
+            ring_timeout_secs: row.ring_timeout_secs,
         })
     }
 }
@@ -76,10 +91,16 @@ pub struct NewSimCall<'a> {
     pub time_limit_secs: i64,
     pub scenario: &'a str,
     pub hangup_after_secs: Option<i64>,
+    /// `queued` for a PSTN leg, `ringing` for a browser leg being connected.
+    pub status: &'a str,
+    pub parent_sid: Option<&'a str>,
+    pub dial_action: Option<&'a str>,
+    pub ring_timeout_secs: Option<i64>,
 }
 
 const SIM_COLUMNS: &str = "sid, to_number, from_number, status_callback, time_limit_secs, scenario,
-    hangup_after_secs, status, next_sequence, answered_at_ms, ended_at_ms, duration_secs";
+    hangup_after_secs, status, next_sequence, answered_at_ms, ended_at_ms, duration_secs,
+    parent_sid, dial_action, ring_timeout_secs";
 
 #[tracing::instrument(skip_all, fields(sid = new.sid))]
 pub async fn insert(
@@ -89,8 +110,9 @@ pub async fn insert(
 ) -> Result<SimCall, sqlx::Error> {
     let row: SimCallRow = sqlx::query_as(&format!(
         "insert into sim_call (sid, to_number, from_number, status_callback, time_limit_secs,
-             scenario, hangup_after_secs, status, created_at_ms)
-         values ($1, $2, $3, $4, $5, $6, $7, 'queued', $8)
+             scenario, hangup_after_secs, status, created_at_ms, parent_sid, dial_action,
+             ring_timeout_secs)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          returning {SIM_COLUMNS}"
     ))
     .bind(new.sid)
@@ -100,7 +122,11 @@ pub async fn insert(
     .bind(new.time_limit_secs)
     .bind(new.scenario)
     .bind(new.hangup_after_secs)
+    .bind(new.status)
     .bind(now_ms)
+    .bind(new.parent_sid)
+    .bind(new.dial_action)
+    .bind(new.ring_timeout_secs)
     .fetch_one(conn)
     .await?;
     row.try_into()
@@ -150,4 +176,35 @@ pub async fn store(conn: &mut AnyConnection, call: &SimCall) -> Result<(), sqlx:
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The PSTN leg a browser leg's `<Dial>` created, locked like `lock`.
+#[tracing::instrument(skip_all)]
+pub async fn lock_child(
+    conn: &mut AnyConnection,
+    parent_sid: &str,
+) -> Result<Option<SimCall>, sqlx::Error> {
+    let row: Option<SimCallRow> = sqlx::query_as(&format!(
+        "update sim_call set next_sequence = next_sequence where parent_sid = $1
+         returning {SIM_COLUMNS}"
+    ))
+    .bind(parent_sid)
+    .fetch_optional(conn)
+    .await?;
+    row.map(SimCall::try_from).transpose()
+}
+
+/// The PSTN leg a browser leg's `<Dial>` created, if any.
+#[tracing::instrument(skip_all)]
+pub async fn find_child<'c>(
+    db: impl Executor<'c, Database = Any>,
+    parent_sid: &str,
+) -> Result<Option<SimCall>, sqlx::Error> {
+    let row: Option<SimCallRow> = sqlx::query_as(&format!(
+        "select {SIM_COLUMNS} from sim_call where parent_sid = $1"
+    ))
+    .bind(parent_sid)
+    .fetch_optional(db)
+    .await?;
+    row.map(SimCall::try_from).transpose()
 }

@@ -1,10 +1,12 @@
-//! The Twilio carrier: places, ends and reads calls through Twilio's REST API
+//! The Twilio carrier: mints the browsers' access tokens
+//! (`access_token.rs`), and ends and reads calls through Twilio's REST API
 //! (the Call resource, API version 2010-04-01), HTTP Basic auth with the
 //! account SID and auth token, form-encoded requests, JSON answers.
 //!
-//! Placing a call subscribes our status callback to initiated, ringing,
-//! answered and completed, and caps the call with `TimeLimit` behind our own
-//! forced hangup. Those callbacks, not the answers here, move a call along:
+//! Calls are not placed here: the member's browser starts each one with the
+//! Voice SDK, and our voice webhook answers `<Dial><Number>` (`wire.rs`),
+//! whose PSTN leg reports initiated, ringing, answered and completed to our
+//! status callback. Those callbacks, not the answers here, move a call along:
 //! they are read by `wire.rs` after `signature.rs` has checked them, in
 //! `server/src/webhooks/twilio.rs`. `server/tests/api/twilio_provider.rs`
 //! checks the exact requests against a local fake of Twilio's API.
@@ -13,11 +15,12 @@
 //! rather than taken from the process-wide default, so this client works
 //! whatever else the process has (or has not) installed.
 
-use super::wire::{API_VERSION, MAX_TIME_LIMIT_SECS};
-use crate::config::Secret;
+use super::access_token;
+use super::wire::API_VERSION;
+use crate::config::{Secret, VoiceKeys};
 use app::domain::CallStatus;
 use app::server::providers::carrier::{
-    Carrier, CarrierCall, CarrierError, Ending, PlaceCall, PlacedCall,
+    Carrier, CarrierCall, CarrierError, Connect, Ending, IssuedToken,
 };
 use async_trait::async_trait;
 use reqwest::{RequestBuilder, StatusCode};
@@ -30,19 +33,16 @@ use url::Url;
 
 const DEFAULT_API_BASE: &str = "https://api.twilio.com";
 
-/// Per request, connecting included. A member is waiting on `place_call` and
-/// `end_call`; a silent Twilio is reported as `Unavailable` rather than
-/// holding them.
+/// Per request, connecting included. A member is waiting on `end_call`; a
+/// silent Twilio is reported as `Unavailable` rather than holding them.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Every progress event we bill and show from. `answered` arrives as
-/// `CallStatus=in-progress`.
-const STATUS_CALLBACK_EVENTS: [&str; 4] = ["initiated", "ringing", "answered", "completed"];
 
 pub struct TwilioCarrier {
     http: reqwest::Client,
     account_sid: String,
     auth_token: Secret,
+    /// Signs the browsers' access tokens.
+    voice: VoiceKeys,
     /// `{base}/2010-04-01/Accounts/{AccountSid}`.
     account_url: Url,
 }
@@ -62,7 +62,12 @@ impl TwilioCarrier {
     ///
     /// When `api_base` is not an http(s) URL, or the TLS backend cannot be set
     /// up (a build misconfiguration, not something a setting can cause).
-    pub fn new(account_sid: &str, auth_token: &Secret, api_base: Option<&Url>) -> TwilioCarrier {
+    pub fn new(
+        account_sid: &str,
+        auth_token: &Secret,
+        voice: &VoiceKeys,
+        api_base: Option<&Url>,
+    ) -> TwilioCarrier {
         let mut account_url = match api_base {
             Some(base) => base.clone(),
             None => Url::parse(DEFAULT_API_BASE).expect("the default base is a URL"),
@@ -82,6 +87,7 @@ impl TwilioCarrier {
             http: http_client(),
             account_sid: account_sid.to_owned(),
             auth_token: auth_token.clone(),
+            voice: voice.clone(),
             account_url,
         }
     }
@@ -180,30 +186,21 @@ impl Carrier for TwilioCarrier {
         "twilio"
     }
 
-    #[tracing::instrument(name = "twilio.place_call", skip_all, fields(call_id = %call.call_id))]
-    async fn place_call(&self, call: &PlaceCall) -> Result<PlacedCall, CarrierError> {
-        let time_limit = call
-            .time_limit_secs
-            .clamp(1, MAX_TIME_LIMIT_SECS)
-            .to_string();
-        let mut form = vec![
-            ("To", call.to.as_str()),
-            ("From", call.from.as_str()),
-            ("Url", call.voice_url.as_str()),
-            ("Method", "POST"),
-            ("StatusCallback", call.status_callback_url.as_str()),
-            ("StatusCallbackMethod", "POST"),
-        ];
-        form.extend(STATUS_CALLBACK_EVENTS.map(|event| ("StatusCallbackEvent", event)));
-        form.push(("TimeLimit", &time_limit));
+    fn mode(&self) -> app::domain::CarrierMode {
+        app::domain::CarrierMode::Twilio
+    }
 
-        let request = self.http.post(self.calls_url(None)).form(&form);
-        let placed = self.send("create call", request).await?;
-        let status = placed.status("create call")?;
-        tracing::info!(sid = %placed.sid, status = status.as_str(), "twilio placed the call");
-        Ok(PlacedCall {
-            sid: placed.sid,
-            status,
+    /// The member's browser connects by itself (Voice SDK).
+    async fn connect(&self, _call: &Connect) -> Result<(), CarrierError> {
+        Ok(())
+    }
+
+    fn access_token(&self, identity: &str, now: i64) -> Option<IssuedToken> {
+        let claims = access_token::claims(&self.voice, &self.account_sid, identity, now);
+        Some(IssuedToken {
+            token: access_token::sign(&self.voice, &claims),
+            identity: identity.to_owned(),
+            expires_at: claims.exp,
         })
     }
 
@@ -232,6 +229,47 @@ impl Carrier for TwilioCarrier {
         let request = self.http.get(self.calls_url(Some(sid)));
         self.send("fetch call", request).await?.into_carrier_call()
     }
+
+    /// `GET …/Calls.json?ParentCallSid=<sid>`: the calls a browser leg's
+    /// `<Dial>` made (one `<Number>`, so one at most).
+    #[tracing::instrument(name = "twilio.fetch_child", skip_all, fields(parent = %parent_sid))]
+    async fn fetch_child(&self, parent_sid: &str) -> Result<Option<CarrierCall>, CarrierError> {
+        check_sid(parent_sid)?;
+        let mut url = self.calls_url(None);
+        url.query_pairs_mut()
+            .append_pair("ParentCallSid", parent_sid)
+            .append_pair("PageSize", "20");
+        let response = self
+            .http
+            .get(url)
+            .basic_auth(&self.account_sid, Some(self.auth_token.expose()))
+            .send()
+            .await
+            .map_err(|err| cannot_reach("list calls", &err))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|err| cannot_reach("list calls", &err))?;
+        if !status.is_success() {
+            return Err(refusal("list calls", status, &body));
+        }
+        let page: CallPage = serde_json::from_slice(&body).map_err(|err| {
+            tracing::error!(error = %err, "list calls: unreadable answer from twilio");
+            CarrierError::Unavailable(format!("list calls: unreadable answer from Twilio: {err}"))
+        })?;
+        page.calls
+            .into_iter()
+            .next()
+            .map(CallResource::into_carrier_call)
+            .transpose()
+    }
+}
+
+/// A page of Twilio's Calls list.
+#[derive(Debug, Deserialize)]
+struct CallPage {
+    calls: Vec<CallResource>,
 }
 
 /// Twilio SIDs are letters and digits (`CA` + 32 hex). Anything else cannot
@@ -390,9 +428,18 @@ fn cannot_reach(operation: &'static str, err: &reqwest::Error) -> CarrierError {
 mod tests {
     use super::*;
 
+    fn voice() -> VoiceKeys {
+        VoiceKeys {
+            api_key_sid: "SK123".to_owned(),
+            api_key_secret: Secret::new("key_very_secret"),
+            twiml_app_sid: "AP123".to_owned(),
+            token_ttl_secs: 3600,
+        }
+    }
+
     #[test]
     fn the_api_paths_sit_under_the_account() {
-        let carrier = TwilioCarrier::new("AC123", &Secret::new("token"), None);
+        let carrier = TwilioCarrier::new("AC123", &Secret::new("token"), &voice(), None);
         assert_eq!(
             carrier.calls_url(None).as_str(),
             "https://api.twilio.com/2010-04-01/Accounts/AC123/Calls.json"
@@ -402,7 +449,7 @@ mod tests {
             "https://api.twilio.com/2010-04-01/Accounts/AC123/Calls/CA9.json"
         );
         let base = Url::parse("http://127.0.0.1:9/twilio/?x=1").unwrap();
-        let carrier = TwilioCarrier::new("AC123", &Secret::new("token"), Some(&base));
+        let carrier = TwilioCarrier::new("AC123", &Secret::new("token"), &voice(), Some(&base));
         assert_eq!(
             carrier.calls_url(None).as_str(),
             "http://127.0.0.1:9/twilio/2010-04-01/Accounts/AC123/Calls.json"
@@ -426,9 +473,10 @@ mod tests {
 
     #[test]
     fn the_auth_token_is_not_in_debug_output() {
-        let carrier = TwilioCarrier::new("AC123", &Secret::new("tok_very_secret"), None);
+        let carrier = TwilioCarrier::new("AC123", &Secret::new("tok_very_secret"), &voice(), None);
         let shown = format!("{carrier:?}");
         assert!(!shown.contains("tok_very_secret"), "{shown}");
+        assert!(!shown.contains("key_very_secret"), "{shown}");
         assert!(shown.contains("AC123"), "{shown}");
     }
 }

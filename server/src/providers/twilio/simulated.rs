@@ -1,12 +1,25 @@
 //! The simulated carrier: the default when Twilio is not configured. It plays
-//! Twilio's part without leaving the machine. A placed call moves through
-//! initiated → ringing → an outcome chosen by the dialed number (table below,
-//! also in the README); every step is reported as a Twilio-format status
-//! callback that the job queue signs with `TWILIO_AUTH_TOKEN` and POSTs to
-//! our own `/webhooks/twilio/status` (`jobs/carrier_sim.rs`). It
-//! honours hang-up and cancel requests and enforces the call's time limit,
-//! like Twilio. So the code that bills calls is the same here, in the tests
-//! and in production.
+//! Twilio's part, and the browser's, without leaving the machine, in the
+//! same shape as a browser-started Twilio call:
+//!
+//! 1. `connect` (what `device.connect({ params: { attempt } })` does) opens
+//!    the browser's leg (scenario `client`) and queues `carrier.sim_connect`,
+//!    which POSTs our `/webhooks/twilio/voice` as Twilio would (signed,
+//!    `From=client:<identity>`, the attempt) and follows the TwiML we answer:
+//!    a `<Hangup/>` ends the browser's leg; a `<Dial><Number>` creates the
+//!    PSTN leg with the `timeLimit`, `timeout`, `callerId`, `action` and
+//!    `statusCallback` it names.
+//! 2. The PSTN leg moves through initiated → ringing → an outcome chosen by
+//!    the dialed number (table below, also in the README); every step is a
+//!    Twilio-format status callback with `ParentCallSid`, which the job queue
+//!    signs with `TWILIO_AUTH_TOKEN` and POSTs to the `statusCallback`.
+//! 3. When the PSTN leg ends, the `<Dial action>` is requested; once it is
+//!    answered, the browser's leg completes.
+//!
+//! It honours hang-ups of the browser's leg (the forced hangup and End),
+//! which end the PSTN leg however far it got, and enforces the time limit,
+//! like Twilio. So the TwiML, the webhooks and the billing are the same code
+//! here, in the tests and in production.
 //!
 //! It lives beside the Twilio adapter because it imitates Twilio's wire
 //! format (`wire.rs`) and nothing in the `app` crate uses it; its SQL is
@@ -17,11 +30,11 @@
 //! | `0002` | busy |
 //! | `0003` | rings, nobody answers |
 //! | `0004` | fails (unreachable) |
-//! | `0005` | the carrier refuses to place it |
+//! | `0005` | the carrier cannot place it: fails at once, before ringing |
 //! | `00NN`, NN from 10 to 99 | answers; the other side hangs up after NN seconds |
 //! | anything else | answers and stays up until hung up or out of credit |
 
-use super::wire::StatusCallback;
+use super::wire::{self, DialActionRequest, StatusCallback};
 use app::domain::CallStatus;
 use app::server::clock;
 use app::server::db::sim_calls::{self, NewSimCall, SimCall};
@@ -35,6 +48,13 @@ use serde::{Deserialize, Serialize};
 pub const ADVANCE_JOB: &str = "carrier.sim_advance";
 /// Delivers one status callback to the call's StatusCallback URL.
 pub const CALLBACK_JOB: &str = "carrier.sim_status_callback";
+/// Plays the browser connecting: requests our voice URL, follows its TwiML.
+pub const CONNECT_JOB: &str = "carrier.sim_connect";
+/// Requests the `<Dial action>` once the PSTN leg has ended.
+pub const DIAL_ACTION_JOB: &str = "carrier.sim_dial_action";
+
+/// The scenario of a browser's leg in `sim_call`.
+const CLIENT: &str = "client";
 
 /// The simulated account, shown as `AccountSid` in callbacks.
 pub const ACCOUNT_SID: &str = "ACsimulated00000000000000000000000";
@@ -91,7 +111,7 @@ impl Scenario {
         }
     }
 
-    fn stored(self) -> (&'static str, Option<i64>) {
+    pub fn stored(self) -> (&'static str, Option<i64>) {
         match self {
             Scenario::Answers => ("answers", None),
             Scenario::AnswersThenHangsUp(secs) => ("answers", Some(i64::from(secs))),
@@ -112,6 +132,29 @@ pub struct CallbackDelivery {
     pub callback: StatusCallback,
 }
 
+/// The connect job's payload: the browser's leg and what it connects with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectRequest {
+    pub parent_sid: String,
+    pub identity: String,
+    pub attempt: String,
+    /// Our voice webhook (public URL).
+    pub voice_url: String,
+}
+
+/// The dial action job's payload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DialActionDelivery {
+    pub url: String,
+    #[serde(flatten)]
+    pub request: DialActionRequest,
+}
+
+/// A fresh Twilio-looking call SID: `CA` and 32 hex digits.
+fn new_sid() -> String {
+    new_id("CA").replace('_', "")
+}
+
 #[derive(Clone, Debug)]
 pub struct SimulatedCarrier {
     db: Db,
@@ -123,8 +166,74 @@ impl SimulatedCarrier {
         Self { db, timing }
     }
 
-    /// The advance job: moves the call on if it is still in `expected` (a
-    /// hangup may have moved it meanwhile, which makes this a no-op).
+    /// Whether the browser's leg `parent_sid` is still live (the connect
+    /// job does nothing for one hung up before it connected).
+    pub async fn leg_is_live(&self, sid: &str) -> Result<bool, sqlx::Error> {
+        Ok(sim_calls::find(&self.db.pool, sid)
+            .await?
+            .is_some_and(|leg| !leg.status.is_terminal()))
+    }
+
+    /// Our voice webhook answered `<Dial><Number>` for the browser's leg:
+    /// create the PSTN leg it describes, once (a retried connect finds it).
+    pub async fn dialed(
+        &self,
+        parent_sid: &str,
+        dial: &wire::Dial,
+        now_ms: i64,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.db.begin_write().await?;
+        let Some(mut parent) = sim_calls::lock(&mut tx, parent_sid).await? else {
+            return Ok(());
+        };
+        if parent.status.is_terminal()
+            || sim_calls::find_child(&mut *tx, parent_sid).await?.is_some()
+        {
+            return Ok(());
+        }
+        parent.status = CallStatus::InProgress;
+        parent.answered_at_ms = Some(now_ms);
+        sim_calls::store(&mut tx, &parent).await?;
+        let (scenario, hangup_after_secs) = Scenario::for_number(&dial.number).stored();
+        let sid = new_sid();
+        let child = sim_calls::insert(
+            &mut tx,
+            &NewSimCall {
+                sid: &sid,
+                to_number: &dial.number,
+                from_number: &dial.caller_id,
+                status_callback: &dial.status_callback,
+                time_limit_secs: i64::try_from(dial.time_limit_secs).unwrap_or(i64::MAX),
+                scenario,
+                hangup_after_secs,
+                status: "queued",
+                parent_sid: Some(parent_sid),
+                dial_action: Some(&dial.action),
+                ring_timeout_secs: Some(i64::try_from(dial.timeout_secs).unwrap_or(i64::MAX)),
+            },
+            now_ms,
+        )
+        .await?;
+        schedule_advance(&mut tx, &child, now_ms + self.timing.initiate_ms, now_ms).await?;
+        tx.commit().await
+    }
+
+    /// The browser's leg is over: our voice webhook refused it, or the
+    /// `<Dial action>` was answered.
+    pub async fn leg_completed(&self, sid: &str, now_ms: i64) -> Result<(), sqlx::Error> {
+        let mut tx = self.db.begin_write().await?;
+        if let Some(mut leg) = sim_calls::lock(&mut tx, sid).await? {
+            if !leg.status.is_terminal() {
+                leg.status = CallStatus::Completed;
+                leg.ended_at_ms = Some(now_ms);
+                sim_calls::store(&mut tx, &leg).await?;
+            }
+        }
+        tx.commit().await
+    }
+
+    /// The advance job: moves the PSTN leg on if it is still in `expected`
+    /// (a hangup may have moved it meanwhile, which makes this a no-op).
     pub async fn advance(&self, sid: &str, expected: &str, now_ms: i64) -> Result<(), sqlx::Error> {
         let mut tx = self.db.begin_write().await?;
         let Some(mut call) = sim_calls::lock(&mut tx, sid).await? else {
@@ -134,22 +243,33 @@ impl SimulatedCarrier {
             return Ok(());
         }
         let timing = self.timing;
+        // `<Dial timeout>`: nobody lets it ring longer.
+        let ring_limit_ms = call
+            .ring_timeout_secs
+            .map_or(i64::MAX, |secs| secs.saturating_mul(1000));
         let (next, after_ms) = match (call.status, call.scenario.as_str()) {
+            (CallStatus::Queued, "refused") => (CallStatus::Failed, None),
             (CallStatus::Queued, _) => (CallStatus::Initiated, Some(timing.ring_ms)),
             (CallStatus::Initiated, "failed") => (CallStatus::Failed, None),
-            (CallStatus::Initiated, "no-answer") => {
-                (CallStatus::Ringing, Some(timing.no_answer_ms))
+            (CallStatus::Initiated, "no-answer") => (
+                CallStatus::Ringing,
+                Some(timing.no_answer_ms.min(ring_limit_ms)),
+            ),
+            (CallStatus::Initiated, _) if timing.answer_ms > ring_limit_ms => {
+                (CallStatus::Ringing, Some(ring_limit_ms))
             }
             (CallStatus::Initiated, _) => (CallStatus::Ringing, Some(timing.answer_ms)),
-            (CallStatus::Ringing, "busy") => (CallStatus::Busy, None),
-            (CallStatus::Ringing, "no-answer") => (CallStatus::NoAnswer, None),
-            (CallStatus::Ringing, _) => {
+            (CallStatus::Ringing, "busy") if timing.answer_ms <= ring_limit_ms => {
+                (CallStatus::Busy, None)
+            }
+            (CallStatus::Ringing, "answers") if timing.answer_ms <= ring_limit_ms => {
                 let talk_secs = match call.hangup_after_secs {
                     Some(secs) => secs.min(call.time_limit_secs),
                     None => call.time_limit_secs,
                 };
                 (CallStatus::InProgress, Some(talk_secs * 1000))
             }
+            (CallStatus::Ringing, _) => (CallStatus::NoAnswer, None),
             // The time limit or the callee's hangup.
             (CallStatus::InProgress, _) => (CallStatus::Completed, None),
             _ => return Ok(()),
@@ -160,8 +280,56 @@ impl SimulatedCarrier {
         if let Some(after_ms) = after_ms {
             schedule_advance(&mut tx, &call, now_ms + after_ms, now_ms).await?;
         }
+        if next.is_terminal() {
+            dial_ended(&mut tx, &call, now_ms).await?;
+        }
         tx.commit().await
     }
+}
+
+/// The PSTN leg ended by itself (not because the browser hung up): Twilio
+/// requests the `<Dial action>`, whose answer then ends the browser's leg.
+async fn dial_ended(
+    conn: &mut sqlx::AnyConnection,
+    call: &SimCall,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    let (Some(url), Some(parent_sid)) = (&call.dial_action, &call.parent_sid) else {
+        return Ok(());
+    };
+    let Some(parent) = sim_calls::find(&mut *conn, parent_sid).await? else {
+        return Ok(());
+    };
+    if parent.status.is_terminal() {
+        return Ok(());
+    }
+    let delivery = DialActionDelivery {
+        url: url.clone(),
+        request: DialActionRequest {
+            account_sid: ACCOUNT_SID.to_owned(),
+            parent_sid: parent_sid.clone(),
+            from: parent.from_number.clone(),
+            dial_sid: call.sid.clone(),
+            dial_status: call.status,
+            dial_duration_secs: call
+                .duration_secs
+                .and_then(|d| u64::try_from(d).ok())
+                .unwrap_or(0),
+        },
+    };
+    let payload = serde_json::to_value(&delivery).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    jobs::enqueue(
+        &mut *conn,
+        &jobs::NewJob {
+            kind: DIAL_ACTION_JOB,
+            payload: &payload,
+            dedupe_key: None,
+            run_at_ms: now_ms,
+        },
+        now_ms / 1000,
+    )
+    .await?;
+    Ok(())
 }
 
 /// Moves the call to `next` and returns the callback that reports it.
@@ -201,6 +369,7 @@ fn move_to(call: &mut SimCall, next: CallStatus, now_ms: i64) -> CallbackDeliver
             } else {
                 None
             },
+            parent_call_sid: call.parent_sid.clone(),
         },
     }
 }
@@ -257,51 +426,95 @@ impl Carrier for SimulatedCarrier {
         "simulated"
     }
 
-    async fn place_call(&self, request: &PlaceCall) -> Result<PlacedCall, CarrierError> {
-        let scenario = Scenario::for_number(&request.to);
-        if scenario == Scenario::Refused {
-            return Err(CarrierError::Refused(
-                "the simulated carrier refuses numbers ending in 0005".into(),
-            ));
-        }
-        let (scenario, hangup_after_secs) = scenario.stored();
-        let sid = new_id("CA").replace('_', "");
-        let now_ms = clock::now_ms();
-        let mut tx = self.db.begin_write().await.map_err(unavailable)?;
-        let new = NewSimCall {
-            sid: &sid,
-            to_number: &request.to,
-            from_number: &request.from,
-            status_callback: &request.status_callback_url,
-            time_limit_secs: i64::try_from(request.time_limit_secs).unwrap_or(i64::MAX),
-            scenario,
-            hangup_after_secs,
-        };
-        let call = sim_calls::insert(&mut tx, &new, now_ms)
-            .await
-            .map_err(unavailable)?;
-        schedule_advance(&mut tx, &call, now_ms + self.timing.initiate_ms, now_ms)
-            .await
-            .map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)?;
-        Ok(PlacedCall {
-            sid,
-            status: CallStatus::Queued,
-        })
+    fn mode(&self) -> app::domain::CarrierMode {
+        app::domain::CarrierMode::Simulated
     }
 
-    /// Like Twilio: `completed` ends an answered call and cancels one still
-    /// connecting; `canceled` cancels one still connecting and leaves an
-    /// answered call alone.
+    /// Plays the browser's `device.connect`: opens the browser's leg and
+    /// queues the voice request (`carrier.sim_connect`).
+    async fn connect(&self, request: &Connect) -> Result<(), CarrierError> {
+        let parent_sid = new_sid();
+        let now_ms = clock::now_ms();
+        let from = format!("client:{}", request.identity);
+        let mut tx = self.db.begin_write().await.map_err(unavailable)?;
+        sim_calls::insert(
+            &mut tx,
+            &NewSimCall {
+                sid: &parent_sid,
+                to_number: "",
+                from_number: &from,
+                status_callback: "",
+                time_limit_secs: 0,
+                scenario: CLIENT,
+                hangup_after_secs: None,
+                status: "ringing",
+                parent_sid: None,
+                dial_action: None,
+                ring_timeout_secs: None,
+            },
+            now_ms,
+        )
+        .await
+        .map_err(unavailable)?;
+        let payload = serde_json::to_value(ConnectRequest {
+            parent_sid: parent_sid.clone(),
+            identity: request.identity.clone(),
+            attempt: request.attempt.clone(),
+            voice_url: request.voice_url.clone(),
+        })
+        .map_err(|error| CarrierError::Unavailable(error.to_string()))?;
+        jobs::enqueue(
+            &mut *tx,
+            &jobs::NewJob {
+                kind: CONNECT_JOB,
+                payload: &payload,
+                dedupe_key: None,
+                run_at_ms: now_ms,
+            },
+            now_ms / 1000,
+        )
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        tracing::info!(call_id = %request.call_id, %parent_sid, "simulated browser connecting");
+        Ok(())
+    }
+
+    fn access_token(&self, _identity: &str, _now: i64) -> Option<IssuedToken> {
+        None
+    }
+
+    /// Like Twilio. The browser's leg hung up (`completed`, whatever was
+    /// asked) ends its PSTN leg however far it got: completed if answered,
+    /// canceled if still connecting. A PSTN leg asked directly: `completed`
+    /// ends an answered call and cancels one still connecting; `canceled`
+    /// cancels one still connecting and leaves an answered call alone.
     async fn end_call(&self, sid: &str, how: Ending) -> Result<(), CarrierError> {
         let now_ms = clock::now_ms();
         let mut tx = self.db.begin_write().await.map_err(unavailable)?;
-        let mut call = sim_calls::lock(&mut tx, sid)
+        let mut leg = sim_calls::lock(&mut tx, sid)
             .await
             .map_err(unavailable)?
             .ok_or(CarrierError::NotFound)?;
+        if leg.status.is_terminal() {
+            return Ok(());
+        }
+        let (mut call, how) = if leg.scenario == CLIENT {
+            leg.status = CallStatus::Completed;
+            leg.ended_at_ms = Some(now_ms);
+            sim_calls::store(&mut tx, &leg).await.map_err(unavailable)?;
+            match sim_calls::lock_child(&mut tx, sid)
+                .await
+                .map_err(unavailable)?
+            {
+                Some(child) => (child, Ending::HangUp),
+                None => return tx.commit().await.map_err(unavailable),
+            }
+        } else {
+            (leg, how)
+        };
         let next = match (call.status, how) {
-            (status, _) if status.is_terminal() => return Ok(()),
+            (status, _) if status.is_terminal() => return tx.commit().await.map_err(unavailable),
             (CallStatus::InProgress, Ending::HangUp) => CallStatus::Completed,
             (CallStatus::InProgress, Ending::Cancel) => return Ok(()),
             (_, _) => CallStatus::Canceled,
@@ -328,6 +541,19 @@ impl Carrier for SimulatedCarrier {
             answered_at: call.answered_at_ms.map(|ms| ms / 1000),
             ended_at: call.ended_at_ms.map(|ms| ms / 1000),
         })
+    }
+
+    async fn fetch_child(&self, parent_sid: &str) -> Result<Option<CarrierCall>, CarrierError> {
+        let child = sim_calls::find_child(&self.db.pool, parent_sid)
+            .await
+            .map_err(unavailable)?;
+        Ok(child.map(|call| CarrierCall {
+            sid: call.sid.clone(),
+            status: call.status,
+            duration_secs: call.duration_secs.and_then(|d| u64::try_from(d).ok()),
+            answered_at: call.answered_at_ms.map(|ms| ms / 1000),
+            ended_at: call.ended_at_ms.map(|ms| ms / 1000),
+        }))
     }
 }
 

@@ -2,12 +2,19 @@
 //! every test that talks to "Twilio" uses: the carrier's own tests
 //! (`twilio_provider.rs`, a `TwilioCarrier` built by `carrier()`) and the
 //! whole-app calling tests (`calls.rs`, the app in Twilio mode through
-//! `settings()`).
+//! `settings()`). Calls are started by browsers, so the app never creates
+//! one here: tests play the browser's leg themselves (`calls::connect`) and
+//! tell the fake about the legs with `put_leg`.
 //!
 //! What it imitates, as Twilio answers:
 //! - `POST /2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json` places a call:
-//!   201 with Twilio's Call resource, status `queued`, SID `CA` + 32 hex;
+//!   201 with Twilio's Call resource, status `queued`, SID `CA` + 32 hex
+//!   (the app must not use it: `creates()` shows it did not);
 //! - `GET …/Calls/{Sid}.json` fetches the call resource as it stands;
+//! - `GET …/Calls.json?ParentCallSid={Sid}` lists the legs a browser leg's
+//!   `<Dial>` made;
+//! - hanging up a browser's leg (`Status=completed` on a leg with children)
+//!   ends its dialed leg too: completed if answered, canceled otherwise;
 //! - `POST …/Calls/{Sid}.json` with `Status=canceled|completed` ends it by
 //!   Twilio's rules: `canceled` ends a call not yet answered and does nothing
 //!   to an answered one, `completed` hangs up; a call that is over refuses
@@ -38,7 +45,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use base64::Engine;
 use serde_json::{json, Value};
-use server::config::Secret;
+use server::config::{Secret, VoiceKeys};
 use server::providers::twilio::TwilioCarrier;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -47,6 +54,10 @@ use url::Url;
 
 pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
 pub const AUTH_TOKEN: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+/// The Standard API key and TwiML App browsers' tokens are minted with.
+pub const API_KEY_SID: &str = "SK0123456789abcdef0123456789abcdef";
+pub const API_KEY_SECRET: &str = "api-key-secret-for-the-api-tests";
+pub const TWIML_APP_SID: &str = "AP0123456789abcdef0123456789abcdef";
 /// The `From` the app is configured with (`settings()`).
 pub const CALLER_ID: &str = "+15005550006";
 /// Twilio's test credentials refuse this `To` as not a valid phone number.
@@ -143,7 +154,12 @@ impl FakeTwilio {
 
     /// The real Twilio carrier, with the right credentials, pointed at the fake.
     pub fn carrier(&self) -> TwilioCarrier {
-        TwilioCarrier::new(ACCOUNT_SID, &Secret::new(AUTH_TOKEN), Some(&self.url))
+        TwilioCarrier::new(
+            ACCOUNT_SID,
+            &Secret::new(AUTH_TOKEN),
+            &voice_keys(),
+            Some(&self.url),
+        )
     }
 
     /// The settings that put the app in Twilio mode against this fake.
@@ -156,6 +172,9 @@ impl FakeTwilio {
                 self.url.as_str().trim_end_matches('/').to_owned(),
             ),
             ("TWILIO_CALLER_ID", CALLER_ID.to_owned()),
+            ("TWILIO_API_KEY_SID", API_KEY_SID.to_owned()),
+            ("TWILIO_API_KEY_SECRET", API_KEY_SECRET.to_owned()),
+            ("TWILIO_TWIML_APP_SID", TWIML_APP_SID.to_owned()),
             // A private test deployment: real-carrier code, sandbox payments.
             ("ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO", "1".to_owned()),
         ]
@@ -203,6 +222,25 @@ impl FakeTwilio {
         call["duration"] = json!(duration);
         call["start_time"] = json!(start_time);
         call["end_time"] = json!(end_time);
+        self.shared
+            .calls
+            .lock()
+            .unwrap()
+            .insert(sid.to_owned(), call);
+    }
+
+    /// A leg of a browser-started call, as Twilio has it: the browser's own
+    /// (`parent` None, inbound, in progress while it dials) or the leg its
+    /// `<Dial>` made (`parent` named, outbound-dial).
+    pub fn put_leg(&self, sid: &str, status: &str, parent: Option<&str>, to: &str) {
+        let mut call = call_resource(sid, to, CALLER_ID);
+        call["status"] = json!(status);
+        call["parent_call_sid"] = json!(parent);
+        call["direction"] = json!(if parent.is_some() {
+            "outbound-dial"
+        } else {
+            "inbound"
+        });
         self.shared
             .calls
             .lock()
@@ -307,6 +345,18 @@ async fn answer(
         return (StatusCode::CREATED, Json(call)).into_response();
     }
 
+    if method == Method::GET && path == format!("{CALLS_PATH}.json") {
+        let parent = query_field(&uri, "ParentCallSid");
+        let children: Vec<Value> = calls
+            .values()
+            .filter(|call| {
+                parent.is_some() && call["parent_call_sid"].as_str() == parent.as_deref()
+            })
+            .cloned()
+            .collect();
+        return Json(json!({ "calls": children, "page": 0, "page_size": 20 })).into_response();
+    }
+
     let Some(sid) = path
         .strip_prefix(&format!("{CALLS_PATH}/"))
         .and_then(|rest| rest.strip_suffix(".json"))
@@ -344,6 +394,24 @@ async fn answer(
         ("completed", _) => {
             call["status"] = json!("completed");
             call["end_time"] = json!(now);
+            // A browser's leg hung up: its <Dial> ends the dialed leg too.
+            let parent = sid.to_owned();
+            let answer = call.clone();
+            for child in calls.values_mut() {
+                if child["parent_call_sid"].as_str() != Some(parent.as_str()) {
+                    continue;
+                }
+                match child["status"].as_str().unwrap_or_default() {
+                    "in-progress" => child["status"] = json!("completed"),
+                    "queued" | "initiated" | "ringing" => {
+                        child["status"] = json!("canceled");
+                        child["duration"] = json!("0");
+                    }
+                    _ => continue,
+                }
+                child["end_time"] = json!(now);
+            }
+            return Json(answer).into_response();
         }
         (other, _) => {
             return twilio_error(
@@ -354,6 +422,23 @@ async fn answer(
         }
     }
     Json(call.clone()).into_response()
+}
+
+/// A query parameter of the request.
+fn query_field(uri: &Uri, name: &str) -> Option<String> {
+    form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The voice settings `settings()` gives the app, for carriers built here.
+pub fn voice_keys() -> VoiceKeys {
+    VoiceKeys {
+        api_key_sid: API_KEY_SID.to_owned(),
+        api_key_secret: Secret::new(API_KEY_SECRET),
+        twiml_app_sid: TWIML_APP_SID.to_owned(),
+        token_ttl_secs: 3600,
+    }
 }
 
 /// Twilio's error body.
