@@ -5,7 +5,8 @@
 #
 #   scripts/setup.sh          build tools (wasm target, wasm-bindgen, wasm-opt) and
 #                             the site's npm packages (Twilio's Voice SDK, web/)
-#   scripts/setup.sh --test   also Chromium, brotli, Playwright and PostgreSQL being up
+#   scripts/setup.sh --test   also Chromium, brotli, Playwright, PostgreSQL being up,
+#                             and aiosmtpd (the SMTP server the mail tests deliver to)
 #
 # No cargo-leptos: scripts/build_site.sh drives cargo, wasm-bindgen and wasm-opt
 # itself (docs/building.md).
@@ -67,6 +68,13 @@ if [ "${1:-}" = "--test" ]; then
     say "starting PostgreSQL"
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
     for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  fi
+  # The mail tests start server/tests/smtp_sink.py with this venv's Python.
+  AIOSMTPD_VERSION=1.4.6
+  if ! "$TOOLS/smtp-venv/bin/python" -c "import aiosmtpd" 2>/dev/null; then
+    say "installing aiosmtpd $AIOSMTPD_VERSION into .tools/smtp-venv"
+    python3 -m venv "$TOOLS/smtp-venv"
+    "$TOOLS/smtp-venv/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
   fi
 fi
 say "tools ready"

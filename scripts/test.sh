@@ -12,6 +12,8 @@ source scripts/env.sh
 
 PG_ADMIN_URL=${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 export TEST_POSTGRES_URL=$PG_ADMIN_URL
+# The Python the mail tests run their SMTP server with (aiosmtpd, from setup.sh).
+export SMTP_SINK_PYTHON="$PWD/.tools/smtp-venv/bin/python"
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 psql_admin() { psql "$PG_ADMIN_URL" -v ON_ERROR_STOP=1 -Atq "$@"; }
 

@@ -84,6 +84,8 @@ pub struct Config {
     pub allow_sandbox_payments_with_twilio: bool,
     /// Timeouts and the connection cap (`HTTP_*`, `SHUTDOWN_GRACE_SECS`).
     pub http: crate::http_limits::HttpLimits,
+    /// `SMTP_URL` and `MAIL_FROM`; None: mail stays in the outbox.
+    pub mail: Option<crate::mail::MailSettings>,
 }
 
 /// A Twilio account: its SID and auth token (the token is
@@ -590,6 +592,7 @@ impl Config {
             site_root: lookup("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_owned()),
             allow_sandbox_payments_with_twilio,
             http,
+            mail: crate::mail::MailSettings::from_lookup(&lookup)?,
         })
     }
 

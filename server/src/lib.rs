@@ -8,6 +8,7 @@ pub mod exports;
 pub mod health;
 pub mod http_limits;
 pub mod jobs;
+pub mod mail;
 pub mod page_gate;
 pub mod providers;
 pub mod rates_import;

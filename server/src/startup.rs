@@ -37,6 +37,21 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::{time::Duration as CookieDuration, Key, SameSite};
 use tower_sessions::{Expiry, SessionManagerLayer};
 
+/// The SMTP sender, or None (mail stays in the outbox). Logs where mail
+/// goes, never the URL (it may hold the password).
+fn mail_sender(config: &Config) -> anyhow::Result<Option<Arc<crate::mail::Mailer>>> {
+    match &config.mail {
+        Some(settings) => {
+            tracing::info!(server = %settings.server, from = %settings.from, "mail is sent over SMTP");
+            Ok(Some(Arc::new(crate::mail::Mailer::new(settings)?)))
+        }
+        None => {
+            tracing::info!("SMTP_URL not set: mail stays in the outbox");
+            Ok(None)
+        }
+    }
+}
+
 /// Larger bodies are refused with 413 before any handler reads them.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The forced hangup is sent this long before a call's paid time runs out,
@@ -187,6 +202,7 @@ impl Application {
             simulated,
             auto_recharge_scan_every: config.auto_recharge_scan_every,
             call_sweep_every: config.call_sweep_every,
+            mailer: mail_sender(config)?,
         };
         app::server::password_hash::warm_up().await;
         Ok(Self {

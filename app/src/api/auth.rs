@@ -1,4 +1,4 @@
-//! Registration, login, logout and "who am I".
+//! Registration, login, logout, "who am I", and password reset by email.
 
 use super::OrgSummary;
 use crate::error::AppError;
@@ -43,13 +43,34 @@ pub async fn current_account() -> Result<Option<Me>, AppError> {
     ssr::current_account().await
 }
 
+/// Mails a reset link if the address has an account; the answer (a redirect
+/// to the "check your mail" page) is the same either way.
+#[server(endpoint = "auth/forgot-password")]
+pub async fn forgot_password(email: String) -> Result<(), AppError> {
+    ssr::forgot_password(email).await
+}
+
+/// Sets a new password with the token from a reset mail, signs out every
+/// session of the account, and goes to the login page.
+#[server(endpoint = "auth/reset-password")]
+pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
+    ssr::reset_password(token, password).await
+}
+
+/// Where the forgot-password form goes once a request is taken.
+pub const RESET_REQUESTED_PATH: &str = "/forgot-password?sent=1";
+/// Where a successful reset goes.
+pub const RESET_DONE_PATH: &str = "/login?reset=1";
+
 #[cfg(feature = "ssr")]
 mod ssr {
     use super::*;
     use crate::domain::{EmailAddress, NextPath, OrgName, Password, PersonName, Role};
     use crate::server::client_addr::{self, ClientAddress};
     use crate::server::guard::{self, AUTHENTICATED_AT, CURRENT_ORG_ID, USER_ID};
-    use crate::server::{clock, db, ids, password_hash, state::app_state, throttle};
+    use crate::server::{
+        clock, db, ids, password_hash, password_reset, state::app_state, throttle,
+    };
     use std::net::SocketAddr;
     use tower_sessions::Session;
 
@@ -175,6 +196,32 @@ mod ssr {
         let session = guard::session().await?;
         session.flush().await?;
         leptos_axum::redirect("/login");
+        Ok(())
+    }
+
+    pub async fn forgot_password(email: String) -> Result<(), AppError> {
+        let email = EmailAddress::parse(&email).map_err(|m| AppError::validation("email", m))?;
+        let state = app_state()?;
+        let client = client_address(&state).await;
+        password_reset::request(&state.db, &state.public_url, &email, &client, clock::now())
+            .await?;
+        leptos_axum::redirect(RESET_REQUESTED_PATH);
+        Ok(())
+    }
+
+    pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
+        let token = token.trim();
+        if token.is_empty() || token.len() > 128 {
+            return Err(AppError::validation(
+                "token",
+                "this reset link is incomplete; open the link from the mail again",
+            ));
+        }
+        let password =
+            Password::parse(&password).map_err(|m| AppError::validation("password", m))?;
+        let state = app_state()?;
+        password_reset::complete(&state.db, token, password, clock::now()).await?;
+        leptos_axum::redirect(RESET_DONE_PATH);
         Ok(())
     }
 

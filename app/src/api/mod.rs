@@ -5,6 +5,7 @@ pub mod auth;
 pub mod call_history;
 pub mod call_rating;
 pub mod calls;
+pub mod mail;
 pub mod org;
 pub mod platform;
 pub mod purchases;

@@ -14,6 +14,8 @@
 //! - Helpers: `call_views.rs`, `dates.rs`, `paging.rs`, `phone.rs`, `ids.rs`,
 //!   `clock.rs`, `page_reads.rs` (reads shared by one page render), the session store, the login throttle and the client address
 //!   it counts (`client_addr.rs`), password hashing.
+//! - Mail: `mail.rs` writes messages (queued in `db/outbox.rs`, sent by the
+//!   server's job runner); `password_reset.rs` is the reset-by-email flow.
 
 pub mod call_views;
 pub mod calls;
@@ -23,9 +25,11 @@ pub mod dates;
 pub mod db;
 pub mod guard;
 pub mod ids;
+pub mod mail;
 pub mod page_reads;
 pub mod paging;
 pub mod password_hash;
+pub mod password_reset;
 pub mod phone;
 pub mod providers;
 pub mod purchases;

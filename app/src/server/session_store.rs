@@ -43,6 +43,19 @@ pub async fn noting_unavailable<F: Future>(request: F) -> (F::Output, bool) {
         .await
 }
 
+fn encode(record: &Record) -> session_store::Result<Vec<u8>> {
+    serde_json::to_vec(record).map_err(|e| session_store::Error::Encode(e.to_string()))
+}
+
+/// The signed-in user the session holds, kept in its own column so every
+/// session of one user can be ended at once (`db::sessions::delete_for_user`).
+fn user_of(record: &Record) -> Option<&str> {
+    record
+        .data
+        .get(super::guard::USER_ID)
+        .and_then(|value| value.as_str())
+}
+
 fn backend(error: sqlx::Error) -> session_store::Error {
     if db::is_unreachable(&error) {
         // Outside a request (no scope) there is nobody to tell.
@@ -61,15 +74,24 @@ impl SessionStore for DbSessionStore {
         {
             record.id = Id::default();
         }
-        self.save(record).await
+        let data = encode(record)?;
+        db::sessions::insert(
+            &self.db.pool,
+            &record.id.to_string(),
+            user_of(record),
+            &data,
+            record.expiry_date.unix_timestamp(),
+        )
+        .await
+        .map_err(backend)
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let data =
-            serde_json::to_vec(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
-        db::sessions::upsert(
+        let data = encode(record)?;
+        db::sessions::update(
             &self.db.pool,
             &record.id.to_string(),
+            user_of(record),
             &data,
             record.expiry_date.unix_timestamp(),
         )

@@ -5,7 +5,10 @@
 //! - 30 wrong passwords from one client address within 15 minutes (spraying
 //!   across many emails) lock that address likewise;
 //! - 10 registration attempts from one client address within 15 minutes lock
-//!   registration from that address likewise.
+//!   registration from that address likewise;
+//! - 3 password reset requests for one email, or 10 from one client address,
+//!   within 15 minutes refuse further requests likewise (whether or not the
+//!   email has an account, so the refusal tells nothing either).
 //!
 //! The check and the count are one step: a transaction serialized per email
 //! and per address (`db::login_failures::lock_key`) checks the limits and
@@ -26,6 +29,8 @@ pub const WINDOW_SECS: i64 = 15 * 60;
 pub const MAX_FAILURES_PER_EMAIL: i64 = 5;
 pub const MAX_FAILURES_PER_IP: i64 = 30;
 pub const MAX_REGISTRATIONS_PER_IP: i64 = 10;
+pub const MAX_RESET_REQUESTS_PER_EMAIL: i64 = 3;
+pub const MAX_RESET_REQUESTS_PER_IP: i64 = 10;
 /// How long audit rows are kept: long enough to investigate an incident
 /// reported weeks later, short enough that the table stays small.
 pub const AUDIT_RETENTION_SECS: i64 = 30 * 24 * 3600;
@@ -37,6 +42,9 @@ pub mod reason {
     pub const IP_LOCKED: &str = "ip_locked";
     pub const REGISTRATION: &str = "registration";
     pub const REGISTRATION_LOCKED: &str = "registration_ip_locked";
+    pub const PASSWORD_RESET: &str = "password_reset";
+    pub const PASSWORD_RESET_LOCKED: &str = "password_reset_locked";
+    pub const PASSWORD_RESET_IP_LOCKED: &str = "password_reset_ip_locked";
 }
 
 /// A login attempt counted ahead of its verdict; `forget` it unless it failed.
@@ -142,6 +150,58 @@ pub async fn begin_registration(
         return refuse(tx, REGISTRATION_LOCKED, email, client, now).await;
     }
     db::login_failures::record(&mut *tx, email, key, reason::REGISTRATION, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+const PASSWORD_RESET_LOCKED: Refusal = Refusal {
+    reason: reason::PASSWORD_RESET_LOCKED,
+    by_email: true,
+    message: "too many reset requests for this email; try again in 15 minutes",
+};
+const PASSWORD_RESET_IP_LOCKED: Refusal = Refusal {
+    reason: reason::PASSWORD_RESET_IP_LOCKED,
+    by_email: false,
+    message: "too many reset requests from your network; try again in 15 minutes",
+};
+
+/// Refuses when the email or the address asked for too many reset links;
+/// otherwise counts this request. The same for emails without an account.
+pub async fn begin_password_reset(
+    db: &Db,
+    email: &str,
+    client: &ClientAddress,
+    now: i64,
+) -> Result<(), AppError> {
+    let since = now - WINDOW_SECS;
+    let mut tx = db.begin_write().await?;
+    db::login_failures::lock_key(&mut tx, db.backend, &format!("reset:{email}")).await?;
+    if let Some(key) = &client.throttle_key {
+        db::login_failures::lock_key(&mut tx, db.backend, &format!("reset-ip:{key}")).await?;
+    }
+    let mut refusal = None;
+    if db::login_failures::count_for_email(&mut *tx, email, reason::PASSWORD_RESET, since).await?
+        >= MAX_RESET_REQUESTS_PER_EMAIL
+    {
+        refusal = Some(PASSWORD_RESET_LOCKED);
+    } else if let Some(key) = &client.throttle_key {
+        if db::login_failures::count_for_ip(&mut *tx, key, reason::PASSWORD_RESET, since).await?
+            >= MAX_RESET_REQUESTS_PER_IP
+        {
+            refusal = Some(PASSWORD_RESET_IP_LOCKED);
+        }
+    }
+    if let Some(refusal) = refusal {
+        return refuse(tx, refusal, email, client, now).await;
+    }
+    db::login_failures::record(
+        &mut *tx,
+        email,
+        client.audit_value(),
+        reason::PASSWORD_RESET,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

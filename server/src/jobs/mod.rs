@@ -12,12 +12,14 @@
 //! `call.forced_hangup` (calls.rs, which also runs the call sweep), and the
 //! simulated carrier's `carrier.sim_connect`, `carrier.sim_advance`,
 //! `carrier.sim_status_callback` and `carrier.sim_dial_action`
-//! (carrier_sim.rs). `audit.rs` prunes old login audit rows hourly.
+//! (carrier_sim.rs), and `mail.send` (mail.rs). `audit.rs` prunes old login
+//! audit rows hourly.
 
 mod audit;
 mod auto_recharge;
 mod calls;
 mod carrier_sim;
+mod mail;
 mod stripe_delivery;
 
 use crate::providers::twilio::simulated::{self, SimulatedCarrier};
@@ -58,6 +60,8 @@ pub struct JobContext {
     pub simulated: Option<Arc<SimulatedCarrier>>,
     pub auto_recharge_scan_every: Duration,
     pub call_sweep_every: Duration,
+    /// Sends the outbox; None without `SMTP_URL` (mail stays queued).
+    pub mailer: Option<Arc<crate::mail::Mailer>>,
 }
 
 /// Runs the queue until `shutdown` is cancelled: claims due jobs while fewer
@@ -262,6 +266,7 @@ async fn on_give_up(context: &JobContext, job: &jobs::Job, why: &str) -> Result<
         app::server::purchases::auto_recharge::JOB_KIND => {
             auto_recharge::given_up(context, &payload, why).await
         }
+        app::server::db::outbox::SEND_JOB => mail::given_up(context, &payload, why).await,
         _ => Ok(()),
     }
 }
@@ -302,6 +307,7 @@ async fn dispatch(
         simulated::CALLBACK_JOB => carrier_sim::deliver(context, payload).await,
         simulated::CONNECT_JOB => carrier_sim::connect(context, payload).await,
         simulated::DIAL_ACTION_JOB => carrier_sim::dial_action(context, payload).await,
+        app::server::db::outbox::SEND_JOB => mail::send(context, payload).await,
         other => Err(JobError::Permanent(format!("unknown job kind {other}"))),
     }
 }

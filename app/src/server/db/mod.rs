@@ -13,6 +13,8 @@ pub mod ledger;
 pub mod login_failures;
 pub mod notices;
 pub mod orgs;
+pub mod outbox;
+pub mod password_resets;
 pub mod purchases;
 pub mod rates;
 pub mod sandbox_sessions;

@@ -66,6 +66,8 @@ pub async fn dismiss<'c>(
     Ok(done.rows_affected() == 1)
 }
 
+/// A plain-text message to `to_address`, queued with its send job
+/// (`outbox::queue`) on `conn`, the cause's transaction.
 pub async fn queue_email(
     conn: &mut AnyConnection,
     to_address: &str,
@@ -73,15 +75,12 @@ pub async fn queue_email(
     body: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "insert into outbox_email (email_id, to_address, subject, body, created_at) values ($1, $2, $3, $4, $5)",
-    )
-    .bind(new_id("eml"))
-    .bind(to_address)
-    .bind(subject)
-    .bind(body)
-    .bind(now)
-    .execute(conn)
-    .await?;
+    let mail = super::outbox::NewMail {
+        to_address,
+        subject,
+        text_body: body,
+        html_body: None,
+    };
+    super::outbox::queue(conn, &mail, now).await?;
     Ok(())
 }

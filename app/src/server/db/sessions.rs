@@ -15,23 +15,63 @@ pub async fn exists<'c>(
     Ok(row.is_some())
 }
 
+/// Stores a new session. `user_id` is the signed-in user it holds, if any.
 #[tracing::instrument(skip_all)]
-pub async fn upsert<'c>(
+pub async fn insert<'c>(
     db: impl Executor<'c, Database = Any>,
     session_id: &str,
+    user_id: Option<&str>,
     data: &[u8],
     expiry_date: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "insert into session (session_id, data, expiry_date) values ($1, $2, $3)
-         on conflict (session_id) do update set data = excluded.data, expiry_date = excluded.expiry_date",
+        "insert into session (session_id, user_id, data, expiry_date) values ($1, $2, $3, $4)
+         on conflict (session_id) do update
+         set user_id = excluded.user_id, data = excluded.data, expiry_date = excluded.expiry_date",
     )
     .bind(session_id)
+    .bind(user_id)
     .bind(data)
     .bind(expiry_date)
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Saves an existing session. A session deleted meanwhile (signed out, or
+/// ended by a password reset while this request ran) stays deleted: a
+/// request finishing late must not bring it back.
+#[tracing::instrument(skip_all)]
+pub async fn update<'c>(
+    db: impl Executor<'c, Database = Any>,
+    session_id: &str,
+    user_id: Option<&str>,
+    data: &[u8],
+    expiry_date: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update session set user_id = $2, data = $3, expiry_date = $4 where session_id = $1",
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .bind(data)
+    .bind(expiry_date)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Ends every session of `user_id` (a password reset); returns how many.
+#[tracing::instrument(skip_all)]
+pub async fn delete_for_user<'c>(
+    db: impl Executor<'c, Database = Any>,
+    user_id: &str,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("delete from session where user_id = $1")
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
 }
 
 #[tracing::instrument(skip_all)]

@@ -84,6 +84,21 @@ pub async fn by_id<'c>(
     Ok(row.map(User::from))
 }
 
+/// A new password (a reset); false when no such user exists.
+#[tracing::instrument(skip_all)]
+pub async fn set_password_hash<'c>(
+    db: impl Executor<'c, Database = Any>,
+    user_id: &str,
+    password_hash: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("update app_user set password_hash = $2 where user_id = $1")
+        .bind(user_id)
+        .bind(password_hash)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Marks (or unmarks) a platform operator; returns false when no such email exists.
 #[tracing::instrument(skip_all)]
 pub async fn set_operator<'c>(

@@ -6,6 +6,7 @@
 pub mod fake_stripe;
 pub mod fake_twilio;
 pub mod jobs;
+pub mod smtp;
 
 use app::server::db::Db;
 use reqwest::header::{HeaderMap, HeaderValue};

@@ -1,0 +1,100 @@
+//! The mail Phonebooth writes: each message has a plain-text and an HTML
+//! body, and every link in it is built from `PUBLIC_URL`
+//! (`AppState::public_url`). Queued with `db::outbox::queue`.
+
+/// A message ready to queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Composed {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Composed {
+    pub fn to<'a>(&'a self, to_address: &'a str) -> super::db::outbox::NewMail<'a> {
+        super::db::outbox::NewMail {
+            to_address,
+            subject: &self.subject,
+            text_body: &self.text,
+            html_body: Some(&self.html),
+        }
+    }
+}
+
+/// `path` (starting with `/`) on this deployment's public address.
+pub fn link(public_url: &str, path: &str) -> String {
+    format!("{}{path}", public_url.trim_end_matches('/'))
+}
+
+/// The password reset mail: the link, how long it works, and what to do if
+/// the reset was not asked for.
+pub fn password_reset(name: &str, link: &str, valid_minutes: i64) -> Composed {
+    let text = format!(
+        "Hello {name},\n\n\
+         Someone (hopefully you) asked to reset the password of your Phonebooth account.\n\
+         Choose a new password here:\n\n{link}\n\n\
+         The link works once, for {valid_minutes} minutes. Setting a new password signs \
+         you out everywhere.\n\n\
+         If you did not ask for this, ignore this mail: your password stays as it is.\n"
+    );
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family: sans-serif\">\
+         <p>Hello {name},</p>\
+         <p>Someone (hopefully you) asked to reset the password of your Phonebooth account.</p>\
+         <p><a href=\"{href}\">Choose a new password</a></p>\
+         <p>The link works once, for {valid_minutes} minutes. Setting a new password signs \
+         you out everywhere.</p>\
+         <p>If you did not ask for this, ignore this mail: your password stays as it is.</p>\
+         </body></html>",
+        name = escape_html(name),
+        href = escape_html(link),
+    );
+    Composed {
+        subject: "Reset your Phonebooth password".to_owned(),
+        text,
+        html,
+    }
+}
+
+/// Text made safe to place in HTML, inside elements or quoted attributes.
+pub fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_are_built_from_the_public_url() {
+        assert_eq!(
+            link("https://calls.example.com/", "/reset-password?token=abc"),
+            "https://calls.example.com/reset-password?token=abc"
+        );
+    }
+
+    #[test]
+    fn the_reset_mail_has_both_bodies_and_escapes_the_name() {
+        let mail = password_reset("<Ann & Bo>", "https://x.example/reset-password?token=t", 30);
+        assert!(mail
+            .text
+            .contains("https://x.example/reset-password?token=t"));
+        assert!(mail.text.contains("<Ann & Bo>"));
+        assert!(mail.html.contains("&lt;Ann &amp; Bo&gt;"));
+        assert!(mail
+            .html
+            .contains("href=\"https://x.example/reset-password?token=t\""));
+        assert!(mail.text.contains("30 minutes"));
+    }
+}
