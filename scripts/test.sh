@@ -64,8 +64,11 @@ browser_tests() {
   else
     database_url="sqlite://$data_dir/phonebooth.db?mode=rwc"
   fi
+  # A debug server on a busy 2-core machine: a slow page should be slow, not
+  # "temporarily unavailable" because the production 5 s pool wait ran out.
   DATABASE_URL=$database_url DATA_DIR=$data_dir BIND_ADDR=127.0.0.1:$port \
     SESSION_SECRET=browser-tests-session-secret-0123456789 RUST_LOG=warn \
+    DB_ACQUIRE_TIMEOUT_MS=30000 \
     target/debug/phonebooth > "$data_dir/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 100); do
