@@ -59,7 +59,7 @@ pub const PATH: &str = "/calls/live";
 /// Open streams one user may hold on one instance; the next gets 429.
 pub const STREAMS_PER_USER: usize = 5;
 /// Calls sent when a stream opens, or re-read when it fell behind.
-const RECENT: i64 = app::api::calls::RECENT_CALLS + 4;
+const RECENT: i64 = app::domain::RECENT_CALLS + 4;
 /// Changes one stream takes in at once before re-reading the calls they name.
 const BATCH: usize = 100;
 /// What a stream remembers of the calls it sent (to skip unchanged ones);

@@ -185,9 +185,6 @@ pub async fn set_org_country(org_id: String, country: String) -> Result<(), AppE
     ssr::set_org_country(org_id, country).await
 }
 
-/// How many recent calls the dialer lists.
-pub const RECENT_CALLS: i64 = 8;
-
 #[cfg(feature = "ssr")]
 mod ssr {
     use super::*;
@@ -234,7 +231,7 @@ mod ssr {
             &state.db.pool,
             &member.viewer.user.user_id,
             &member.org_id,
-            RECENT_CALLS,
+            crate::domain::RECENT_CALLS,
         )
         .await?
         .iter()
@@ -378,7 +375,19 @@ mod ssr {
                 "choose a country from the list",
             ));
         }
-        db::orgs::set_country(&state.db.pool, &admin.member().org_id, &country).await?;
+        let org_id = &admin.member().org_id;
+        let mut tx = state.db.begin_write().await?;
+        db::orgs::set_country(&mut *tx, org_id, &country).await?;
+        db::org_audit::record(
+            &mut tx,
+            org_id,
+            Some(&admin.member().viewer.user.user_id),
+            crate::domain::AuditAction::OrgCountryChanged,
+            &format!("National numbers are now read as {country}"),
+            crate::server::clock::now(),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -21,6 +21,21 @@ pub struct OrgSettings {
     pub members: Vec<MemberInfo>,
 }
 
+/// One line of the organization's audit trail, ready to show.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditLine {
+    pub audit_id: String,
+    pub at: String,
+    /// The person who made the change, "Phonebooth" for the system, or
+    /// "deleted user" for an account that was erased.
+    pub actor: String,
+    pub what: String,
+    pub detail: String,
+}
+
+/// How many audit entries the settings page shows.
+pub const AUDIT_LINES: i64 = 50;
+
 /// Makes `org_id` the organization the caller works in, then reloads the page they were on.
 #[server(endpoint = "org/switch")]
 pub async fn switch_org(org_id: String, next: Option<String>) -> Result<(), AppError> {
@@ -38,6 +53,12 @@ pub async fn rename_org(org_id: String, name: String) -> Result<(), AppError> {
     ssr::rename_org(org_id, name).await
 }
 
+/// Owners and admins: the organization's newest audit entries, newest first.
+#[server(endpoint = "org/audit")]
+pub async fn load_audit_trail(org_id: String) -> Result<Vec<AuditLine>, AppError> {
+    ssr::load_audit_trail(org_id).await
+}
+
 /// Creates a new organization owned by the caller and switches to it.
 #[server(endpoint = "org/create")]
 pub async fn create_org(name: String) -> Result<(), AppError> {
@@ -47,9 +68,9 @@ pub async fn create_org(name: String) -> Result<(), AppError> {
 #[cfg(feature = "ssr")]
 mod ssr {
     use super::*;
-    use crate::domain::{NextPath, OrgName};
+    use crate::domain::{AuditAction, NextPath, OrgName};
     use crate::server::guard::{self, CURRENT_ORG_ID};
-    use crate::server::{clock, db, ids};
+    use crate::server::{clock, dates, db, ids};
 
     pub async fn switch_org(org_id: String, next: Option<String>) -> Result<(), AppError> {
         let (member, _) = guard::require_member(&org_id).await?;
@@ -87,9 +108,37 @@ mod ssr {
         let (member, state) = guard::require_member(&org_id).await?;
         let admin = member.require_admin()?;
         let name = OrgName::parse(&name).map_err(|m| AppError::validation("name", m))?;
-        db::orgs::rename(&state.db.pool, &admin.member().org_id, name.as_str()).await?;
+        let org_id = &admin.member().org_id;
+        let mut tx = state.db.begin_write().await?;
+        db::orgs::rename(&mut *tx, org_id, name.as_str()).await?;
+        db::org_audit::record(
+            &mut tx,
+            org_id,
+            Some(&admin.member().viewer.user.user_id),
+            AuditAction::OrgRenamed,
+            &format!("Renamed the organization to \"{}\"", name.as_str()),
+            clock::now(),
+        )
+        .await?;
+        tx.commit().await?;
         tracing::info!(org_id = %admin.member().org_id, "organization renamed");
         Ok(())
+    }
+
+    pub async fn load_audit_trail(org_id: String) -> Result<Vec<AuditLine>, AppError> {
+        let (member, state) = guard::require_member(&org_id).await?;
+        let admin = member.require_admin()?;
+        let entries = db::org_audit::recent(&state.db.pool, &admin.member().org_id, AUDIT_LINES).await?;
+        Ok(entries
+            .into_iter()
+            .map(|entry| AuditLine {
+                audit_id: entry.audit_id,
+                at: dates::display_time(entry.created_at),
+                actor: entry.actor.unwrap_or_else(|| "Phonebooth".to_owned()),
+                what: entry.action.label().to_owned(),
+                detail: entry.detail,
+            })
+            .collect())
     }
 
     pub async fn create_org(name: String) -> Result<(), AppError> {

@@ -2,6 +2,7 @@
 //! validate: once you hold an `EmailAddress` or a `Password`, it is valid.
 //! Each has one fallible constructor and its tests beside it.
 
+mod audit_action;
 pub mod call_status;
 mod carrier_mode;
 pub mod cost_breakdown;
@@ -14,6 +15,7 @@ mod password;
 pub mod rating;
 mod role;
 
+pub use audit_action::AuditAction;
 pub use call_status::{CallStatus, EndReason};
 pub use carrier_mode::CarrierMode;
 pub use email::EmailAddress;
@@ -23,3 +25,7 @@ pub use names::{OrgName, PersonName};
 pub use next_path::NextPath;
 pub use password::Password;
 pub use role::Role;
+
+/// How many recent calls the dialer lists (the live stream keeps a few more,
+/// so a list that just lost one to a new call can still be filled).
+pub const RECENT_CALLS: i64 = 8;

@@ -4,6 +4,7 @@
 mod common;
 
 mod accounts;
+mod audit;
 mod call_history;
 mod call_rating;
 mod call_restart;

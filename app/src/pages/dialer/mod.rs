@@ -100,7 +100,7 @@ impl DialerState {
                     .cmp(&a.created_at)
                     .then(b.call_id.cmp(&a.call_id))
             });
-            calls.truncate(crate::api::calls::RECENT_CALLS as usize + 4);
+            calls.truncate(crate::domain::RECENT_CALLS as usize + 4);
         });
         if call.is_live() && self.focus.get_untracked().is_none() {
             self.focus.set(Some(call.call_id.clone()));

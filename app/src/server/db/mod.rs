@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod login_failures;
 pub mod notices;
+pub mod org_audit;
 pub mod orgs;
 pub mod outbox;
 pub mod password_resets;

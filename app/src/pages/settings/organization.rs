@@ -1,80 +1,18 @@
-//! Organization settings: its name (owners and admins), its members, and
-//! creating another organization.
+//! The organization section: its name, its calling country (owners and
+//! admins), its members, creating another organization, and the platform
+//! card operators see.
 
 use crate::api::calls::{load_dialer, SetOrgCountry};
 use crate::api::org::{load_org_settings, CreateOrg, OrgSettings, RenameOrg};
 use crate::api::platform::load_platform_mode;
 use crate::components::form::{action_error, ErrorNotice, FieldError, FormError};
-use crate::components::layout::MeResource;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-#[component]
-pub fn SettingsPage() -> impl IntoView {
-    let MeResource(me) = expect_context::<MeResource>();
-    let rename = ServerAction::<RenameOrg>::new();
-    let create = ServerAction::<CreateOrg>::new();
-    // The fetcher awaits `me` itself: reading it synchronously could see it not
-    // yet loaded during server rendering and render no organization at all.
-    let settings = Resource::new(
-        move || {
-            let current = me.get().and_then(|r| r.ok()).flatten();
-            (
-                rename.version().get(),
-                current.map(|m| m.current_org.org_id),
-            )
-        },
-        move |_| async move {
-            match me.await {
-                Ok(Some(me)) => load_org_settings(me.current_org.org_id).await.map(Some),
-                Ok(None) => Ok(None),
-                Err(error) => Err(error),
-            }
-        },
-    );
-    // Renaming or creating an organization changes what the header's switcher shows.
-    Effect::new(move || {
-        let succeeded = |v: Option<Result<(), AppError>>| v.is_some_and(|r| r.is_ok());
-        if succeeded(rename.value().get()) || succeeded(create.value().get()) {
-            me.refetch();
-        }
-    });
-    view! {
-        <Title text="Settings"/>
-        <h1>"Settings"</h1>
-        <Transition fallback=|| view! { <p class="muted">"Loading settings…"</p> }>
-            {move || Suspend::new(async move {
-                match settings.await {
-                    Ok(Some(settings)) => {
-                        let org_id = settings.org.org_id.clone();
-                        let can_manage = settings.org.role.can_manage_org();
-                        view! {
-                            <OrgSettingsView settings rename/>
-                            {can_manage.then(|| view! { <CallingSettings org_id/> })}
-                        }.into_any()
-                    }
-                    Ok(None) => ().into_any(),
-                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
-                }
-            })}
-        </Transition>
-        <CreateOrgForm create/>
-        // Operators only; the server function checks the flag again.
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                match me.await {
-                    Ok(Some(me)) if me.is_operator => view! { <PlatformCard/> }.into_any(),
-                    _ => ().into_any(),
-                }
-            })}
-        </Transition>
-    }
-}
-
 /// What the platform runs on: real or simulated payments and carrier.
 #[component]
-fn PlatformCard() -> impl IntoView {
+pub(super) fn PlatformCard() -> impl IntoView {
     let mode = Resource::new(|| (), |_| load_platform_mode());
     view! {
         <section class="card" id="platform">
@@ -105,12 +43,12 @@ fn PlatformCard() -> impl IntoView {
 }
 
 #[component]
-fn OrgSettingsView(settings: OrgSettings, rename: ServerAction<RenameOrg>) -> impl IntoView {
+pub(super) fn OrgSettingsView(settings: OrgSettings, rename: ServerAction<RenameOrg>) -> impl IntoView {
     let error: Signal<Option<AppError>> = action_error(rename);
     let can_manage = settings.org.role.can_manage_org();
     let saved = move || rename.value().get().is_some_and(|r| r.is_ok());
     view! {
-        <section class="card">
+        <section class="card" id="organization">
             <h2>"Organization"</h2>
             {if can_manage {
                 view! {
@@ -148,7 +86,7 @@ fn OrgSettingsView(settings: OrgSettings, rename: ServerAction<RenameOrg>) -> im
 }
 
 #[component]
-fn CreateOrgForm(create: ServerAction<CreateOrg>) -> impl IntoView {
+pub(super) fn CreateOrgForm(create: ServerAction<CreateOrg>) -> impl IntoView {
     let error = action_error(create);
     view! {
         <section class="card">
@@ -167,7 +105,7 @@ fn CreateOrgForm(create: ServerAction<CreateOrg>) -> impl IntoView {
 
 /// Owners and admins: the country national numbers are dialed in (the dialer's default).
 #[component]
-fn CallingSettings(org_id: String) -> impl IntoView {
+pub(super) fn CallingSettings(org_id: String) -> impl IntoView {
     let save = ServerAction::<SetOrgCountry>::new();
     let error = action_error(save);
     let org = StoredValue::new(org_id);
