@@ -8,7 +8,8 @@ create table org_audit (
     actor_user_id text references app_user (user_id),
     action        text not null,
     detail        text not null,
-    created_at    integer not null
+    -- milliseconds, so changes made one after another list in their order
+    created_at_ms integer not null
 );
 -- the settings page reads an organization's newest entries
-create index org_audit_org_idx on org_audit (org_id, created_at);
+create index org_audit_org_idx on org_audit (org_id, created_at_ms);

@@ -384,7 +384,6 @@ mod ssr {
             Some(&admin.member().viewer.user.user_id),
             crate::domain::AuditAction::OrgCountryChanged,
             &format!("National numbers are now read as {country}"),
-            crate::server::clock::now(),
         )
         .await?;
         tx.commit().await?;

@@ -117,7 +117,6 @@ mod ssr {
             Some(&admin.member().viewer.user.user_id),
             AuditAction::OrgRenamed,
             &format!("Renamed the organization to \"{}\"", name.as_str()),
-            clock::now(),
         )
         .await?;
         tx.commit().await?;
@@ -128,12 +127,13 @@ mod ssr {
     pub async fn load_audit_trail(org_id: String) -> Result<Vec<AuditLine>, AppError> {
         let (member, state) = guard::require_member(&org_id).await?;
         let admin = member.require_admin()?;
-        let entries = db::org_audit::recent(&state.db.pool, &admin.member().org_id, AUDIT_LINES).await?;
+        let entries =
+            db::org_audit::recent(&state.db.pool, &admin.member().org_id, AUDIT_LINES).await?;
         Ok(entries
             .into_iter()
             .map(|entry| AuditLine {
                 audit_id: entry.audit_id,
-                at: dates::display_time(entry.created_at),
+                at: dates::display_time(entry.created_at_ms / 1000),
                 actor: entry.actor.unwrap_or_else(|| "Phonebooth".to_owned()),
                 what: entry.action.label().to_owned(),
                 detail: entry.detail,

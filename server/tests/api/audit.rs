@@ -22,11 +22,19 @@ async fn renaming_and_the_calling_country_are_recorded_newest_first(app: TestApp
     let team = team(&app).await;
     let org_id = team.owner.org_id.clone();
     let renamed = app
-        .call(&team.owner.client, "org/rename", &[("org_id", &org_id), ("name", "Acme Calls")])
+        .call(
+            &team.owner.client,
+            "org/rename",
+            &[("org_id", &org_id), ("name", "Acme Calls")],
+        )
         .await;
     assert_eq!(renamed.status(), 200);
     let country = app
-        .call(&team.admin.client, "calls/country", &[("org_id", &org_id), ("country", "GB")])
+        .call(
+            &team.admin.client,
+            "calls/country",
+            &[("org_id", &org_id), ("country", "GB")],
+        )
         .await;
     assert_eq!(country.status(), 200);
 
@@ -37,7 +45,10 @@ async fn renaming_and_the_calling_country_are_recorded_newest_first(app: TestApp
     assert_eq!(lines[0]["what"], "Changed the calling country");
     assert_eq!(lines[0]["detail"], "National numbers are now read as GB");
     assert_eq!(lines[1]["what"], "Renamed the organization");
-    assert_eq!(lines[1]["detail"], "Renamed the organization to \"Acme Calls\"");
+    assert_eq!(
+        lines[1]["detail"],
+        "Renamed the organization to \"Acme Calls\""
+    );
     for line in lines {
         assert_eq!(line["actor"], "Ada Caller", "each change names its person");
     }
@@ -70,7 +81,9 @@ async fn a_refused_change_records_nothing(app: TestApp) {
         (&team.colleague.client, "calls/country", ("country", "GB")),
     ];
     for (client, function, field) in refused {
-        let response = app.call(client, function, &[("org_id", &org_id), field]).await;
+        let response = app
+            .call(client, function, &[("org_id", &org_id), field])
+            .await;
         assert!(response.status().is_client_error(), "{function} {field:?}");
     }
     assert_eq!(app.count("select count(*) from org_audit").await, 0);

@@ -79,4 +79,3 @@ pub fn SettingsPage() -> impl IntoView {
         </Transition>
     }
 }
-

@@ -3,12 +3,11 @@
 //! card operators see.
 
 use crate::api::calls::{load_dialer, SetOrgCountry};
-use crate::api::org::{load_org_settings, CreateOrg, OrgSettings, RenameOrg};
+use crate::api::org::{CreateOrg, OrgSettings, RenameOrg};
 use crate::api::platform::load_platform_mode;
 use crate::components::form::{action_error, ErrorNotice, FieldError, FormError};
 use crate::error::AppError;
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 /// What the platform runs on: real or simulated payments and carrier.
 #[component]
@@ -43,7 +42,10 @@ pub(super) fn PlatformCard() -> impl IntoView {
 }
 
 #[component]
-pub(super) fn OrgSettingsView(settings: OrgSettings, rename: ServerAction<RenameOrg>) -> impl IntoView {
+pub(super) fn OrgSettingsView(
+    settings: OrgSettings,
+    rename: ServerAction<RenameOrg>,
+) -> impl IntoView {
     let error: Signal<Option<AppError>> = action_error(rename);
     let can_manage = settings.org.role.can_manage_org();
     let saved = move || rename.value().get().is_some_and(|r| r.is_ok());

@@ -3,6 +3,7 @@
 //! the change, never updated or deleted.
 
 use crate::domain::AuditAction;
+use crate::server::clock;
 use crate::server::ids::new_id;
 use sqlx::{Any, AnyConnection, Executor, FromRow};
 
@@ -14,7 +15,7 @@ pub struct AuditEntry {
     pub actor: Option<String>,
     pub action: AuditAction,
     pub detail: String,
-    pub created_at: i64,
+    pub created_at_ms: i64,
 }
 
 #[derive(FromRow)]
@@ -23,7 +24,7 @@ struct AuditRow {
     actor: Option<String>,
     action: String,
     detail: String,
-    created_at: i64,
+    created_at_ms: i64,
 }
 
 /// Records `action` by `actor_user_id` in `org_id` on `conn`, the
@@ -35,10 +36,9 @@ pub async fn record(
     actor_user_id: Option<&str>,
     action: AuditAction,
     detail: &str,
-    now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "insert into org_audit (audit_id, org_id, actor_user_id, action, detail, created_at)
+        "insert into org_audit (audit_id, org_id, actor_user_id, action, detail, created_at_ms)
          values ($1, $2, $3, $4, $5, $6)",
     )
     .bind(new_id("aud"))
@@ -46,7 +46,7 @@ pub async fn record(
     .bind(actor_user_id)
     .bind(action.as_str())
     .bind(detail)
-    .bind(now)
+    .bind(clock::now_ms())
     .execute(conn)
     .await?;
     Ok(())
@@ -62,10 +62,10 @@ pub async fn recent<'c>(
 ) -> Result<Vec<AuditEntry>, sqlx::Error> {
     let rows: Vec<AuditRow> = sqlx::query_as(
         "select org_audit.audit_id, app_user.name as actor, org_audit.action,
-                org_audit.detail, org_audit.created_at
+                org_audit.detail, org_audit.created_at_ms
            from org_audit left join app_user on app_user.user_id = org_audit.actor_user_id
           where org_audit.org_id = $1
-          order by org_audit.created_at desc, org_audit.audit_id desc
+          order by org_audit.created_at_ms desc, org_audit.audit_id desc
           limit $2",
     )
     .bind(org_id)
@@ -82,7 +82,7 @@ pub async fn recent<'c>(
                 actor: row.actor,
                 action,
                 detail: row.detail,
-                created_at: row.created_at,
+                created_at_ms: row.created_at_ms,
             })
         })
         .collect()
