@@ -154,10 +154,14 @@ pub enum EndReason {
     Failed,
     /// The carrier would not place it.
     CarrierRefused,
+    /// An owner or admin removed the member from the organization mid-call.
+    RemovedFromOrg,
+    /// The member left the organization mid-call.
+    LeftOrg,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 8] = [
+    pub const ALL: [EndReason; 10] = [
         EndReason::HungUp,
         EndReason::Completed,
         EndReason::CreditsExhausted,
@@ -166,6 +170,8 @@ impl EndReason {
         EndReason::Canceled,
         EndReason::Failed,
         EndReason::CarrierRefused,
+        EndReason::RemovedFromOrg,
+        EndReason::LeftOrg,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -178,6 +184,8 @@ impl EndReason {
             EndReason::Canceled => "canceled",
             EndReason::Failed => "failed",
             EndReason::CarrierRefused => "carrier_refused",
+            EndReason::RemovedFromOrg => "removed_from_org",
+            EndReason::LeftOrg => "left_org",
         }
     }
 
@@ -195,6 +203,8 @@ impl EndReason {
             EndReason::Canceled => "Canceled before it was answered",
             EndReason::Failed => "The call could not be connected",
             EndReason::CarrierRefused => "The carrier refused the call",
+            EndReason::RemovedFromOrg => "Ended: removed from the organization",
+            EndReason::LeftOrg => "Ended: left the organization",
         }
     }
 
