@@ -365,7 +365,8 @@ fn router(
                 .get("x-request-id")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("-");
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+            // An invitation link's path is its secret: logged without the token.
+            tracing::info_span!("request", method = %request.method(), path = %app::server::team::loggable_path(request.uri().path()), request_id)
         }))
         .layer(SetRequestIdLayer::x_request_id(RandomRequestId)))
 }

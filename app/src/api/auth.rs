@@ -13,6 +13,9 @@ pub struct Me {
     pub is_operator: bool,
     pub current_org: OrgSummary,
     pub orgs: Vec<OrgSummary>,
+    /// Said once: the organization this session worked in is no longer
+    /// theirs (removed or left), so they were moved to `current_org`.
+    pub org_notice: Option<String>,
 }
 
 /// Creates an account and its personal organization, then logs in.
@@ -63,7 +66,7 @@ pub const RESET_REQUESTED_PATH: &str = "/forgot-password?sent=1";
 pub const RESET_DONE_PATH: &str = "/login?reset=1";
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     use super::*;
     use crate::domain::{EmailAddress, NextPath, OrgName, Password, PersonName, Role};
     use crate::server::client_addr::{self, ClientAddress};
@@ -80,14 +83,44 @@ mod ssr {
         password: String,
         next: Option<String>,
     ) -> Result<(), AppError> {
-        let name = PersonName::parse(&name).map_err(|m| AppError::validation("name", m))?;
-        let email = EmailAddress::parse(&email).map_err(|m| AppError::validation("email", m))?;
-        let password =
-            Password::parse(&password).map_err(|m| AppError::validation("password", m))?;
         let next = NextPath::parse(next.as_deref());
         let state = app_state()?;
         let session = guard::session().await?;
-        let client = client_address(&state).await;
+        let account = prepare_account(&state, &name, &email, &password).await?;
+        let mut tx = state.db.begin_write().await?;
+        insert_account(&mut tx, &account).await?;
+        tx.commit().await?;
+        tracing::info!(user_id = %account.user_id, org_id = %account.org_id, "account registered");
+
+        start_session(&session, &account.user_id, &account.org_id).await?;
+        leptos_axum::redirect(next.as_str());
+        Ok(())
+    }
+
+    /// An account checked and ready to insert: the registration rules
+    /// (name, email, password, throttle, a free email) and the slow hash,
+    /// done before any transaction. Also used by registering from an invitation.
+    pub(crate) struct NewAccount {
+        pub user_id: String,
+        pub name: PersonName,
+        pub email: EmailAddress,
+        pub org_id: String,
+        org_name: OrgName,
+        password_hash: String,
+        now: i64,
+    }
+
+    pub(crate) async fn prepare_account(
+        state: &crate::server::AppState,
+        name: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<NewAccount, AppError> {
+        let name = PersonName::parse(name).map_err(|m| AppError::validation("name", m))?;
+        let email = EmailAddress::parse(email).map_err(|m| AppError::validation("email", m))?;
+        let password =
+            Password::parse(password).map_err(|m| AppError::validation("password", m))?;
+        let client = client_address(state).await;
         let now = clock::now();
 
         // Cheap refusals first: the per-address limit, then a taken email,
@@ -100,19 +133,32 @@ mod ssr {
             return Err(email_taken());
         }
         let password_hash = password_hash::hash(password).await?;
-        let user_id = ids::new_id("usr");
-        let org_id = ids::new_id("org");
         let org_name = OrgName::parse(&format!("{}'s organization", name.as_str()))
             .unwrap_or_else(|_| OrgName::parse("My organization").expect("a valid constant"));
-
-        let mut tx = state.db.begin_write().await?;
-        if let Err(error) = db::users::insert(
-            &mut *tx,
-            &user_id,
-            email.as_str(),
-            name.as_str(),
-            &password_hash,
+        Ok(NewAccount {
+            user_id: ids::new_id("usr"),
+            org_id: ids::new_id("org"),
+            name,
+            email,
+            org_name,
+            password_hash,
             now,
+        })
+    }
+
+    /// Inserts the account and its personal organization (which it owns) on
+    /// `conn`, the caller's write transaction.
+    pub(crate) async fn insert_account(
+        conn: &mut sqlx::AnyConnection,
+        account: &NewAccount,
+    ) -> Result<(), AppError> {
+        if let Err(error) = db::users::insert(
+            &mut *conn,
+            &account.user_id,
+            account.email.as_str(),
+            account.name.as_str(),
+            &account.password_hash,
+            account.now,
         )
         .await
         {
@@ -122,13 +168,22 @@ mod ssr {
             }
             return Err(error.into());
         }
-        db::orgs::insert(&mut *tx, &org_id, org_name.as_str(), true, now).await?;
-        db::orgs::add_member(&mut *tx, &org_id, &user_id, Role::Owner, now).await?;
-        tx.commit().await?;
-        tracing::info!(%user_id, %org_id, "account registered");
-
-        start_session(&session, &user_id, &org_id).await?;
-        leptos_axum::redirect(next.as_str());
+        db::orgs::insert(
+            &mut *conn,
+            &account.org_id,
+            account.org_name.as_str(),
+            true,
+            account.now,
+        )
+        .await?;
+        db::orgs::add_member(
+            &mut *conn,
+            &account.org_id,
+            &account.user_id,
+            Role::Owner,
+            account.now,
+        )
+        .await?;
         Ok(())
     }
 
@@ -238,7 +293,13 @@ mod ssr {
             name: m.name,
             role: m.role,
         };
+        // Read first: removing an absent key would still write the session.
+        let org_notice = session.get::<String>(guard::ORG_NOTICE).await?;
+        if org_notice.is_some() {
+            session.remove::<String>(guard::ORG_NOTICE).await?;
+        }
         Ok(Some(Me {
+            org_notice,
             name: viewer.user.name,
             email: viewer.user.email,
             is_operator: viewer.user.is_operator,
@@ -249,7 +310,11 @@ mod ssr {
 
     /// A new session id (so a pre-login id planted by an attacker is useless),
     /// the user, the login time for the absolute timeout, and the working organization.
-    async fn start_session(session: &Session, user_id: &str, org_id: &str) -> Result<(), AppError> {
+    pub(crate) async fn start_session(
+        session: &Session,
+        user_id: &str,
+        org_id: &str,
+    ) -> Result<(), AppError> {
         session.cycle_id().await?;
         session.insert(USER_ID, user_id).await?;
         session.insert(AUTHENTICATED_AT, clock::now()).await?;
@@ -262,7 +327,7 @@ mod ssr {
     }
 
     /// The client's address: the peer, or what a trusted proxy says (`client_addr`).
-    async fn client_address(state: &crate::server::AppState) -> ClientAddress {
+    pub(crate) async fn client_address(state: &crate::server::AppState) -> ClientAddress {
         let peer = leptos_axum::extract::<axum::extract::ConnectInfo<SocketAddr>>()
             .await
             .ok()

@@ -872,15 +872,52 @@ pub async fn end_call(
     ender: &Ender<'_>,
     call_id: &str,
 ) -> Result<Call, CallError> {
+    let may_end = |call: &Call| {
+        if call.user_id != ender.user_id && !ender.manages_org {
+            Err(CallError::NotYours)
+        } else {
+            Ok(())
+        }
+    };
+    end_now(db, carrier, ender.org_id, call_id, may_end, None).await
+}
+
+/// A member removed from an organization (or leaving it): each of their live
+/// calls there ends now with `reason`, through the same path as End, so the
+/// carrier's final report charges exactly the time used. Returns how many
+/// calls were asked to end.
+pub async fn end_calls_of_departed(
+    db: &Db,
+    carrier: &dyn Carrier,
+    org_id: &str,
+    user_id: &str,
+    reason: EndReason,
+) -> Result<usize, CallError> {
+    let live = calls::live_of_member(&db.pool, org_id, user_id).await?;
+    for call_id in &live {
+        end_now(db, carrier, org_id, call_id, |_| Ok(()), Some(reason)).await?;
+    }
+    Ok(live.len())
+}
+
+/// Ends a call of `org_id`: canceled at no cost if no leg exists yet,
+/// otherwise the end is recorded (with `reason`, or canceled/hung up) and
+/// sent to the carrier, whose report then settles the hold.
+async fn end_now(
+    db: &Db,
+    carrier: &dyn Carrier,
+    org_id: &str,
+    call_id: &str,
+    may_end: impl FnOnce(&Call) -> Result<(), CallError>,
+    reason: Option<EndReason>,
+) -> Result<Call, CallError> {
     let now_ms = clock::now_ms();
     let mut tx = db.begin_write().await?;
     let mut call = calls::lock(&mut tx, CallRef::Id(call_id))
         .await?
-        .filter(|call| call.org_id == ender.org_id)
+        .filter(|call| call.org_id == org_id)
         .ok_or(CallError::NotFound)?;
-    if call.user_id != ender.user_id && !ender.manages_org {
-        return Err(CallError::NotYours);
-    }
+    may_end(&call)?;
     if call.status.is_terminal() {
         return Ok(call);
     }
@@ -890,7 +927,7 @@ pub async fn end_call(
         // refuses an ended call).
         call.end_requested_at = Some(now_ms / 1000);
         call.status = CallStatus::Canceled;
-        call.end_reason = Some(EndReason::Canceled);
+        call.end_reason = Some(reason.unwrap_or(EndReason::Canceled));
         settle(&mut tx, &mut call, 0, now_ms).await?;
         calls::store(&mut tx, &call).await?;
         tx.commit().await?;
@@ -899,11 +936,11 @@ pub async fn end_call(
     }
     if call.end_requested_at.is_none() {
         call.end_requested_at = Some(now_ms / 1000);
-        let reason = if call.status.is_connecting() {
+        let reason = reason.unwrap_or(if call.status.is_connecting() {
             EndReason::Canceled
         } else {
             EndReason::HungUp
-        };
+        });
         call.end_reason = Some(reason);
         call.touch(now_ms);
         calls::store(&mut tx, &call).await?;

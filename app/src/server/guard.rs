@@ -16,6 +16,9 @@ use tower_sessions::Session;
 pub const USER_ID: &str = "user_id";
 pub const CURRENT_ORG_ID: &str = "org_id";
 pub const AUTHENTICATED_AT: &str = "authenticated_at";
+/// A message for the next page: the organization the session worked in is
+/// no longer one of the person's (they were removed, or left).
+pub const ORG_NOTICE: &str = "org_notice";
 
 /// Idle sessions expire after 7 days (tower-sessions renews on activity).
 pub const IDLE_TIMEOUT_SECS: i64 = 7 * 24 * 3600;
@@ -158,9 +161,19 @@ pub async fn current_membership(
         }
     };
     let chosen = session.get::<String>(CURRENT_ORG_ID).await?;
-    let current = chosen
-        .and_then(|org_id| memberships.iter().find(|m| m.org_id == org_id).cloned())
-        .or_else(|| memberships.first().cloned());
+    let kept = chosen
+        .as_ref()
+        .and_then(|org_id| memberships.iter().find(|m| &m.org_id == org_id).cloned());
+    if let (Some(lost), None) = (chosen.filter(|id| !id.is_empty()), &kept) {
+        // Removed (or left) since the last request: say so once, then move on.
+        let name = db::orgs::name_of(&db.pool, &lost).await?;
+        let notice = match name {
+            Some(name) => format!("You are no longer a member of {name}."),
+            None => "You are no longer a member of that organization.".to_owned(),
+        };
+        session.insert(ORG_NOTICE, notice).await?;
+    }
+    let current = kept.or_else(|| memberships.first().cloned());
     match current {
         Some(current) => {
             session.insert(CURRENT_ORG_ID, &current.org_id).await?;

@@ -56,6 +56,42 @@ pub fn password_reset(name: &str, link: &str, valid_minutes: i64) -> Composed {
     }
 }
 
+/// The invitation mail: who invites to which organization as what, the
+/// link, and how long it works.
+pub fn invitation(
+    inviter: &str,
+    org_name: &str,
+    role: &str,
+    link: &str,
+    valid_days: i64,
+) -> Composed {
+    let text = format!(
+        "Hello,\n\n\
+         {inviter} invites you to join {org_name} on Phonebooth as {role}.\n\
+         Accept the invitation here (you can create an account on the way):\n\n{link}\n\n\
+         The link works once, for {valid_days} days.\n\n\
+         If you did not expect this, ignore this mail.\n"
+    );
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family: sans-serif\">\
+         <p>Hello,</p>\
+         <p>{inviter} invites you to join <strong>{org_name}</strong> on Phonebooth as {role}.</p>\
+         <p><a href=\"{href}\">Accept the invitation</a></p>\
+         <p>The link works once, for {valid_days} days. You can create an account on the way.</p>\
+         <p>If you did not expect this, ignore this mail.</p>\
+         </body></html>",
+        inviter = escape_html(inviter),
+        org_name = escape_html(org_name),
+        role = escape_html(role),
+        href = escape_html(link),
+    );
+    Composed {
+        subject: format!("{inviter} invites you to {org_name} on Phonebooth"),
+        text,
+        html,
+    }
+}
+
 /// Text made safe to place in HTML, inside elements or quoted attributes.
 pub fn escape_html(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
@@ -82,6 +118,22 @@ mod tests {
             link("https://calls.example.com/", "/reset-password?token=abc"),
             "https://calls.example.com/reset-password?token=abc"
         );
+    }
+
+    #[test]
+    fn the_invitation_mail_has_both_bodies_and_escapes_names() {
+        let mail = invitation(
+            "Ann <boss>",
+            "A&B",
+            "admin",
+            "https://x.example/invite/t",
+            7,
+        );
+        assert!(mail.text.contains("https://x.example/invite/t"));
+        assert!(mail.text.contains("7 days"));
+        assert!(mail.html.contains("Ann &lt;boss&gt;"));
+        assert!(mail.html.contains("A&amp;B"));
+        assert!(mail.html.contains("href=\"https://x.example/invite/t\""));
     }
 
     #[test]

@@ -16,6 +16,8 @@
 //!   it counts (`client_addr.rs`), password hashing.
 //! - Mail: `mail.rs` writes messages (queued in `db/outbox.rs`, sent by the
 //!   server's job runner); `password_reset.rs` is the reset-by-email flow.
+//! - Teams: `team.rs` (invitations, roles, removal; the rules themselves are
+//!   `domain::team_rules`) and `seats.rs` (the one seat check).
 
 pub mod call_views;
 pub mod calls;
@@ -33,8 +35,10 @@ pub mod password_reset;
 pub mod phone;
 pub mod providers;
 pub mod purchases;
+pub mod seats;
 pub mod session_store;
 pub mod state;
+pub mod team;
 pub mod throttle;
 
 pub use state::AppState;

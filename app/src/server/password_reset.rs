@@ -18,8 +18,8 @@ pub const VALID_FOR_SECS: i64 = 30 * 60;
 /// The page a reset link opens; the token is its `token` query parameter.
 pub const RESET_PATH: &str = "/reset-password";
 
-/// A new token: 32 random bytes, hex.
-fn new_token() -> String {
+/// A new token: 32 random bytes, hex (also an invitation link's).
+pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()

@@ -570,6 +570,23 @@ fn next_version(previous: i64, now_ms: i64) -> i64 {
     now_ms.max(previous + 1)
 }
 
+/// The ids of a member's calls in one organization that have not ended.
+#[tracing::instrument(skip_all)]
+pub async fn live_of_member<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+    user_id: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select call_id from call where org_id = $1 and user_id = $2 and ended_at is null
+          order by created_at, call_id",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::{next_version, CallChange};

@@ -8,6 +8,7 @@ pub mod call_attempts;
 pub mod call_history;
 pub mod call_ratings;
 pub mod calls;
+pub mod invitations;
 pub mod jobs;
 pub mod ledger;
 pub mod login_failures;

@@ -200,3 +200,103 @@ pub async fn members<'c>(
         })
         .collect()
 }
+
+/// Serializes changes to one organization's team: every change to who is in
+/// it (and in what role) takes this row lock first, so counting owners or
+/// seats and acting on the count happen as one step on PostgreSQL too
+/// (SQLite's write transactions are serial already).
+#[tracing::instrument(skip_all)]
+pub async fn lock_team<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("update org set seat_limit = seat_limit where org_id = $1")
+        .bind(org_id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The operator-set limit on members plus open invitations; None: unlimited.
+#[tracing::instrument(skip_all)]
+pub async fn seat_limit_override<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    let limit: Option<(Option<i64>,)> =
+        sqlx::query_as("select seat_limit from org where org_id = $1")
+            .bind(org_id)
+            .fetch_optional(db)
+            .await?;
+    Ok(limit.and_then(|(limit,)| limit))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn count_members<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select count(*) from membership where org_id = $1")
+        .bind(org_id)
+        .fetch_one(db)
+        .await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn count_owners<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select count(*) from membership where org_id = $1 and role = 'owner'")
+        .bind(org_id)
+        .fetch_one(db)
+        .await
+}
+
+/// Whether the account with `email` is a member of `org_id`.
+#[tracing::instrument(skip_all)]
+pub async fn has_member_email<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+    email: &str,
+) -> Result<bool, sqlx::Error> {
+    let count: i64 = sqlx::query_scalar(
+        "select count(*) from membership join app_user on app_user.user_id = membership.user_id
+          where membership.org_id = $1 and app_user.email = $2",
+    )
+    .bind(org_id)
+    .bind(email)
+    .fetch_one(db)
+    .await?;
+    Ok(count > 0)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn set_role<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+    user_id: &str,
+    role: Role,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("update membership set role = $3 where org_id = $1 and user_id = $2")
+        .bind(org_id)
+        .bind(user_id)
+        .bind(role.as_str())
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn remove_member<'c>(
+    db: impl Executor<'c, Database = Any>,
+    org_id: &str,
+    user_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("delete from membership where org_id = $1 and user_id = $2")
+        .bind(org_id)
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
