@@ -72,6 +72,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/register") view=pages::auth::RegisterPage/>
                 <Route path=path!("/forgot-password") view=pages::auth::ForgotPasswordPage/>
                 <Route path=path!("/reset-password") view=pages::auth::ResetPasswordPage/>
+                <Route path=path!("/invite/:token") view=pages::invite::InvitePage ssr=SsrMode::Async/>
                 // The sandbox's stand-in for Stripe's hosted checkout (no login, like Stripe).
                 <Route path=path!("/sandbox/checkout/:session_id") view=pages::sandbox_checkout::SandboxCheckoutPage ssr=SsrMode::Async/>
                 // Async: the server waits for the page's data and sends it whole, so

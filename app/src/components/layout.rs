@@ -75,6 +75,19 @@ pub fn AppLayout() -> impl IntoView {
             </Transition>
         </header>
         <main id="main" class="page">
+            // Removed from (or left) the organization this session worked in.
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match me_resource.await {
+                        Ok(Some(Me { org_notice: Some(notice), current_org, .. })) => Some(view! {
+                            <p class="notice" role="status" data-testid="org-notice">
+                                {notice} " You are now working in " {current_org.name} "."
+                            </p>
+                        }),
+                        _ => None,
+                    }
+                })}
+            </Transition>
             <LowBalanceBanner status=wallet_status/>
             <Outlet/>
         </main>

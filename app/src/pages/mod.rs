@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod calls;
 pub mod dialer;
+pub mod invite;
 pub mod not_found;
 pub mod sandbox_checkout;
 pub mod settings;

@@ -1,9 +1,10 @@
-//! `/settings`: one page in sections. Organization (name, calling country,
-//! members), and for owners and admins the audit trail; then creating another
+//! `/settings`: one page in sections. Organization (name, calling country),
+//! members and invitations (`members.rs`), and for owners and admins the audit trail; then creating another
 //! organization, and the platform card for operators. Each section is its own
 //! module and loads its own data; the server checks every role again.
 
 mod audit;
+mod members;
 mod organization;
 
 use crate::api::org::{load_org_settings, CreateOrg, RenameOrg};
@@ -13,6 +14,7 @@ use crate::error::AppError;
 use audit::AuditTrail;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use members::MembersSection;
 use organization::{CallingSettings, CreateOrgForm, OrgSettingsView, PlatformCard};
 
 #[component]
@@ -56,6 +58,7 @@ pub fn SettingsPage() -> impl IntoView {
                         let can_manage = settings.org.role.can_manage_org();
                         view! {
                             <OrgSettingsView settings rename/>
+                            <MembersSection org_id=org_id.clone()/>
                             {can_manage.then(|| view! {
                                 <CallingSettings org_id=org_id.clone()/>
                                 <AuditTrail org_id/>

@@ -1,5 +1,5 @@
 //! The organization section: its name, its calling country (owners and
-//! admins), its members, creating another organization, and the platform
+//! admins), creating another organization, and the platform
 //! card operators see.
 
 use crate::api::calls::{load_dialer, SetOrgCountry};
@@ -72,17 +72,6 @@ pub(super) fn OrgSettingsView(
                     <p class="muted">"Only owners and admins can change the organization's settings."</p>
                 }.into_any()
             }}
-        </section>
-        <section class="card">
-            <h2>"Members"</h2>
-            <table class="table">
-                <thead><tr><th scope="col">"Name"</th><th scope="col">"Email"</th><th scope="col">"Role"</th></tr></thead>
-                <tbody>
-                    {settings.members.into_iter().map(|m| view! {
-                        <tr><td>{m.name}</td><td>{m.email}</td><td>{m.role.to_string()}</td></tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
         </section>
     }
 }
