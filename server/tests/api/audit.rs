@@ -41,7 +41,9 @@ async fn renaming_and_the_calling_country_are_recorded_newest_first(app: TestApp
     let (status, lines) = trail(&app, &team.owner.client, &org_id).await;
     assert_eq!(status, 200, "{lines}");
     let lines = lines.as_array().unwrap();
-    assert_eq!(lines.len(), 2, "{lines:?}");
+    // Building the team recorded three invitations and three acceptances first.
+    assert_eq!(lines.len(), 8, "{lines:?}");
+    let lines = &lines[..2];
     assert_eq!(lines[0]["what"], "Changed the calling country");
     assert_eq!(lines[0]["detail"], "National numbers are now read as GB");
     assert_eq!(lines[1]["what"], "Renamed the organization");
@@ -74,6 +76,7 @@ async fn only_owners_and_admins_read_the_audit_trail(app: TestApp) {
 async fn a_refused_change_records_nothing(app: TestApp) {
     let team = team(&app).await;
     let org_id = team.owner.org_id.clone();
+    let before = app.count("select count(*) from org_audit").await;
     let refused = [
         (&team.colleague.client, "org/rename", ("name", "Mine now")),
         (&team.owner.client, "org/rename", ("name", "   ")),
@@ -86,5 +89,5 @@ async fn a_refused_change_records_nothing(app: TestApp) {
             .await;
         assert!(response.status().is_client_error(), "{function} {field:?}");
     }
-    assert_eq!(app.count("select count(*) from org_audit").await, 0);
+    assert_eq!(app.count("select count(*) from org_audit").await, before);
 }

@@ -28,6 +28,7 @@ mod roles;
 mod sessions;
 mod stripe_provider;
 mod stripe_webhook;
+mod teams;
 mod throttling;
 mod twilio_provider;
 mod twilio_voice;

@@ -6,6 +6,7 @@ use crate::calls::{call_row, dial, grant, member, parent_sid, twilio_app, Member
 use crate::common::fake_twilio::FakeTwilio;
 use crate::common::TestApp;
 use crate::on_both_databases;
+use crate::teams;
 use app::domain::Role;
 
 on_both_databases!(
@@ -22,6 +23,9 @@ pub(crate) struct Team {
     pub(crate) colleague: Member,
 }
 
+/// Built the way people build one: the owner invites each person by email,
+/// and each registers from the link in their invitation mail (so their
+/// session works in this organization).
 pub(crate) async fn team(app: &TestApp) -> Team {
     let owner = member(app, "owner@example.com").await;
     let org_id = owner.org_id.clone();
@@ -31,17 +35,15 @@ pub(crate) async fn team(app: &TestApp) -> Team {
         ("placer@example.com", Role::Member),
         ("colleague@example.com", Role::Member),
     ] {
-        let person = member(app, email).await;
-        let user_id: String = sqlx::query_scalar("select user_id from app_user where email = $1")
-            .bind(email)
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
-        app::server::db::orgs::add_member(&app.db.pool, &org_id, &user_id, role, 0)
-            .await
-            .unwrap();
+        let invited = teams::invite(app, &owner.client, &org_id, email, role.as_str()).await;
+        assert_eq!(invited.status(), 200, "inviting {email}");
+        let link = teams::link_in_outbox(app, email).await;
+        let token = link.rsplit('/').next().unwrap();
+        let client = app.new_browser();
+        let registered = teams::register_from(app, &client, token, "Ada Caller").await;
+        assert!(registered.status().is_success(), "{email} joins");
         joined.push(Member {
-            client: person.client,
+            client,
             org_id: org_id.clone(),
         });
     }
