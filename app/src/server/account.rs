@@ -191,8 +191,9 @@ pub async fn delete(
     }
 
     let mut tx = db.begin_write().await?;
-    // Checked again inside the transaction: someone may have joined or been
-    // demoted meanwhile, or a call started.
+    // Checked again inside the transaction, with the organizations locked:
+    // someone may have joined or been demoted meanwhile, or a call started.
+    db::accounts::lock_orgs_of(&mut *tx, user_id).await?;
     refuse_if_sole_owner(db::accounts::orgs_it_alone_owns_with_others(&mut *tx, user_id).await?)?;
     let starting = db::calls::live_of_user(&mut *tx, user_id)
         .await?

@@ -63,3 +63,22 @@ pub async fn leave_every_org<'c>(
         .await?;
     Ok(done.rows_affected())
 }
+
+/// Locks the row of every organization `user_id` belongs to, so the owner
+/// count checked before leaving them cannot change until the transaction
+/// ends on PostgreSQL either (SQLite's write transactions are serial
+/// already). The same row the team changes of an organization lock.
+#[tracing::instrument(skip_all)]
+pub async fn lock_orgs_of<'c>(
+    db: impl Executor<'c, Database = Any>,
+    user_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update org set name = name
+          where org_id in (select org_id from membership where user_id = $1)",
+    )
+    .bind(user_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
