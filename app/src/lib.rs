@@ -88,6 +88,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/calls") view=pages::calls::CallsPage/>
                     <Route path=path!("/calls/:call_id") view=pages::calls::CallDetailPage/>
                     <Route path=path!("/settings") view=pages::settings::SettingsPage/>
+                    <Route path=path!("/account") view=pages::account::AccountPage/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -1,6 +1,7 @@
 //! Server functions, one file per resource. Each authorizes first (a guard from
 //! `server::guard`), parses second (domain types), delegates third (`server::db`).
 
+pub mod account;
 pub mod auth;
 pub mod call_history;
 pub mod call_rating;

@@ -6,6 +6,7 @@ mod audit_action;
 pub mod call_status;
 mod carrier_mode;
 pub mod cost_breakdown;
+pub mod deleted_account;
 mod email;
 mod form_key;
 mod money;

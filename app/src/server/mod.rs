@@ -17,6 +17,7 @@
 //! - Mail: `mail.rs` writes messages (queued in `db/outbox.rs`, sent by the
 //!   server's job runner); `password_reset.rs` is the reset-by-email flow.
 
+pub mod account;
 pub mod call_views;
 pub mod calls;
 pub mod client_addr;

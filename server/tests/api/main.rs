@@ -3,6 +3,7 @@
 
 mod common;
 
+mod account;
 mod accounts;
 mod audit;
 mod call_history;
