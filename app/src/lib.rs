@@ -53,9 +53,14 @@ fn server_security_headers() {
              img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; \
              form-action 'self'; frame-ancestors 'none'"
         );
-        if let Ok(value) = http::HeaderValue::from_str(&policy) {
-            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+        match http::HeaderValue::from_str(&policy) {
+            Ok(value) => response.insert_header(http::header::CONTENT_SECURITY_POLICY, value),
+            Err(_) => tracing::error!(%nonce, "the page's policy is not a valid header value"),
         }
+    } else {
+        tracing::error!(
+            "no ResponseOptions while rendering the shell: the page goes without its policy"
+        );
     }
 }
 
