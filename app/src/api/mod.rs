@@ -11,6 +11,7 @@ pub mod org;
 pub mod platform;
 pub mod purchases;
 pub mod sandbox;
+pub mod spending;
 pub mod wallet;
 
 use crate::domain::Role;

@@ -15,6 +15,7 @@ mod next_path;
 mod password;
 pub mod rating;
 mod role;
+pub mod spending;
 
 pub use audit_action::AuditAction;
 pub use call_status::{CallStatus, EndReason};

@@ -35,6 +35,7 @@ pub mod phone;
 pub mod providers;
 pub mod purchases;
 pub mod session_store;
+pub mod spending;
 pub mod state;
 pub mod throttle;
 

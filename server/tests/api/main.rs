@@ -27,6 +27,7 @@ mod rates;
 mod recovery;
 mod roles;
 mod sessions;
+mod spending;
 mod stripe_provider;
 mod stripe_webhook;
 mod throttling;

@@ -1,10 +1,13 @@
 //! `/settings`: one page in sections. Organization (name, calling country,
-//! members), and for owners and admins the audit trail; then creating another
+//! members), spending (everyone's use and the controls for owners and admins,
+//! a member's own cap and use otherwise), and for owners and admins the
+//! audit trail; then creating another
 //! organization, and the platform card for operators. Each section is its own
 //! module and loads its own data; the server checks every role again.
 
 mod audit;
 mod organization;
+mod spending;
 
 use crate::api::org::{load_org_settings, CreateOrg, RenameOrg};
 use crate::components::form::ErrorNotice;
@@ -14,6 +17,7 @@ use audit::AuditTrail;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use organization::{CallingSettings, CreateOrgForm, OrgSettingsView, PlatformCard};
+use spending::SpendingSection;
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
@@ -56,10 +60,10 @@ pub fn SettingsPage() -> impl IntoView {
                         let can_manage = settings.org.role.can_manage_org();
                         view! {
                             <OrgSettingsView settings rename/>
-                            {can_manage.then(|| view! {
-                                <CallingSettings org_id=org_id.clone()/>
-                                <AuditTrail org_id/>
-                            })}
+                            {can_manage.then(|| view! { <CallingSettings org_id=org_id.clone()/> })}
+                            // Members see their own cap and use; owners and admins everyone's, and the controls.
+                            <SpendingSection org_id=org_id.clone()/>
+                            {can_manage.then(|| view! { <AuditTrail org_id/> })}
                         }.into_any()
                     }
                     Ok(None) => ().into_any(),

@@ -22,6 +22,7 @@ pub mod rates;
 pub mod sandbox_sessions;
 pub mod sessions;
 pub mod sim_calls;
+pub mod spending;
 pub mod stripe_events;
 pub mod users;
 pub mod wallet;
