@@ -53,9 +53,14 @@ fn server_security_headers() {
              img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; \
              form-action 'self'; frame-ancestors 'none'"
         );
-        if let Ok(value) = http::HeaderValue::from_str(&policy) {
-            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+        match http::HeaderValue::from_str(&policy) {
+            Ok(value) => response.insert_header(http::header::CONTENT_SECURITY_POLICY, value),
+            Err(_) => tracing::error!(%nonce, "the page's policy is not a valid header value"),
         }
+    } else {
+        tracing::error!(
+            "no ResponseOptions while rendering the shell: the page goes without its policy"
+        );
     }
 }
 
@@ -84,6 +89,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/calls") view=pages::calls::CallsPage/>
                     <Route path=path!("/calls/:call_id") view=pages::calls::CallDetailPage/>
                     <Route path=path!("/settings") view=pages::settings::SettingsPage/>
+                    <Route path=path!("/account") view=pages::account::AccountPage/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -22,7 +22,8 @@ test("dial, watch it connect, hang up, and see the exact charge; a busy line cos
   const quote = page.locator("#quote");
   await expect(quote).toContainText("United Kingdom · United Kingdom landline");
   await expect(quote).toContainText("$0.02 per minute");
-  await expect(quote).toContainText("You can talk about 240 minutes.");
+  await expect(quote).toContainText("You can talk about 60 minutes.");
+  await expect(quote).toContainText("Calls are limited to 60 minutes by your organization.");
 
   await page.getByRole("button", { name: "Call", exact: true }).click();
   const panel = page.locator(".live-call");

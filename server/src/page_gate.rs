@@ -17,7 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
-const PROTECTED: [&str; 4] = ["/dialer", "/wallet", "/calls", "/settings"];
+const PROTECTED: [&str; 5] = ["/dialer", "/wallet", "/calls", "/settings", "/account"];
 
 fn is_protected(path: &str) -> bool {
     path == "/"
@@ -89,6 +89,7 @@ mod tests {
             "/wallet",
             "/calls",
             "/settings",
+            "/account",
             "/calls/123",
         ] {
             assert!(is_protected(path), "{path}");
@@ -99,6 +100,7 @@ mod tests {
             "/healthz",
             "/pkg/phonebooth.js",
             "/dialerx",
+            "/account-data.json",
             "/api/auth/login",
         ] {
             assert!(!is_protected(path), "{path}");

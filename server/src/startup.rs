@@ -307,7 +307,8 @@ fn router(
         .with_state(state.clone())
         .merge(crate::call_events::routes(state.app.clone(), live))
         .merge(crate::exports::wallet::routes(state.app.clone()))
-        .merge(crate::exports::calls::routes(state.app.clone()));
+        .merge(crate::exports::calls::routes(state.app.clone()))
+        .merge(crate::exports::account::routes(state.app.clone()));
 
     let secure = config.serves_https();
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.app.db.clone()))

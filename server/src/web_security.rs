@@ -125,7 +125,9 @@ pub async fn security_headers(
         https,
         twilio_voice,
     } = policy;
+    let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
+    let status = response.status();
     let headers = response.headers_mut();
     // Pages carry the shell's nonce policy; only they can run the dialer.
     let is_page = headers
@@ -152,6 +154,12 @@ pub async fn security_headers(
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        if is_page {
+            // Every page's shell sets its nonce policy; a page without one
+            // cannot hydrate under the fallback below. Logged to find out why
+            // it happens now and then (docs/testing.md, "Known findings").
+            tracing::error!(%path, %status, "a page left without the shell's Content-Security-Policy");
+        }
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),

@@ -74,7 +74,6 @@ pub(crate) mod ssr {
     use crate::server::{
         clock, db, ids, password_hash, password_reset, state::app_state, throttle,
     };
-    use std::net::SocketAddr;
     use tower_sessions::Session;
 
     pub async fn register(
@@ -319,6 +318,7 @@ pub(crate) mod ssr {
         session.insert(USER_ID, user_id).await?;
         session.insert(AUTHENTICATED_AT, clock::now()).await?;
         session.insert(CURRENT_ORG_ID, org_id).await?;
+        crate::server::account::note_sign_in(session).await?;
         Ok(())
     }
 
@@ -328,18 +328,6 @@ pub(crate) mod ssr {
 
     /// The client's address: the peer, or what a trusted proxy says (`client_addr`).
     pub(crate) async fn client_address(state: &crate::server::AppState) -> ClientAddress {
-        let peer = leptos_axum::extract::<axum::extract::ConnectInfo<SocketAddr>>()
-            .await
-            .ok()
-            .map(|info| info.0.ip());
-        let headers = leptos_axum::extract::<axum::http::HeaderMap>()
-            .await
-            .unwrap_or_default();
-        let forwarded_for: Vec<&str> = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .collect();
-        client_addr::resolve(peer, &forwarded_for, &state.trusted_proxies)
+        client_addr::of_this_request(&state.trusted_proxies).await
     }
 }

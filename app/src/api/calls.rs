@@ -122,6 +122,10 @@ pub enum QuoteView {
         increments: String,
         max_duration_secs: u64,
         needs_confirmation: bool,
+        /// Why the talk time is shorter than the balance allows, when the
+        /// organization's spending controls decide it ("Calls are limited
+        /// to 30 minutes by your organization.").
+        limit_note: Option<String>,
     },
     /// A real destination, but the first increment and connection fee do not fit.
     Unaffordable {
@@ -255,8 +259,15 @@ mod ssr {
         country: String,
     ) -> Result<QuoteView, AppError> {
         let (member, state) = guard::require_member(&org_id).await?;
-        let quote =
-            service::quote(&state.db, &state.calling, &member.org_id, &number, &country).await;
+        let quote = service::quote(
+            &state.db,
+            &state.calling,
+            &member.org_id,
+            &member.viewer.user.user_id,
+            &number,
+            &country,
+        )
+        .await;
         let quote = match quote {
             Ok(quote) => quote,
             Err(CallError::Db(error)) => return Err(error.into()),
@@ -277,6 +288,7 @@ mod ssr {
                 increments: increments(&quote.rate),
                 max_duration_secs,
                 needs_confirmation: quote.needs_confirmation,
+                limit_note: limit_note(&quote, &state.calling),
             },
             None => QuoteView::Unaffordable {
                 number,
@@ -390,6 +402,30 @@ mod ssr {
         Ok(())
     }
 
+    /// The sentence under the talk time when a spending control decides it.
+    fn limit_note(quote: &service::Quote, settings: &service::CallSettings) -> Option<String> {
+        use crate::domain::spending::{Limit, Minutes};
+        match quote.limited_by? {
+            Limit::Cap => quote.limits.cap.map(|cap| {
+                format!(
+                    "Your monthly limit of {} set by your organization leaves {} this month.",
+                    cap.cap,
+                    cap.remaining()
+                )
+            }),
+            // The organization's own maximum, not the platform's ceiling.
+            Limit::CallLength
+                if quote.limits.max_call_secs() <= settings.max_duration_ceiling_secs =>
+            {
+                Some(format!(
+                    "Calls are limited to {} by your organization.",
+                    Minutes(quote.limits.max_call_minutes)
+                ))
+            }
+            Limit::CallLength | Limit::Balance => None,
+        }
+    }
+
     fn urls(state: &AppState) -> CallbackUrls {
         CallbackUrls {
             public_url: state.public_url.clone(),
@@ -403,6 +439,12 @@ mod ssr {
             }
             CallError::Unaffordable { .. } => AppError::conflict("unaffordable", error.to_string()),
             CallError::InDebt { .. } => AppError::conflict("in_debt", error.to_string()),
+            CallError::CapReached { .. } | CallError::CapTooLow { .. } => {
+                AppError::conflict("over_cap", error.to_string())
+            }
+            CallError::CountryNotAllowed { .. } => {
+                AppError::conflict("country_not_allowed", error.to_string())
+            }
             CallError::NeedsConfirmation { .. } => {
                 AppError::conflict("needs_confirmation", error.to_string())
             }

@@ -1,6 +1,7 @@
 //! Server functions, one file per resource. Each authorizes first (a guard from
 //! `server::guard`), parses second (domain types), delegates third (`server::db`).
 
+pub mod account;
 pub mod auth;
 pub mod call_history;
 pub mod call_rating;
@@ -10,6 +11,7 @@ pub mod org;
 pub mod platform;
 pub mod purchases;
 pub mod sandbox;
+pub mod spending;
 pub mod team;
 pub mod wallet;
 

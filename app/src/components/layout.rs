@@ -123,6 +123,7 @@ fn AccountControls(
                 <div class="user-menu-panel">
                     <p class="muted">{me.email}</p>
                     <p class="muted">"Role: " {me.current_org.role.to_string()}</p>
+                    <p><a href="/account" data-testid="account-link">"Your account"</a></p>
                     <ActionForm action=logout>
                         <button type="submit" data-testid="logout">"Log out"</button>
                     </ActionForm>

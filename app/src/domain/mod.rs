@@ -6,6 +6,7 @@ mod audit_action;
 pub mod call_status;
 mod carrier_mode;
 pub mod cost_breakdown;
+pub mod deleted_account;
 mod email;
 mod form_key;
 pub mod invitation_status;
@@ -15,6 +16,7 @@ mod next_path;
 mod password;
 pub mod rating;
 mod role;
+pub mod spending;
 pub mod team_rules;
 
 pub use audit_action::AuditAction;

@@ -1,5 +1,6 @@
 //! One module per route area.
 
+pub mod account;
 pub mod auth;
 pub mod calls;
 pub mod dialer;

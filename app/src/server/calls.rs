@@ -1,6 +1,8 @@
 //! The call service: every rule that moves a call or its money.
 //!
-//! - `quote`: what a number would cost and how long the balance lasts.
+//! - `quote`: what a number would cost and how long the member may talk
+//!   (the balance, their monthly cap and the per-call maximum; the
+//!   organization's spending controls, `server::spending`).
 //! - `start_call`: authorize under the wallet lock, record the call with its
 //!   copied rate, hold the most it may cost, and create its one-shot attempt;
 //!   the member's browser (or the simulated carrier playing it) connects with
@@ -18,6 +20,7 @@
 
 use crate::domain::call_status::{decide, Decision};
 use crate::domain::rating::{self, Rate};
+use crate::domain::spending::{self as controls, Allowed, CapUse, Limit, Stopped};
 use crate::domain::{CallStatus, EndReason, Money};
 use crate::server::clock;
 use crate::server::db::call_attempts;
@@ -26,6 +29,7 @@ use crate::server::db::ledger::{self, EntryKind, LedgerError, NewEntry};
 use crate::server::db::{jobs, rates, Db};
 use crate::server::phone::{parse_dialed, DialedNumber, NumberError};
 use crate::server::providers::carrier::{Carrier, CarrierError, CarrierEvent, Connect, Ending};
+use crate::server::spending::{self, MemberLimits};
 use sqlx::AnyConnection;
 use std::sync::LazyLock;
 use tokio::sync::broadcast;
@@ -79,9 +83,14 @@ pub struct Quote {
     pub number: DialedNumber,
     pub rate: Rate,
     pub available: Money,
-    /// The longest call the available balance pays for; None when even the
-    /// first increment plus the connection fee does not fit.
+    /// The longest call the member may make now (balance, cap, per-call
+    /// maximum); None when the balance does not pay even the first
+    /// increment plus the connection fee.
     pub max_duration_secs: Option<u64>,
+    /// What decided `max_duration_secs`.
+    pub limited_by: Option<Limit>,
+    /// The member's spending controls as read for this quote.
+    pub limits: MemberLimits,
     /// What the first increment plus the connection fee costs.
     pub first_increment_cost: Money,
     pub needs_confirmation: bool,
@@ -111,6 +120,20 @@ pub enum CallError {
     CarrierUnavailable,
     #[error("This organization owes {owed} after a payment was refunded or disputed: buy credits to pay it back before placing calls.")]
     InDebt { owed: Money },
+    /// The member's monthly cap is used up (charges this month and holds).
+    #[error("You have reached your monthly limit of {cap} set by your organization.")]
+    CapReached { cap: Money },
+    /// What the cap leaves does not pay for the first increment.
+    #[error("Your monthly limit of {cap} set by your organization leaves {left} this month, less than the first {increment} s and connection fee of this call ({needed}).")]
+    CapTooLow {
+        cap: Money,
+        left: Money,
+        needed: Money,
+        increment: u32,
+    },
+    /// The organization's country rule refuses the destination.
+    #[error("Calls to {country} are not allowed by your organization.")]
+    CountryNotAllowed { country: String },
     #[error("no such call")]
     NotFound,
     /// Only the member who placed a call, or an owner or admin, may end it.
@@ -131,11 +154,13 @@ impl From<LedgerError> for CallError {
     }
 }
 
-/// The quote for `raw` as typed, national formats read in `country`.
+/// The quote for `raw` as typed, national formats read in `country`, for
+/// `user_id` dialing in `org_id` (their cap and the organization's rules).
 pub async fn quote(
     db: &Db,
     settings: &CallSettings,
     org_id: &str,
+    user_id: &str,
     raw: &str,
     country: &str,
 ) -> Result<Quote, CallError> {
@@ -149,23 +174,86 @@ pub async fn quote(
             reason: rate.blocked_reason().unwrap_or("blocked").to_owned(),
         });
     }
+    let limits = {
+        let mut conn = db.pool.acquire().await?;
+        spending::limits_in(&mut conn, org_id, user_id, clock::now()).await?
+    };
+    if !limits.rule.allows(rate.country_code()) {
+        return Err(not_allowed(&rate));
+    }
     let available = db.balance(org_id).await?.available();
-    Ok(priced(number, rate, available, settings))
+    priced(number, rate, available, limits, settings)
 }
 
-fn priced(number: DialedNumber, rate: Rate, available: Money, settings: &CallSettings) -> Quote {
+/// The quote's numbers. A cap that stops the call is an error (buying
+/// credits would not help); a balance that does not pay is a quote with
+/// no maximum duration (the dialer offers to buy credits).
+fn priced(
+    number: DialedNumber,
+    rate: Rate,
+    available: Money,
+    limits: MemberLimits,
+    settings: &CallSettings,
+) -> Result<Quote, CallError> {
     let first_increment_cost =
         rating::cost(&rate, u64::from(rate.initial_increment())).unwrap_or(Money::ZERO);
-    let max_duration_secs =
-        rating::max_duration(&rate, available, settings.max_duration_ceiling_secs);
+    let allowed = allowed(&rate, available, &limits, settings);
+    let (max_duration_secs, limited_by) = match allowed {
+        Ok(allowed) => (Some(allowed.secs), Some(allowed.limited_by)),
+        Err(Stopped::Balance) => (None, None),
+        Err(Stopped::Cap) => return Err(over_cap(&rate, limits.cap.as_ref())),
+    };
     let needs_confirmation = rate.price_per_minute() > settings.confirm_above_per_minute;
-    Quote {
+    Ok(Quote {
         number,
         rate,
         available,
         max_duration_secs,
+        limited_by,
+        limits,
         first_increment_cost,
         needs_confirmation,
+    })
+}
+
+/// How long a call at `rate` may last: `domain::spending::allowed_duration`
+/// with the member's limits and the platform's ceiling.
+fn allowed(
+    rate: &Rate,
+    available: Money,
+    limits: &MemberLimits,
+    settings: &CallSettings,
+) -> Result<Allowed, Stopped> {
+    controls::allowed_duration(
+        rate,
+        available,
+        limits.cap.as_ref(),
+        limits.max_call_secs(),
+        settings.max_duration_ceiling_secs,
+    )
+}
+
+fn not_allowed(rate: &Rate) -> CallError {
+    CallError::CountryNotAllowed {
+        country: rate.country_name().to_owned(),
+    }
+}
+
+/// The member's cap stopped a call at `rate`.
+fn over_cap(rate: &Rate, cap: Option<&CapUse>) -> CallError {
+    let Some(cap) = cap else {
+        // `allowed_duration` stops on the cap only when there is one.
+        return CallError::CapReached { cap: Money::ZERO };
+    };
+    let left = cap.remaining();
+    if left == Money::ZERO {
+        return CallError::CapReached { cap: cap.cap };
+    }
+    CallError::CapTooLow {
+        cap: cap.cap,
+        left,
+        needed: rating::cost(rate, u64::from(rate.initial_increment())).unwrap_or(Money::ZERO),
+        increment: rate.initial_increment(),
     }
 }
 
@@ -248,6 +336,7 @@ pub async fn start_call(
         db,
         settings,
         request.org_id,
+        request.user_id,
         request.raw_number,
         request.country,
     )
@@ -318,10 +407,12 @@ enum Authorized {
     Existing(Call),
 }
 
-/// Under the wallet lock: the maximum duration from what is available now,
-/// the call row, the hold for its maximum cost, and the call's attempt.
-/// Commits before the carrier hears of it, so the money is reserved whatever
-/// happens next.
+/// Under the wallet lock: the organization's spending controls for this
+/// member (country rule, their monthly cap with this month's charges and the
+/// open holds of their live calls, the per-call maximum), the maximum
+/// duration from those and what is available now, the call row, the hold
+/// for its maximum cost, and the call's attempt. Commits before the carrier
+/// hears of it, so the money is reserved whatever happens next.
 async fn authorize(
     db: &Db,
     carrier: &dyn Carrier,
@@ -352,8 +443,17 @@ async fn authorize(
         available,
         increment: rate.initial_increment(),
     };
-    let max_secs = rating::max_duration(rate, available, settings.max_duration_ceiling_secs)
-        .ok_or_else(unaffordable)?;
+    // Read in this transaction: every hold of the organization's calls is
+    // placed under the lock held here, so the cap sees all of them.
+    let limits = spending::limits_in(&mut tx, request.org_id, request.user_id, now).await?;
+    if !limits.rule.allows(rate.country_code()) {
+        return Err(not_allowed(rate));
+    }
+    let max_secs = match allowed(rate, available, &limits, settings) {
+        Ok(allowed) => allowed.secs,
+        Err(Stopped::Balance) => return Err(unaffordable()),
+        Err(Stopped::Cap) => return Err(over_cap(rate, limits.cap.as_ref())),
+    };
     let max_cost = rating::cost(rate, max_secs).ok_or_else(unaffordable)?;
     let mut call = calls::insert(
         &mut tx,

@@ -227,6 +227,23 @@ fn in_v4(ip: Ipv4Addr, net: Ipv4Addr, prefix: u32) -> bool {
     u32::from(ip) & mask == u32::from(net) & mask
 }
 
+/// The client address of the request being served (a server function's).
+pub async fn of_this_request(trusted: &TrustedProxies) -> ClientAddress {
+    let peer = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .ok()
+        .map(|info| info.0.ip());
+    let headers = leptos_axum::extract::<axum::http::HeaderMap>()
+        .await
+        .unwrap_or_default();
+    let forwarded_for: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    resolve(peer, &forwarded_for, trusted)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,7 @@
 //! - Teams: `team.rs` (invitations, roles, removal; the rules themselves are
 //!   `domain::team_rules`) and `seats.rs` (the one seat check).
 
+pub mod account;
 pub mod call_views;
 pub mod calls;
 pub mod client_addr;
@@ -37,6 +38,7 @@ pub mod providers;
 pub mod purchases;
 pub mod seats;
 pub mod session_store;
+pub mod spending;
 pub mod state;
 pub mod team;
 pub mod throttle;

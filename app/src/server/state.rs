@@ -33,7 +33,15 @@ pub struct PurchaseLimits {
 /// The state provided to server functions through Leptos context.
 pub fn app_state() -> Result<AppState, AppError> {
     leptos::prelude::use_context::<AppState>().ok_or_else(|| {
-        tracing::error!("AppState missing from the Leptos context");
+        if leptos::prelude::use_context::<http::request::Parts>().is_none() {
+            // Not even the request is in reach: a page's data still loading
+            // after its render was dropped (the browser went away mid-page,
+            // which frees the render's root and with it every context).
+            // Nobody will read this answer.
+            tracing::debug!("a page's data load outlived its render");
+        } else {
+            tracing::error!("AppState missing from the Leptos context");
+        }
         AppError::Internal
     })
 }

@@ -7,9 +7,13 @@
 //! beyond the export limits (366 days, 100,000 rows), otherwise an RFC 4180
 //! file whose text cells are defused against spreadsheet formulas.
 //!
+//! `GET /account-data.json` (`account.rs`) is the signed-in person's own
+//! data as JSON.
+//!
 //! Plain routes rather than server functions because the browser must get a
 //! file with a `Content-Disposition`.
 
+pub mod account;
 pub mod calls;
 pub mod csv;
 pub mod wallet;

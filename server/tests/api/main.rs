@@ -3,6 +3,7 @@
 
 mod common;
 
+mod account;
 mod accounts;
 mod audit;
 mod call_history;
@@ -26,6 +27,7 @@ mod rates;
 mod recovery;
 mod roles;
 mod sessions;
+mod spending;
 mod stripe_provider;
 mod stripe_webhook;
 mod teams;

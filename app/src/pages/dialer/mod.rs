@@ -373,6 +373,7 @@ fn QuoteCard(quote: QuoteView, confirmed: RwSignal<bool>) -> impl IntoView {
             increments,
             max_duration_secs,
             needs_confirmation,
+            limit_note,
         } => view! {
             <dl class="quote-facts">
                 <dt>"Number"</dt><dd>{number}</dd>
@@ -382,6 +383,7 @@ fn QuoteCard(quote: QuoteView, confirmed: RwSignal<bool>) -> impl IntoView {
                 <dt>"Billing"</dt><dd>{format!("{increments} s increments")}</dd>
             </dl>
             <p class="talk-time">{talk_time(max_duration_secs)}</p>
+            {limit_note.map(|note| view! { <p class="hint" data-testid="limit-note">{note}</p> })}
             {needs_confirmation.then(|| view! {
                 <label class="confirm">
                     <input type="checkbox" name="confirmed" value="yes"

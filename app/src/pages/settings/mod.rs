@@ -1,11 +1,14 @@
 //! `/settings`: one page in sections. Organization (name, calling country),
-//! members and invitations (`members.rs`), and for owners and admins the audit trail; then creating another
+//! members and invitations (`members.rs`), spending (everyone's use and the
+//! controls for owners and admins, a member's own cap and use otherwise), and
+//! for owners and admins the audit trail; then creating another
 //! organization, and the platform card for operators. Each section is its own
 //! module and loads its own data; the server checks every role again.
 
 mod audit;
 mod members;
 mod organization;
+mod spending;
 
 use crate::api::org::{load_org_settings, CreateOrg, RenameOrg};
 use crate::components::form::ErrorNotice;
@@ -16,6 +19,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use members::MembersSection;
 use organization::{CallingSettings, CreateOrgForm, OrgSettingsView, PlatformCard};
+use spending::SpendingSection;
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
@@ -59,10 +63,10 @@ pub fn SettingsPage() -> impl IntoView {
                         view! {
                             <OrgSettingsView settings rename/>
                             <MembersSection org_id=org_id.clone()/>
-                            {can_manage.then(|| view! {
-                                <CallingSettings org_id=org_id.clone()/>
-                                <AuditTrail org_id/>
-                            })}
+                            {can_manage.then(|| view! { <CallingSettings org_id=org_id.clone()/> })}
+                            // Members see their own cap and use; owners and admins everyone's, and the controls.
+                            <SpendingSection org_id=org_id.clone()/>
+                            {can_manage.then(|| view! { <AuditTrail org_id/> })}
                         }.into_any()
                     }
                     Ok(None) => ().into_any(),

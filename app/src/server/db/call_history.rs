@@ -10,7 +10,7 @@
 //! history's (`server::paging::DayRange`).
 
 use super::calls::{Call, CallRow, CALL_COLUMNS};
-use crate::domain::CallStatus;
+use crate::domain::{deleted_account, CallStatus};
 use crate::error::AppError;
 use crate::server::paging::{present, DayRange, FilterError};
 use serde::Deserialize;
@@ -171,8 +171,9 @@ impl TryFrom<HistoryRow> for HistoryCall {
     fn try_from(row: HistoryRow) -> Result<Self, Self::Error> {
         Ok(HistoryCall {
             call: Call::try_from(row.call)?,
-            member_name: row.member_name,
-            member_email: row.member_email,
+            // An erased account's calls stay, shown as "deleted user".
+            member_name: deleted_account::shown_name(row.member_name),
+            member_email: deleted_account::shown_email(row.member_email),
             ledger_amount: row.ledger_amount,
         })
     }
@@ -403,7 +404,7 @@ pub async fn callers<'c>(
     db: impl Executor<'c, Database = Any>,
     org_id: &str,
 ) -> Result<Vec<Caller>, sqlx::Error> {
-    sqlx::query_as(
+    let callers: Vec<Caller> = sqlx::query_as(
         "with recursive caller (user_id) as (
              select min(user_id) from call where org_id = $1
              union all
@@ -420,7 +421,15 @@ pub async fn callers<'c>(
     )
     .bind(org_id)
     .fetch_all(db)
-    .await
+    .await?;
+    Ok(callers
+        .into_iter()
+        .map(|caller| Caller {
+            name: deleted_account::shown_name(caller.name),
+            email: deleted_account::shown_email(caller.email),
+            ..caller
+        })
+        .collect())
 }
 
 /// Parses the filters and checks that the member filtered by is someone of

@@ -566,6 +566,40 @@ pub async fn recent_for_user<'c>(
     typed_all(rows)
 }
 
+/// Every call `user_id` placed, in any organization, oldest first (their
+/// data export). Bounded by what one person can dial.
+#[tracing::instrument(skip_all)]
+pub async fn placed_by<'c>(
+    db: impl Executor<'c, Database = Any>,
+    user_id: &str,
+) -> Result<Vec<Call>, sqlx::Error> {
+    let rows: Vec<CallRow> = sqlx::query_as(&format!(
+        "select {CALL_COLUMNS} from call where user_id = $1 order by created_at, call_id"
+    ))
+    .bind(user_id)
+    .fetch_all(db)
+    .await?;
+    typed_all(rows)
+}
+
+/// The calls of `user_id` not yet over, in any organization (deleting an
+/// account ends them first).
+#[tracing::instrument(skip_all)]
+pub async fn live_of_user<'c>(
+    db: impl Executor<'c, Database = Any>,
+    user_id: &str,
+) -> Result<Vec<Call>, sqlx::Error> {
+    let rows: Vec<CallRow> = sqlx::query_as(&format!(
+        "select {CALL_COLUMNS} from call
+          where user_id = $1 and status in ('queued', 'initiated', 'ringing', 'in-progress')
+          order by created_at, call_id"
+    ))
+    .bind(user_id)
+    .fetch_all(db)
+    .await?;
+    typed_all(rows)
+}
+
 fn next_version(previous: i64, now_ms: i64) -> i64 {
     now_ms.max(previous + 1)
 }

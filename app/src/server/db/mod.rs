@@ -3,6 +3,7 @@
 //! Every query here runs unchanged on both backends (`$1` placeholders,
 //! integers for times and flags, text ids); the test suite runs on both.
 
+pub mod accounts;
 pub mod auto_recharge;
 pub mod call_attempts;
 pub mod call_history;
@@ -22,6 +23,7 @@ pub mod rates;
 pub mod sandbox_sessions;
 pub mod sessions;
 pub mod sim_calls;
+pub mod spending;
 pub mod stripe_events;
 pub mod users;
 pub mod wallet;

@@ -2,7 +2,7 @@
 //! organization or what they may spend, written in the same transaction as
 //! the change, never updated or deleted.
 
-use crate::domain::AuditAction;
+use crate::domain::{deleted_account, AuditAction};
 use crate::server::clock;
 use crate::server::ids::new_id;
 use sqlx::{Any, AnyConnection, Executor, FromRow};
@@ -79,7 +79,7 @@ pub async fn recent<'c>(
             })?;
             Ok(AuditEntry {
                 audit_id: row.audit_id,
-                actor: row.actor,
+                actor: row.actor.map(deleted_account::shown_name),
                 action,
                 detail: row.detail,
                 created_at_ms: row.created_at_ms,

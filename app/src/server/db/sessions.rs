@@ -137,3 +137,46 @@ pub async fn still_member<'c>(
     .await?;
     Ok(row.is_some())
 }
+
+/// A stored, unexpired session of one account, for its sessions list.
+#[derive(Debug, sqlx::FromRow)]
+pub struct StoredSession {
+    pub session_id: String,
+    /// tower-sessions' record, JSON (`session_store::encode`).
+    pub data: Vec<u8>,
+    pub expiry_date: i64,
+}
+
+/// The unexpired sessions of `user_id`, most recently active first (an
+/// active session's idle expiry is the latest).
+#[tracing::instrument(skip_all)]
+pub async fn of_user<'c>(
+    db: impl Executor<'c, Database = Any>,
+    user_id: &str,
+    now: i64,
+) -> Result<Vec<StoredSession>, sqlx::Error> {
+    sqlx::query_as(
+        "select session_id, data, expiry_date from session
+          where user_id = $1 and expiry_date > $2
+          order by expiry_date desc, session_id",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_all(db)
+    .await
+}
+
+/// Ends every session of `user_id` except `keep` (the one asking); returns how many.
+#[tracing::instrument(skip_all)]
+pub async fn delete_others_of_user<'c>(
+    db: impl Executor<'c, Database = Any>,
+    user_id: &str,
+    keep: &str,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("delete from session where user_id = $1 and session_id <> $2")
+        .bind(user_id)
+        .bind(keep)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -123,3 +123,47 @@ pub async fn operators<'c>(
         .fetch_all(db)
         .await
 }
+
+/// The stored password hash of `user_id` (empty for an erased account).
+#[tracing::instrument(skip_all)]
+pub async fn password_hash_of<'c>(
+    db: impl Executor<'c, Database = Any>,
+    user_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("select password_hash from app_user where user_id = $1")
+        .bind(user_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// When `user_id` registered.
+#[tracing::instrument(skip_all)]
+pub async fn created_at_of<'c>(
+    db: impl Executor<'c, Database = Any>,
+    user_id: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("select created_at from app_user where user_id = $1")
+        .bind(user_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Erases what identifies a person, keeping the row the ledger and the
+/// calls point at (`domain::deleted_account`): empty name, placeholder
+/// email, and an empty password hash, which no password verifies.
+#[tracing::instrument(skip_all)]
+pub async fn erase<'c>(
+    db: impl Executor<'c, Database = Any>,
+    user_id: &str,
+    placeholder_email: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update app_user set name = '', email = $2, password_hash = '', is_operator = 0
+          where user_id = $1",
+    )
+    .bind(user_id)
+    .bind(placeholder_email)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

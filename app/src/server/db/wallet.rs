@@ -9,7 +9,7 @@
 //! (`server::dates`, `server::paging`).
 
 use super::ledger::{Entry, EntryKind};
-use crate::domain::Money;
+use crate::domain::{deleted_account, Money};
 use crate::server::dates::{day_start, SECONDS_PER_DAY};
 use crate::server::paging::{present, DayRange, FilterError};
 use sqlx::{Any, Executor};
@@ -184,7 +184,7 @@ pub async fn checkout_buyer<'c>(
     org_id: &str,
     checkout_id: &str,
 ) -> Result<Option<(String, String)>, sqlx::Error> {
-    sqlx::query_as(
+    let buyer: Option<(String, String)> = sqlx::query_as(
         "select app_user.name, app_user.email
            from checkout join app_user on app_user.user_id = checkout.created_by
           where checkout.org_id = $1 and checkout.checkout_id = $2",
@@ -192,7 +192,13 @@ pub async fn checkout_buyer<'c>(
     .bind(org_id)
     .bind(checkout_id)
     .fetch_optional(db)
-    .await
+    .await?;
+    Ok(buyer.map(|(name, email)| {
+        (
+            deleted_account::shown_name(name),
+            deleted_account::shown_email(email),
+        )
+    }))
 }
 
 // ---------------------------------------------------------------------------
