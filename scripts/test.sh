@@ -49,14 +49,32 @@ step "building the release site (WASM bundle and CSS; the server binary comes fr
 bash scripts/build_site.sh --release
 
 server_pid=""
-stop_server() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; server_pid=""; }
+sink_pid=""
+stop_server() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null && wait "$sink_pid" 2>/dev/null
+  server_pid=""; sink_pid=""
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 trap stop_server EXIT
 
 # Starts the built binary on a free port with its own database and runs Playwright against it.
 browser_tests() {
   local backend=$1 port data_dir database_url
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  port=$(free_port)
   data_dir=$(mktemp -d)
+  # Mail is really sent, to a local SMTP sink that writes each message to
+  # $data_dir/mail as JSON: the team journey follows the invitation it mailed.
+  local smtp_port
+  smtp_port=$(free_port)
+  "$SMTP_SINK_PYTHON" server/tests/smtp_sink.py --port "$smtp_port" --out "$data_dir/mail" --forever \
+    < /dev/null > "$data_dir/smtp.log" 2>&1 &
+  sink_pid=$!
+  for _ in $(seq 1 100); do
+    grep -q "^ready" "$data_dir/smtp.log" 2>/dev/null && break
+    kill -0 "$sink_pid" 2>/dev/null || { cat "$data_dir/smtp.log"; return 1; }
+    sleep 0.1
+  done
   if [ "$backend" = postgres ]; then
     local name="pb_e2e_$(date +%s)_$$"
     psql_admin -c "create database $name"
@@ -69,6 +87,7 @@ browser_tests() {
   DATABASE_URL=$database_url DATA_DIR=$data_dir BIND_ADDR=127.0.0.1:$port \
     SESSION_SECRET=browser-tests-session-secret-0123456789 RUST_LOG=warn \
     DB_ACQUIRE_TIMEOUT_MS=30000 \
+    SMTP_URL="smtp://127.0.0.1:$smtp_port" MAIL_FROM="Phonebooth <calls@example.com>" \
     target/debug/phonebooth > "$data_dir/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 100); do
@@ -76,7 +95,7 @@ browser_tests() {
     kill -0 "$server_pid" 2>/dev/null || { cat "$data_dir/server.log"; return 1; }
     sleep 0.2
   done
-  (cd end2end && PB_BASE_URL="http://127.0.0.1:$port" npx playwright test) || { tail -50 "$data_dir/server.log"; return 1; }
+  (cd end2end && PB_BASE_URL="http://127.0.0.1:$port" PB_MAIL_DIR="$data_dir/mail" npx playwright test) || { tail -50 "$data_dir/server.log"; return 1; }
   # An open bug (docs/testing.md, "Known findings"): show any page the server
   # sent without its own policy, with the lines around it, to find the cause.
   grep -n -B 5 -A 2 "without the shell's Content-Security-Policy\|no ResponseOptions" "$data_dir/server.log" || true

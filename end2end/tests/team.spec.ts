@@ -1,12 +1,38 @@
 import { expect, test } from "@playwright/test";
+import * as fs from "fs";
+import * as path from "path";
 import { buyTenDollars, jsEnabled, PASSWORD, register, settle, uniqueEmail, visit } from "./helpers";
 
-// An admin invites a colleague; the colleague follows the link, registers
-// from it with the invited email, joins, and dials on the team's wallet.
-// The browser-test server runs without SMTP_URL (scripts/test.sh), so the
-// link comes from the settings page, where it is shown once right after
-// inviting (the "copy the link" path); the mailed link is followed in the
-// API tests (server/tests/api/teams.rs), which have an SMTP sink.
+// An admin invites a colleague; the colleague follows the link from the
+// delivered mail, registers from it with the invited email, joins, and dials
+// on the team's wallet; the admin sets the colleague's monthly cap and the
+// colleague's quote shows it. scripts/test.sh runs the server with a local
+// SMTP sink that writes each delivered message to PB_MAIL_DIR as JSON.
+// Without PB_MAIL_DIR (a server without SMTP_URL) the link shown on the
+// settings page right after inviting is used instead: the "copy" path.
+
+/** The invitation link in the mail delivered to `to`, waiting for it to arrive. */
+async function mailedLink(to: string): Promise<string | null> {
+  const dir = process.env.PB_MAIL_DIR;
+  if (!dir) return null;
+  let found: string | null = null;
+  await expect
+    .poll(
+      () => {
+        const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".json")) : [];
+        for (const file of files) {
+          const mail = JSON.parse(fs.readFileSync(path.join(dir, file), "utf8"));
+          if (mail.rcpt_tos.includes(to)) {
+            found = mail.text.match(/https?:\/\/\S+\/invite\/[0-9a-f]{64}/)?.[0] ?? null;
+          }
+        }
+        return found;
+      },
+      { timeout: 30_000, message: `the invitation mail to ${to}` },
+    )
+    .not.toBeNull();
+  return found;
+}
 
 test("an admin invites a colleague, who registers from the link, joins and dials", async ({ browser, page }, testInfo) => {
   const colleagueEmail = uniqueEmail("colleague");
@@ -23,7 +49,13 @@ test("an admin invites a colleague, who registers from the link, joins and dials
   await expect(link).toHaveValue(/\/invite\/[0-9a-f]{64}$/);
   const invitation = page.getByTestId("invitations").locator(`tr[data-email="${colleagueEmail}"]`);
   await expect(invitation.getByTestId("invitation-status")).toHaveAttribute("data-status", "pending");
-  const url = new URL(await link.inputValue());
+  const shown = new URL(await link.inputValue());
+  const mailed = await mailedLink(colleagueEmail);
+  if (mailed) {
+    // The mail carries the same link the page shows (built from PUBLIC_URL).
+    expect(new URL(mailed).pathname).toBe(shown.pathname);
+  }
+  const url = mailed ? new URL(mailed) : shown;
 
   // The colleague, in their own browser.
   const context = await browser.newContext({
@@ -61,7 +93,20 @@ test("an admin invites a colleague, who registers from the link, joins and dials
     await expect(panel.locator(".live-status")).toHaveText("In progress", { timeout: 15_000 });
     await colleague.getByRole("button", { name: "End call" }).click();
     await expect(panel.locator(".live-status")).toHaveText(/Call ended/, { timeout: 15_000 });
-  } else {
+  }
+
+  // The owner caps the colleague at $0.10 a month: five minutes of London.
+  await visit(page, "/settings", testInfo);
+  const row = page.locator("#spending").locator(`tr[data-member="${colleagueEmail}"]`);
+  await row.getByLabel("Monthly cap for Col League").fill("0.10");
+  await row.getByRole("button", { name: "Set cap" }).click();
+  await expect(row.getByTestId("member-cap")).toHaveText("$0.10");
+  // The quote is made on the server for a number in the address, so it shows
+  // with JavaScript off too.
+  await visit(colleague, `/dialer?number=${encodeURIComponent("+44 20 7183 8750")}`, testInfo);
+  await expect(colleague.locator("#quote")).toContainText("Your monthly limit of $0.10 set by your organization");
+
+  if (!jsEnabled(testInfo)) {
     // Without JavaScript: the colleague works in the team on the dialer page
     // (placing a call needs the browser's audio, so JavaScript).
     await colleague.goto("/dialer");

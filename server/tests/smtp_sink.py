@@ -3,9 +3,10 @@ written to OUT_DIR as <n>.json with its envelope, headers and both decoded
 bodies (text/plain and text/html), plus the raw <n>.eml. The first --refuse
 deliveries are refused with --code (a 4xx the sender should retry, a 5xx it
 should not), so retries can be tested. Prints "ready <port>" once listening;
-stops when its stdin closes (the test that started it ended).
+stops when its stdin closes (the test that started it ended), or with
+--forever only when it is killed (the browser tests' server, scripts/test.sh).
 
-    python smtp_sink.py --port 2525 --out /tmp/mail [--refuse 2 --code 451]
+    python smtp_sink.py --port 2525 --out /tmp/mail [--refuse 2 --code 451] [--forever]
 """
 
 import argparse
@@ -69,6 +70,7 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--refuse", type=int, default=0)
     parser.add_argument("--code", type=int, default=451)
+    parser.add_argument("--forever", action="store_true", help="ignore stdin; run until killed")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     controller = Controller(
@@ -76,6 +78,8 @@ def main():
     )
     controller.start()
     print(f"ready {args.port}", flush=True)
+    if args.forever:
+        threading.Event().wait()
     sys.stdin.read()
     controller.stop()
 
