@@ -195,6 +195,13 @@ pub async fn delete(
     // someone may have joined or been demoted meanwhile, or a call started.
     db::accounts::lock_orgs_of(&mut *tx, user_id).await?;
     refuse_if_sole_owner(db::accounts::orgs_it_alone_owns_with_others(&mut *tx, user_id).await?)?;
+    // And their wallets: `start_call` checks membership under the wallet
+    // lock, so a call is either committed now (and seen just below) or,
+    // once this commits, refused.
+    let memberships = db::orgs::memberships_of(&mut *tx, user_id).await?;
+    for membership in &memberships {
+        db::ledger::lock_in(&mut tx, &membership.org_id, now).await?;
+    }
     let starting = db::calls::live_of_user(&mut *tx, user_id)
         .await?
         .into_iter()
@@ -205,7 +212,6 @@ pub async fn delete(
             "a call of yours is starting; try again once it is over",
         ));
     }
-    let memberships = db::orgs::memberships_of(&mut *tx, user_id).await?;
     for membership in &memberships {
         db::org_audit::record(
             &mut tx,

@@ -426,6 +426,15 @@ async fn authorize(
     let available = ledger::lock_in(&mut tx, request.org_id, now)
         .await?
         .available();
+    // Still a member? Removal and leaving end membership under this same
+    // lock (`team::depart`), then end the member's live calls: checked here,
+    // no call can start between the two and outlive the departure.
+    if crate::server::db::orgs::role_of(&mut *tx, request.org_id, request.user_id)
+        .await?
+        .is_none()
+    {
+        return Err(CallError::NotFound);
+    }
     // Money taken back after the fact (a refund, a dispute) left a debt: no
     // new call until a credit pays it back.
     if let Some(debt) = ledger::debt_in(&mut tx, request.org_id).await? {

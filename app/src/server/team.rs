@@ -477,7 +477,7 @@ pub async fn remove_member(
         owners,
     )
     .map_err(refused)?;
-    db::orgs::remove_member(&mut *tx, org_id, target_user_id).await?;
+    depart(&mut tx, org_id, target_user_id).await?;
     let target = who(&mut tx, target_user_id).await?;
     db::org_audit::record(
         &mut tx,
@@ -508,7 +508,7 @@ pub async fn leave(db: &Db, carrier: &dyn Carrier, member: &OrgMember) -> Result
     let role = lock_and_role_of(&mut tx, org_id, user_id).await?;
     let owners = u32::try_from(db::orgs::count_owners(&mut *tx, org_id).await?).unwrap_or(u32::MAX);
     team_rules::may_leave(role, owners).map_err(refused)?;
-    db::orgs::remove_member(&mut *tx, org_id, user_id).await?;
+    depart(&mut tx, org_id, user_id).await?;
     let me = who(&mut tx, user_id).await?;
     db::org_audit::record(
         &mut tx,
@@ -521,6 +521,20 @@ pub async fn leave(db: &Db, carrier: &dyn Carrier, member: &OrgMember) -> Result
     tx.commit().await?;
     tracing::info!(%org_id, %user_id, "member left");
     end_calls(db, carrier, org_id, user_id, EndReason::LeftOrg).await;
+    Ok(())
+}
+
+/// Ends `user_id`'s membership on `conn`, under the organization's wallet
+/// lock: `start_call` checks membership under that same lock, so a call is
+/// either placed before this commits (and ended by `end_calls` after it) or
+/// refused; none can start in between and outlive the departure.
+pub(crate) async fn depart(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    user_id: &str,
+) -> Result<(), AppError> {
+    db::ledger::lock_in(&mut *conn, org_id, crate::server::clock::now()).await?;
+    db::orgs::remove_member(&mut *conn, org_id, user_id).await?;
     Ok(())
 }
 

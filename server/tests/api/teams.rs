@@ -33,6 +33,7 @@ on_both_databases!(
     only_an_owner_transfers_ownership_and_becomes_an_admin,
     everyone_but_the_last_owner_may_leave,
     a_member_removed_during_a_call_is_cut_off_and_charged_exactly_the_time_used,
+    a_removed_member_past_the_guard_still_cannot_start_a_call,
     the_members_page_works_without_javascript,
 );
 
@@ -988,4 +989,67 @@ async fn the_members_page_works_without_javascript(app: TestApp) {
     assert!(page.contains("admin@example.com"));
     assert!(!page.contains("Send invitation"));
     assert!(page.contains("Leave organization"));
+}
+
+/// A dial that passed the membership guard just before its member was
+/// removed reaches `start_call` after the removal (and after the removal
+/// ended the member's live calls): `start_call` looks again under the wallet
+/// lock, so nothing is placed, held or charged.
+async fn a_removed_member_past_the_guard_still_cannot_start_a_call(backend_app: TestApp) {
+    use app::domain::Money;
+    use app::server::calls::{self, CallError, CallSettings, CallbackUrls, StartCall};
+    let fake = FakeTwilio::start().await;
+    let app = twilio_app(backend_app.backend, &fake).await;
+    let team = team(&app).await;
+    let org = team.owner.org_id.clone();
+    grant(&app, &org, 500).await;
+    let placer_id = user_id(&app, "placer@example.com").await;
+    let removed = app
+        .call(
+            &team.admin.client,
+            "team/remove",
+            &[("org_id", &org), ("user_id", &placer_id)],
+        )
+        .await;
+    assert_eq!(removed.status(), 200);
+
+    let settings = CallSettings {
+        max_duration_ceiling_secs: 14_400,
+        confirm_above_per_minute: Money::from_dollars(100).unwrap(),
+        caller_id: crate::common::fake_twilio::CALLER_ID.to_owned(),
+        hangup_margin_ms: 1_000,
+    };
+    let urls = CallbackUrls {
+        public_url: PUBLIC_URL.to_owned(),
+    };
+    let carrier = fake.carrier();
+    let request = StartCall {
+        org_id: &org,
+        user_id: &placer_id,
+        raw_number: LONDON,
+        country: "GB",
+        client_key: "past-the-guard",
+        confirmed: false,
+    };
+    let started = calls::start_call(&app.db, &carrier, &settings, &urls, &request).await;
+    assert!(
+        matches!(started, Err(CallError::NotFound)),
+        "{:?}",
+        started.err()
+    );
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from call where user_id = '{placer_id}'"
+        ))
+        .await,
+        0,
+        "no call row"
+    );
+    let balance = app.db.balance(&org).await.unwrap();
+    assert_eq!(balance.held, Money::ZERO, "nothing held");
+    assert_eq!(
+        balance.balance,
+        Money::from_cents(500).unwrap(),
+        "nothing charged"
+    );
 }
