@@ -19,6 +19,10 @@ pub struct MemberInfo {
 pub struct OrgSettings {
     pub org: OrgSummary,
     pub members: Vec<MemberInfo>,
+    /// The number the people called see: the platform's caller ID (one per
+    /// deployment; a number of the organization's own would first have to
+    /// be verified with the carrier, which is not offered).
+    pub caller_id: String,
 }
 
 /// One line of the organization's audit trail, ready to show.
@@ -101,6 +105,7 @@ mod ssr {
                 role: member.role,
             },
             members,
+            caller_id: state.calling.caller_id.clone(),
         })
     }
 

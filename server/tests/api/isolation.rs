@@ -50,6 +50,8 @@ async fn a_member_of_one_organization_cannot_read_or_change_another(app: TestApp
         .unwrap();
     assert_eq!(settings["org"]["name"], "Bob's organization");
     assert_eq!(settings["members"].as_array().unwrap().len(), 1);
+    // The number people called see: the simulated carrier's caller ID here.
+    assert_eq!(settings["caller_id"], "+15005550006");
     assert_ne!(org_id_of(&app, &alice).await, bobs_org);
 }
 

@@ -72,6 +72,11 @@ pub(super) fn OrgSettingsView(
                     <p class="muted">"Only owners and admins can change the organization's settings."</p>
                 }.into_any()
             }}
+            <dl>
+                <dt>"Caller ID"</dt>
+                <dd data-testid="caller-id">{settings.caller_id.clone()}</dd>
+            </dl>
+            <p class="hint">"The number the people you call see: this service's own number, the same for every organization."</p>
         </section>
     }
 }
