@@ -561,14 +561,6 @@ async fn the_account_forms_work_without_javascript(app: TestApp) {
         .unwrap();
     assert_eq!(post.status(), 302);
     assert_eq!(post.headers()["location"], "/account?changed=password");
-    let after = ada
-        .client
-        .get(app.url("/account?changed=password"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let after = app.page(&ada.client, "/account?changed=password").await;
     assert!(after.contains("Password changed."));
 }

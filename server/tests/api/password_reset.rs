@@ -247,14 +247,7 @@ async fn the_forms_work_without_javascript(app: TestApp) {
     app.register(&app.new_browser(), "Ada", "ada@example.com")
         .await;
     let browser = app.new_browser();
-    let login = browser
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let login = app.page(&browser, "/login").await;
     assert!(
         login.contains("href=\"/forgot-password\""),
         "the login page links to the reset request"
@@ -283,14 +276,7 @@ async fn the_forms_work_without_javascript(app: TestApp) {
     .unwrap();
     assert_eq!(asked.status(), 302);
     assert_eq!(asked.headers()["location"], "/forgot-password?sent=1");
-    let sent = browser
-        .get(app.url("/forgot-password?sent=1"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let sent = app.page(&browser, "/forgot-password?sent=1").await;
     assert!(
         sent.contains("If an account exists for that address"),
         "{sent}"
@@ -308,13 +294,6 @@ async fn the_forms_work_without_javascript(app: TestApp) {
     .unwrap();
     assert_eq!(done.status(), 302);
     assert_eq!(done.headers()["location"], "/login?reset=1");
-    let notice = browser
-        .get(app.url("/login?reset=1"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let notice = app.page(&browser, "/login?reset=1").await;
     assert!(notice.contains("Your password was changed"), "{notice}");
 }

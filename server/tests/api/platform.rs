@@ -67,14 +67,7 @@ async fn an_operator_of_a_twilio_test_deployment_sees_real_calls_on_sandbox_paym
         json!({"payments": "sandbox", "carrier": "twilio"})
     );
     // The settings page shows it to the operator.
-    let page = operator
-        .get(app.url("/settings"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&operator, "/settings").await;
     assert!(
         page.contains("Platform") && page.contains("twilio"),
         "{page}"

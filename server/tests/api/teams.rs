@@ -276,15 +276,7 @@ async fn a_signed_in_invitee_joins_at_once_and_the_link_works_once(app: TestApp)
         200
     );
     let token = token_of(&link_in_outbox(&app, "invitee@example.com").await);
-    let page = invitee
-        .client
-        .get(app.url(&format!("/invite/{token}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&invitee.client, &format!("/invite/{token}")).await;
     assert!(page.contains("Join the organization"), "{page}");
     let joined = accept(&app, &invitee.client, &token).await;
     assert_eq!(joined.status(), 200);
@@ -369,14 +361,7 @@ async fn an_expired_link_changes_nothing_and_a_resend_makes_a_new_one(app: TestA
         1
     );
     assert_eq!(audit_count(&app, "invitation_resent").await, 1);
-    let page = late
-        .get(app.url(&format!("/invite/{old}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&late, &format!("/invite/{old}")).await;
     assert!(page.contains("not valid"), "{page}");
     assert_eq!(
         register_from(&app, &late, &old, "Late Comer")
@@ -472,15 +457,7 @@ async fn another_account_or_an_existing_member_is_told_and_nothing_changes(app: 
     )
     .await;
     let token = token_of(&link_in_outbox(&app, "wanted@example.com").await);
-    let page = other
-        .client
-        .get(app.url(&format!("/invite/{token}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&other.client, &format!("/invite/{token}")).await;
     assert!(
         page.contains("you are signed in as other@example.com"),
         "{page}"
@@ -954,16 +931,7 @@ async fn the_members_page_works_without_javascript(app: TestApp) {
         .await
         .unwrap();
     assert!(response.status().is_redirection(), "{}", response.status());
-    let page = team
-        .owner
-        .client
-        .get(app.url("/settings"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&team.owner.client, "/settings").await;
     assert!(page.contains("Send invitation"), "the invite form");
     assert!(
         page.contains("nojs@example.com"),
@@ -976,16 +944,7 @@ async fn the_members_page_works_without_javascript(app: TestApp) {
     assert!(page.contains("Leave organization"));
     assert!(page.contains("Transfer ownership"));
     // A plain member sees the members but no invitation controls.
-    let page = team
-        .colleague
-        .client
-        .get(app.url("/settings"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&team.colleague.client, "/settings").await;
     assert!(page.contains("admin@example.com"));
     assert!(!page.contains("Send invitation"));
     assert!(page.contains("Leave organization"));

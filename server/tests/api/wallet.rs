@@ -180,14 +180,7 @@ async fn history_is_newest_first_with_ties_in_a_stable_order_and_paginates(app: 
     assert_eq!(descriptions(&beyond), older);
 
     // The page itself, rendered on the server with the filters in its links.
-    let html = alice
-        .get(app.url("/wallet?page=2"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.page(&alice, "/wallet?page=2").await;
     assert!(html.contains("Page 2 of 2"), "{html}");
     assert!(html.contains(r#"href="/wallet?page=1""#));
     assert!(html.contains("-$0.01"));
@@ -296,14 +289,9 @@ async fn history_filters_by_kind_and_by_whole_utc_days_both_ends_included(app: T
     );
 
     // The page keeps the filter in its form.
-    let html = alice
-        .get(app.url("/wallet?kind=purchase&from=2024-03-02"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app
+        .page(&alice, "/wallet?kind=purchase&from=2024-03-02")
+        .await;
     assert!(html.contains(r#"value="2024-03-02""#));
     assert!(html.contains("1 transaction"));
     assert!(!html.contains("first second"));
@@ -719,14 +707,12 @@ async fn the_csv_export_is_the_filtered_history_quoted_and_formula_safe(app: Tes
     assert_eq!(lines.len(), 4, "the adjustment of March 2 is filtered out");
 
     // Everything, filtered by kind: the text guard does not touch negative amounts.
-    let adjustments = alice
-        .get(app.url(&format!("/wallet/history.csv?org_id={org}&kind=adjustment")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let adjustments = app
+        .page(
+            &alice,
+            &format!("/wallet/history.csv?org_id={org}&kind=adjustment"),
+        )
+        .await;
     let row = adjustments.split("\r\n").nth(1).unwrap();
     assert!(
         row.ends_with(",adjustment,'-1+1,-0.50,8.9875"),
@@ -734,14 +720,7 @@ async fn the_csv_export_is_the_filtered_history_quoted_and_formula_safe(app: Tes
     );
 
     // The page links to the export of what it shows.
-    let html = alice
-        .get(app.url("/wallet?kind=adjustment"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.page(&alice, "/wallet?kind=adjustment").await;
     let link = format!("/wallet/history.csv?org_id={org}&amp;kind=adjustment");
     assert!(
         html.contains(&link) || html.contains(&link.replace("&amp;", "&")),
@@ -836,14 +815,7 @@ async fn a_purchase_has_a_receipt_naming_the_buyer_and_the_payment(app: TestApp)
         assert!(html.contains(expected), "{expected}");
     }
     // The history links each purchase to its receipt.
-    let wallet = alice
-        .get(app.url("/wallet"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let wallet = app.page(&alice, "/wallet").await;
     assert!(wallet.contains(&format!("href=\"/wallet/receipts/{bought}\"")));
     assert!(wallet.contains(&format!("href=\"/wallet/receipts/{recharged}\"")));
 }
@@ -887,14 +859,7 @@ async fn only_purchases_have_receipts(app: TestApp) {
         assert_eq!(page.status(), 404, "{entry}");
         assert!(page.text().await.unwrap().contains("Receipt not found"));
     }
-    let wallet = alice
-        .get(app.url("/wallet"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let wallet = app.page(&alice, "/wallet").await;
     assert!(!wallet.contains("/wallet/receipts/"));
 }
 
@@ -975,14 +940,7 @@ async fn call_spend_is_summed_per_utc_day_over_the_last_thirty_days(app: TestApp
     assert_eq!(empty["days"].as_array().unwrap().len(), 30);
     assert_eq!(empty["days"][29]["date"], today);
     assert_eq!(empty["total"], 0);
-    let html = alice
-        .get(app.url("/wallet"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.page(&alice, "/wallet").await;
     assert!(html.contains("No calls were charged in the last 30 days"));
 
     post(
@@ -1006,14 +964,7 @@ async fn call_spend_is_summed_per_utc_day_over_the_last_thirty_days(app: TestApp
         (chart["total"].as_i64(), chart["max"].as_i64()),
         (Some(1_230_000), Some(1_230_000))
     );
-    let html = alice
-        .get(app.url("/wallet"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.page(&alice, "/wallet").await;
     assert!(html.contains("<svg"));
     assert!(html.contains(&format!("{today}: $1.23 spent on calls")));
     assert_eq!(

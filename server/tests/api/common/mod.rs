@@ -311,6 +311,18 @@ impl TestApp {
         jobs::run_until_count(&self.db, sql, expected).await;
     }
 
+    /// The HTML of `path` as `client` gets it (whatever the status).
+    pub async fn page(&self, client: &Client, path: &str) -> String {
+        client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&self.db.pool).await.unwrap();
         n
