@@ -477,27 +477,17 @@ pub async fn remove_member(
         owners,
     )
     .map_err(refused)?;
-    depart(&mut tx, org_id, target_user_id).await?;
-    let target = who(&mut tx, target_user_id).await?;
-    db::org_audit::record(
-        &mut tx,
+    let departure = Departure {
         org_id,
-        Some(actor_id),
-        AuditAction::MemberRemoved,
-        &format!("Removed {target} ({target_role})"),
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(%org_id, %target_user_id, "member removed");
-    end_calls(
-        db,
-        carrier,
-        org_id,
-        target_user_id,
-        EndReason::RemovedFromOrg,
-    )
-    .await;
-    Ok(())
+        user_id: target_user_id,
+        actor_id,
+        action: AuditAction::MemberRemoved,
+        reason: EndReason::RemovedFromOrg,
+    };
+    complete_departure(db, carrier, tx, departure, |target| {
+        format!("Removed {target} ({target_role})")
+    })
+    .await
 }
 
 /// The member leaves (not the last owner); their live calls there end.
@@ -508,19 +498,52 @@ pub async fn leave(db: &Db, carrier: &dyn Carrier, member: &OrgMember) -> Result
     let role = lock_and_role_of(&mut tx, org_id, user_id).await?;
     let owners = u32::try_from(db::orgs::count_owners(&mut *tx, org_id).await?).unwrap_or(u32::MAX);
     team_rules::may_leave(role, owners).map_err(refused)?;
-    depart(&mut tx, org_id, user_id).await?;
-    let me = who(&mut tx, user_id).await?;
-    db::org_audit::record(
-        &mut tx,
+    let departure = Departure {
         org_id,
-        Some(user_id),
-        AuditAction::MemberLeft,
-        &format!("{me} left the organization ({role})"),
-    )
-    .await?;
+        user_id,
+        actor_id: user_id,
+        action: AuditAction::MemberLeft,
+        reason: EndReason::LeftOrg,
+    };
+    complete_departure(db, carrier, tx, departure, |me| {
+        format!("{me} left the organization ({role})")
+    })
+    .await
+}
+
+/// Someone leaving an organization: who, who made it happen, how the audit
+/// trail names it, and the end reason their live calls get.
+struct Departure<'a> {
+    org_id: &'a str,
+    user_id: &'a str,
+    actor_id: &'a str,
+    action: AuditAction,
+    reason: EndReason,
+}
+
+/// The rest of a departure the rules allowed, in `tx`: the membership ends
+/// (`depart`), the audit entry (`detail` gets the person's name) is
+/// written, the transaction commits, and then the person's live calls end.
+async fn complete_departure(
+    db: &Db,
+    carrier: &dyn Carrier,
+    mut tx: sqlx::Transaction<'static, sqlx::Any>,
+    departure: Departure<'_>,
+    detail: impl FnOnce(&str) -> String,
+) -> Result<(), AppError> {
+    let Departure {
+        org_id,
+        user_id,
+        actor_id,
+        action,
+        reason,
+    } = departure;
+    depart(&mut tx, org_id, user_id).await?;
+    let name = who(&mut tx, user_id).await?;
+    db::org_audit::record(&mut tx, org_id, Some(actor_id), action, &detail(&name)).await?;
     tx.commit().await?;
-    tracing::info!(%org_id, %user_id, "member left");
-    end_calls(db, carrier, org_id, user_id, EndReason::LeftOrg).await;
+    tracing::info!(%org_id, %user_id, action = action.as_str(), "member departed");
+    end_calls(db, carrier, org_id, user_id, reason).await;
     Ok(())
 }
 
