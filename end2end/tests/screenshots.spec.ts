@@ -39,3 +39,39 @@ test("screenshots of the dialer through a call", async ({ page }, testInfo) => {
   await expect(page.getByTestId("call-rating")).toBeVisible();
   await page.screenshot({ path: `${dir}/5-call-detail.png`, fullPage: true });
 });
+
+test("screenshots of a team: settings sections, the invitation, the account page, phone width", async ({ browser, page }, testInfo) => {
+  test.skip(!dir || !jsEnabled(testInfo), "set PB_SCREENSHOTS=<dir> to take them");
+  await page.setViewportSize({ width: 1100, height: 900 });
+  await register(page, testInfo, "Grace Hopper", uniqueEmail("team-screens"));
+  await expect(page).toHaveURL(/\/dialer$/);
+  await visit(page, "/settings", testInfo);
+  const members = page.locator("#members");
+  const invitee = uniqueEmail("invitee");
+  await members.getByLabel("Email", { exact: true }).fill(invitee);
+  await members.getByRole("button", { name: "Send invitation" }).click();
+  const link = page.getByTestId("invite-link");
+  await expect(link).toHaveValue(/\/invite\//);
+  const invitePath = new URL(await link.inputValue()).pathname;
+  await page.locator("#spending").getByLabel("Minutes per call (1–240)").fill("30");
+  await page.locator("#spending").getByRole("button", { name: "Save call length" }).click();
+  await expect(page.locator("#spending").getByRole("status").filter({ hasText: "Saved." })).toBeVisible();
+  await visit(page, "/settings", testInfo);
+  await page.screenshot({ path: `${dir}/6-settings.png`, fullPage: true });
+  await visit(page, "/account", testInfo);
+  await page.screenshot({ path: `${dir}/7-account.png`, fullPage: true });
+
+  const stranger = await browser.newContext({ baseURL: testInfo.project.use.baseURL ?? process.env.PB_BASE_URL });
+  const invited = await stranger.newPage();
+  await invited.setViewportSize({ width: 390, height: 844 });
+  await invited.goto(invitePath);
+  await expect(invited.getByTestId("invitation-intro")).toBeVisible();
+  await invited.screenshot({ path: `${dir}/8-invitation-phone.png`, fullPage: true });
+  await stranger.close();
+
+  await page.setViewportSize({ width: 390, height: 844 });
+  await visit(page, "/dialer", testInfo);
+  await page.screenshot({ path: `${dir}/9-dialer-phone.png`, fullPage: true });
+  await visit(page, "/settings", testInfo);
+  await page.screenshot({ path: `${dir}/10-settings-phone.png`, fullPage: true });
+});
