@@ -1,14 +1,16 @@
 //! `phonebooth [serve]` runs the server; `phonebooth migrate` applies
 //! migrations and exits; `phonebooth admin grant|revoke <email>` sets the
-//! platform-operator flag; `phonebooth rates import <file.csv>` replaces the
-//! rate deck (validated first: any bad row and nothing changes).
+//! platform-operator flag; `phonebooth admin reset-link <email>` prints a
+//! password reset link (for a deployment without mail); `phonebooth rates
+//! import <file.csv>` replaces the rate deck (validated first: any bad row
+//! and nothing changes).
 
 use anyhow::Context;
 use server::config::Config;
 use server::startup::Application;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: phonebooth [serve | migrate | admin grant <email> | admin revoke <email> | rates import <file.csv>]";
+const USAGE: &str = "usage: phonebooth [serve | migrate | admin grant <email> | admin revoke <email> | admin reset-link <email> | rates import <file.csv>]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -28,6 +30,7 @@ async fn main() -> ExitCode {
         ["migrate"] => migrate(&config).await,
         ["admin", "grant", email] => set_operator(&config, email, true).await,
         ["admin", "revoke", email] => set_operator(&config, email, false).await,
+        ["admin", "reset-link", email] => reset_link(&config, email).await,
         ["rates", "import", file] => import_rates(&config, file).await,
         _ => {
             eprintln!("{USAGE}");
@@ -61,6 +64,27 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     let db = open(config).await?;
     db.migrate().await.context("applying migrations")?;
     println!("migrations applied");
+    Ok(())
+}
+
+/// Prints a single-use, 30-minute password reset link for `email`: the way
+/// back in for someone who forgot their password where no mail is sent.
+async fn reset_link(config: &Config, email: &str) -> anyhow::Result<()> {
+    let email =
+        app::domain::EmailAddress::parse(email).map_err(|m| anyhow::anyhow!("{m}: {email:?}"))?;
+    let db = open(config).await?;
+    db.migrate().await.context("applying migrations")?;
+    let link = app::server::password_reset::issue_link(
+        &db,
+        config.public_url.as_str().trim_end_matches('/'),
+        &email,
+        app::server::clock::now(),
+    )
+    .await
+    .map_err(|error| anyhow::anyhow!("making the link: {error}"))?
+    .ok_or_else(|| anyhow::anyhow!("no account with the email {email}"))?;
+    println!("{link}");
+    eprintln!("The link works once, for 30 minutes. Pass it on privately: it opens the account.");
     Ok(())
 }
 

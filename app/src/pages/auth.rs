@@ -104,6 +104,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
                     <p class="notice" role="status">
                         "If an account exists for that address, a mail with a link to choose a new password is on its way. The link works once, for 30 minutes."
                     </p>
+                    <p class="hint">"No mail after a few minutes? Look in your spam folder, or ask whoever runs this Phonebooth for a reset link."</p>
                 </Show>
                 <p class="muted">"Enter the email address of your account and we will mail you a link to choose a new password."</p>
                 <ActionForm action=forgot>

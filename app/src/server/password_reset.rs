@@ -70,6 +70,35 @@ pub async fn request(
     Ok(())
 }
 
+/// A reset link for `email` made by someone who runs the server (the
+/// command line, `phonebooth admin reset-link`), for a deployment that sends
+/// no mail: the same single-use, 30-minute link as the mailed one, returned
+/// instead of mailed. None when the address has no account.
+pub async fn issue_link(
+    db: &Db,
+    public_url: &str,
+    email: &EmailAddress,
+    now: i64,
+) -> Result<Option<String>, AppError> {
+    let Some(credentials) = db::users::credentials_by_email(&db.pool, email.as_str()).await? else {
+        return Ok(None);
+    };
+    let token = new_token();
+    db::password_resets::insert(
+        &db.pool,
+        &token_hash(&token),
+        &credentials.user_id,
+        now,
+        now + VALID_FOR_SECS,
+    )
+    .await?;
+    tracing::info!(user_id = %credentials.user_id, "password reset link issued from the command line");
+    Ok(Some(mail::link(
+        public_url,
+        &format!("{RESET_PATH}?token={token}"),
+    )))
+}
+
 /// Whether `token` can still reset a password (the page checks before
 /// showing its form).
 pub async fn is_usable(db: &Db, token: &str, now: i64) -> Result<bool, AppError> {

@@ -8,6 +8,7 @@ use std::process::Command;
 on_both_databases!(
     health_and_readiness_answer,
     the_admin_command_grants_and_revokes_the_operator_flag,
+    the_admin_command_prints_a_reset_link_that_works_once,
 );
 
 async fn health_and_readiness_answer(app: TestApp) {
@@ -46,4 +47,69 @@ async fn the_admin_command_grants_and_revokes_the_operator_flag(app: TestApp) {
         .status
         .success());
     assert_eq!(app.account(&browser).await["is_operator"], false);
+}
+
+/// Without mail, whoever runs the server gets someone back in: the command
+/// prints a reset link (the mailed one's rules: once, 30 minutes).
+async fn the_admin_command_prints_a_reset_link_that_works_once(app: TestApp) {
+    let browser = app.new_browser();
+    app.register(&browser, "Ada", "ada@example.com").await;
+    let phonebooth = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_phonebooth"))
+            .args(args)
+            .env("DATABASE_URL", &app.database_url)
+            .env("SESSION_SECRET", "test-session-secret-that-is-long-enough")
+            .env("PUBLIC_URL", crate::common::PUBLIC_URL)
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap()
+    };
+    let unknown = phonebooth(&["admin", "reset-link", "nobody@example.com"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr)
+        .contains("no account with the email nobody@example.com"));
+
+    let printed = phonebooth(&["admin", "reset-link", "ADA@example.com"]);
+    assert!(printed.status.success(), "{printed:?}");
+    let link = String::from_utf8(printed.stdout).unwrap().trim().to_owned();
+    let token = link
+        .strip_prefix(&format!(
+            "{}/reset-password?token=",
+            crate::common::PUBLIC_URL
+        ))
+        .unwrap_or_else(|| panic!("a reset link: {link}"))
+        .to_owned();
+    let stranger = app.new_browser();
+    let reset = |password: &'static str| {
+        let (stranger, token) = (stranger.clone(), token.clone());
+        let app = &app;
+        async move {
+            app.call(
+                &stranger,
+                "auth/reset-password",
+                &[("token", token.as_str()), ("password", password)],
+            )
+            .await
+            .status()
+        }
+    };
+    assert_eq!(reset("a brand new passphrase").await, 200);
+    assert_ne!(
+        reset("another new passphrase").await,
+        200,
+        "the link works once"
+    );
+    let login = app
+        .login(
+            &app.new_browser(),
+            "ada@example.com",
+            "a brand new passphrase",
+        )
+        .await;
+    assert!(login.status().is_success());
+    assert_eq!(
+        app.count("select count(*) from outbox_email").await,
+        0,
+        "nothing mailed"
+    );
 }
