@@ -35,11 +35,10 @@ export default defineConfig({
   expect: { timeout: 10_000 },
   fullyParallel: false,
   workers: 1,
-  // One retry, reported as "flaky" in the output, for one known open bug: now
-  // and then a page is served without its own Content-Security-Policy (the
-  // fallback `default-src 'none'` blocks the app, so it never hydrates).
-  // It is a real bug, written up in docs/testing.md ("Known findings");
-  // remove this retry once it is fixed.
+  // One retry, reported as "flaky" in the output. It was added for pages
+  // served without their Content-Security-Policy, now fixed (docs/testing.md,
+  // "Known findings"); it stays while one page that did not hydrate, without
+  // that cause, is open there. A flaky line in a run is a finding to look at.
   retries: 1,
   reporter: [["list"]],
   use: { baseURL, trace: "retain-on-failure" },

@@ -12,6 +12,7 @@ pub mod mail;
 pub mod page_gate;
 pub mod providers;
 pub mod rates_import;
+pub mod reactive_isolation;
 pub mod server_fn_status;
 pub mod session_member;
 pub mod session_slide;

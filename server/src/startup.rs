@@ -338,6 +338,8 @@ fn router(
         .fallback(leptos_axum::file_and_error_handler_with_context(provide_state, shell))
         .with_state(leptos_options)
         .merge(own_routes)
+        // Innermost: each handler polled under its own reactive owner.
+        .layer(middleware::from_fn(crate::reactive_isolation::isolate))
         .layer(middleware::from_fn(server_fn_status::error_status))
         .layer(middleware::from_fn_with_state(state.app, page_gate::redirect_pages))
         .layer(middleware::from_fn(crate::session_slide::renew))

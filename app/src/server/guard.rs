@@ -101,7 +101,13 @@ pub async fn viewer_from_session_with(
 /// The session of the request being served.
 pub async fn session() -> Result<Session, AppError> {
     leptos_axum::extract::<Session>().await.map_err(|error| {
-        tracing::error!(error = ?error, "no session layer in front of this request");
+        if leptos::prelude::use_context::<http::request::Parts>().is_none() {
+            // No request in reach at all: a page's data load that outlived
+            // its dropped render (see `state::app_state`).
+            tracing::debug!("a page's data load outlived its render");
+        } else {
+            tracing::error!(error = ?error, "no session layer in front of this request");
+        }
         AppError::Internal
     })
 }
