@@ -96,7 +96,7 @@ browser_tests() {
     kill -0 "$server_pid" 2>/dev/null || { cat "$data_dir/server.log"; return 1; }
     sleep 0.2
   done
-  (cd end2end && PB_BASE_URL="http://127.0.0.1:$port" PB_MAIL_DIR="$data_dir/mail" PB_BACKEND="$backend" npx playwright test) || { tail -50 "$data_dir/server.log"; return 1; }
+  (cd end2end && PB_BASE_URL="http://127.0.0.1:$port" PB_MAIL_DIR="$data_dir/mail" npx playwright test) || { tail -50 "$data_dir/server.log"; return 1; }
   # An open bug (docs/testing.md, "Known findings"): show any page the server
   # sent without its own policy, with the lines around it, to find the cause.
   grep -n -B 5 -A 2 "without the shell's Content-Security-Policy\|no ResponseOptions" "$data_dir/server.log" || true

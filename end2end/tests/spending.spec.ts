@@ -24,10 +24,6 @@ async function saved(page: Page, testInfo: TestInfo) {
 }
 
 test("an owner limits call length and their cap, and the dialer's quote follows", async ({ page }, testInfo) => {
-  // Known open bug (docs/testing.md, "Known findings"): on PostgreSQL the
-  // release build's hydration of /settings panics now and then (a resource
-  // created inside another's Suspend gets a different id on the server).
-  test.fixme(jsEnabled(testInfo) && process.env.PB_BACKEND === "postgres", "settings hydration on PostgreSQL: see docs/testing.md");
   await register(page, testInfo, "Grace Owner", uniqueEmail("spending"));
   await expect(page).toHaveURL(/\/dialer$/);
   await buyTenDollars(page, testInfo);

@@ -35,10 +35,6 @@ async function mailedLink(to: string): Promise<string | null> {
 }
 
 test("an admin invites a colleague, who registers from the link, joins and dials", async ({ browser, page }, testInfo) => {
-  // Known open bug (docs/testing.md, "Known findings"): on PostgreSQL the
-  // release build's hydration of /settings panics now and then (a resource
-  // created inside another's Suspend gets a different id on the server).
-  test.fixme(jsEnabled(testInfo) && process.env.PB_BACKEND === "postgres", "settings hydration on PostgreSQL: see docs/testing.md");
   const colleagueEmail = uniqueEmail("colleague");
   await register(page, testInfo, "Team Owner", uniqueEmail("owner"));
   await expect(page).toHaveURL(/\/dialer$/);

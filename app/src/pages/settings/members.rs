@@ -8,6 +8,7 @@ use crate::api::team::{
     load_team, ChangeRole, FreshLink, InvitationLine, InviteMember, LeaveOrg, RemoveMember,
     ResendInvitation, RevokeInvitation, TeamMember, TeamView, TransferOwnership,
 };
+use crate::components::current_org::{current_org_id, for_current_org};
 use crate::components::form::{action_error, ErrorNotice, FieldError, FormError};
 use crate::components::layout::MeResource;
 use crate::domain::InvitationStatus;
@@ -57,22 +58,37 @@ impl Actions {
     }
 }
 
+/// The members section's actions and data. Made by `SettingsPage` before
+/// anything suspends, so its Resource is created in the same order on the
+/// server and in the browser (see the module doc of `settings`).
+#[derive(Clone, Copy)]
+pub(super) struct MembersData {
+    actions: Actions,
+    team: Resource<Result<Option<TeamView>, AppError>>,
+}
+
+impl MembersData {
+    pub(super) fn new(me: Resource<Result<Option<crate::api::auth::Me>, AppError>>) -> Self {
+        let actions = Actions {
+            invite: ServerAction::new(),
+            resend: ServerAction::new(),
+            revoke: ServerAction::new(),
+            role: ServerAction::new(),
+            transfer: ServerAction::new(),
+            remove: ServerAction::new(),
+            leave: ServerAction::new(),
+        };
+        let team = Resource::new(
+            move || (current_org_id(me), actions.version()),
+            move |_| for_current_org(me, load_team),
+        );
+        Self { actions, team }
+    }
+}
+
 #[component]
-pub(super) fn MembersSection(org_id: String) -> impl IntoView {
-    let actions = Actions {
-        invite: ServerAction::new(),
-        resend: ServerAction::new(),
-        revoke: ServerAction::new(),
-        role: ServerAction::new(),
-        transfer: ServerAction::new(),
-        remove: ServerAction::new(),
-        leave: ServerAction::new(),
-    };
-    let org = StoredValue::new(org_id);
-    let team = Resource::new(
-        move || actions.version(),
-        move |_| load_team(org.get_value()),
-    );
+pub(super) fn MembersSection(data: MembersData) -> impl IntoView {
+    let MembersData { actions, team } = data;
     // Leaving, or a change to one's own role, changes the header's account.
     let MeResource(me) = expect_context::<MeResource>();
     Effect::new(move || {
@@ -90,7 +106,8 @@ pub(super) fn MembersSection(org_id: String) -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted">"Loading members…"</p> }>
                 {move || Suspend::new(async move {
                     match team.await {
-                        Ok(team) => view! { <TeamLists team actions/> }.into_any(),
+                        Ok(Some(team)) => view! { <TeamLists team actions/> }.into_any(),
+                        Ok(None) => ().into_any(),
                         Err(error) => view! { <ErrorNotice error/> }.into_any(),
                     }
                 })}

@@ -17,9 +17,9 @@ use crate::error::AppError;
 use audit::AuditTrail;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use members::MembersSection;
-use organization::{CallingSettings, CreateOrgForm, OrgSettingsView, PlatformCard};
-use spending::SpendingSection;
+use members::{MembersData, MembersSection};
+use organization::{CallingData, CallingSettings, CreateOrgForm, OrgSettingsView, PlatformCard};
+use spending::{SpendingData, SpendingSection};
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
@@ -44,6 +44,15 @@ pub fn SettingsPage() -> impl IntoView {
             }
         },
     );
+    // Every section's data is a Resource made here, before anything suspends:
+    // made inside the Suspend below, after the organization loads, the
+    // server would create them whenever that load finished, interleaved with
+    // other Resources, and their serialized ids could differ from the order
+    // the browser creates them in (a hydration panic, seen on PostgreSQL).
+    let members = MembersData::new(me);
+    let calling = CallingData::new(me);
+    let spending = SpendingData::new(me);
+    let audit = audit::audit_data(me);
     // Renaming or creating an organization changes what the header's switcher shows.
     Effect::new(move || {
         let succeeded = |v: Option<Result<(), AppError>>| v.is_some_and(|r| r.is_ok());
@@ -62,11 +71,11 @@ pub fn SettingsPage() -> impl IntoView {
                         let can_manage = settings.org.role.can_manage_org();
                         view! {
                             <OrgSettingsView settings rename/>
-                            <MembersSection org_id=org_id.clone()/>
-                            {can_manage.then(|| view! { <CallingSettings org_id=org_id.clone()/> })}
+                            <MembersSection data=members/>
+                            {can_manage.then(|| view! { <CallingSettings org_id=org_id.clone() data=calling/> })}
                             // Members see their own cap and use; owners and admins everyone's, and the controls.
-                            <SpendingSection org_id=org_id.clone()/>
-                            {can_manage.then(|| view! { <AuditTrail org_id/> })}
+                            <SpendingSection org_id=org_id.clone() data=spending/>
+                            {can_manage.then(|| view! { <AuditTrail trail=audit/> })}
                         }.into_any()
                     }
                     Ok(None) => ().into_any(),

@@ -2,9 +2,10 @@
 //! admins), creating another organization, and the platform
 //! card operators see.
 
-use crate::api::calls::{load_dialer, SetOrgCountry};
+use crate::api::calls::{load_dialer, DialerSetup, SetOrgCountry};
 use crate::api::org::{CreateOrg, OrgSettings, RenameOrg};
 use crate::api::platform::load_platform_mode;
+use crate::components::current_org::{current_org_id, for_current_org};
 use crate::components::form::{action_error, ErrorNotice, FieldError, FormError};
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -99,16 +100,31 @@ pub(super) fn CreateOrgForm(create: ServerAction<CreateOrg>) -> impl IntoView {
     }
 }
 
+/// The calling section's action and data, made by `SettingsPage` before
+/// anything suspends (see `members::MembersData`).
+#[derive(Clone, Copy)]
+pub(super) struct CallingData {
+    save: ServerAction<SetOrgCountry>,
+    setup: Resource<Result<Option<DialerSetup>, AppError>>,
+}
+
+impl CallingData {
+    pub(super) fn new(me: Resource<Result<Option<crate::api::auth::Me>, AppError>>) -> Self {
+        let save = ServerAction::<SetOrgCountry>::new();
+        let setup = Resource::new(
+            move || (current_org_id(me), save.version().get()),
+            move |_| for_current_org(me, load_dialer),
+        );
+        Self { save, setup }
+    }
+}
+
 /// Owners and admins: the country national numbers are dialed in (the dialer's default).
 #[component]
-pub(super) fn CallingSettings(org_id: String) -> impl IntoView {
-    let save = ServerAction::<SetOrgCountry>::new();
+pub(super) fn CallingSettings(org_id: String, data: CallingData) -> impl IntoView {
+    let CallingData { save, setup } = data;
     let error = action_error(save);
     let org = StoredValue::new(org_id);
-    let setup = Resource::new(
-        move || save.version().get(),
-        move |_| load_dialer(org.get_value()),
-    );
     let saved = move || save.value().get().is_some_and(|r| r.is_ok());
     view! {
         <section class="card">
@@ -116,7 +132,8 @@ pub(super) fn CallingSettings(org_id: String) -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match setup.await {
-                        Ok(setup) => {
+                        Ok(None) => ().into_any(),
+                        Ok(Some(setup)) => {
                             let options = setup.countries.into_iter().map(|c| {
                                 let selected = c.code == setup.default_country;
                                 view! { <option value=c.code.clone() selected=selected>{format!("{} (+{})", c.name, c.calling_code)}</option> }

@@ -8,9 +8,11 @@ use crate::api::spending::{
     load_spending, MemberUsage, SetCallLimit, SetCountryRule, SetDefaultCap, SetMemberCap,
     SpendingView,
 };
+use crate::components::current_org::{current_org_id, for_current_org};
 use crate::components::form::{action_error, ErrorNotice, FieldError, FormError};
 use crate::domain::spending::{cap_text, CountryMode, Minutes, MAX_CALL_MINUTES, MIN_CALL_MINUTES};
 use crate::domain::Money;
+use crate::error::AppError;
 use leptos::prelude::*;
 
 /// Every action of the section, so any of them reloads what it shows.
@@ -22,34 +24,51 @@ struct Actions {
     country_rule: ServerAction<SetCountryRule>,
 }
 
+/// The spending section's actions and data, made by `SettingsPage` before
+/// anything suspends (see `MembersData`).
+#[derive(Clone, Copy)]
+pub(super) struct SpendingData {
+    actions: Actions,
+    view_data: Resource<Result<Option<SpendingView>, AppError>>,
+}
+
+impl SpendingData {
+    pub(super) fn new(me: Resource<Result<Option<crate::api::auth::Me>, AppError>>) -> Self {
+        let actions = Actions {
+            member_cap: ServerAction::new(),
+            default_cap: ServerAction::new(),
+            call_limit: ServerAction::new(),
+            country_rule: ServerAction::new(),
+        };
+        let view_data = Resource::new(
+            move || {
+                (
+                    current_org_id(me),
+                    actions.member_cap.version().get(),
+                    actions.default_cap.version().get(),
+                    actions.call_limit.version().get(),
+                    actions.country_rule.version().get(),
+                )
+            },
+            move |_| for_current_org(me, load_spending),
+        );
+        Self { actions, view_data }
+    }
+}
+
 #[component]
-pub(super) fn SpendingSection(org_id: String) -> impl IntoView {
-    let actions = Actions {
-        member_cap: ServerAction::new(),
-        default_cap: ServerAction::new(),
-        call_limit: ServerAction::new(),
-        country_rule: ServerAction::new(),
-    };
+pub(super) fn SpendingSection(org_id: String, data: SpendingData) -> impl IntoView {
+    let SpendingData { actions, view_data } = data;
     let org = StoredValue::new(org_id);
-    let view_data = Resource::new(
-        move || {
-            (
-                actions.member_cap.version().get(),
-                actions.default_cap.version().get(),
-                actions.call_limit.version().get(),
-                actions.country_rule.version().get(),
-            )
-        },
-        move |_| load_spending(org.get_value()),
-    );
     view! {
         <section class="card" id="spending">
             <h2>"Spending"</h2>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match view_data.await {
-                        Ok(data) if data.manages => view! { <Controls data org actions/> }.into_any(),
-                        Ok(data) => view! { <OwnUse data/> }.into_any(),
+                        Ok(Some(data)) if data.manages => view! { <Controls data org actions/> }.into_any(),
+                        Ok(Some(data)) => view! { <OwnUse data/> }.into_any(),
+                        Ok(None) => ().into_any(),
                         Err(error) => view! { <ErrorNotice error/> }.into_any(),
                     }
                 })}
