@@ -68,6 +68,21 @@ async fn lock_and_role_of(
         .ok_or(AppError::NotFound)
 }
 
+/// `lock_and_role_of` for an actor acting on a member: both roles, read
+/// inside the transaction; a target who is not a member is `NotFound`.
+async fn lock_and_roles_of(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    actor_id: &str,
+    target_user_id: &str,
+) -> Result<(Role, Role), AppError> {
+    let actor = lock_and_role_of(&mut *conn, org_id, actor_id).await?;
+    let target = db::orgs::role_of(&mut *conn, org_id, target_user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((actor, target))
+}
+
 /// Invites `email` as `role`: refused when they are already a member, already
 /// have an open invitation, or every seat is taken.
 pub async fn invite(
@@ -397,10 +412,7 @@ pub async fn change_role(
     let org_id = &member.org_id;
     let actor_id = &member.viewer.user.user_id;
     let mut tx = db.begin_write().await?;
-    let actor = lock_and_role_of(&mut tx, org_id, actor_id).await?;
-    let from = db::orgs::role_of(&mut *tx, org_id, target_user_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (actor, from) = lock_and_roles_of(&mut tx, org_id, actor_id, target_user_id).await?;
     let owners = u32::try_from(db::orgs::count_owners(&mut *tx, org_id).await?).unwrap_or(u32::MAX);
     team_rules::may_change_role(actor, from, to, owners).map_err(refused)?;
     if from == to {
@@ -431,10 +443,7 @@ pub async fn transfer_ownership(
     let org_id = &member.org_id;
     let actor_id = &member.viewer.user.user_id;
     let mut tx = db.begin_write().await?;
-    let actor = lock_and_role_of(&mut tx, org_id, actor_id).await?;
-    let target_role = db::orgs::role_of(&mut *tx, org_id, target_user_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (actor, target_role) = lock_and_roles_of(&mut tx, org_id, actor_id, target_user_id).await?;
     team_rules::may_transfer_ownership(actor, target_role, target_user_id == actor_id.as_str())
         .map_err(refused)?;
     db::orgs::set_role(&mut *tx, org_id, target_user_id, Role::Owner).await?;
@@ -465,10 +474,7 @@ pub async fn remove_member(
     let org_id = &member.org_id;
     let actor_id = &member.viewer.user.user_id;
     let mut tx = db.begin_write().await?;
-    let actor = lock_and_role_of(&mut tx, org_id, actor_id).await?;
-    let target_role = db::orgs::role_of(&mut *tx, org_id, target_user_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (actor, target_role) = lock_and_roles_of(&mut tx, org_id, actor_id, target_user_id).await?;
     let owners = u32::try_from(db::orgs::count_owners(&mut *tx, org_id).await?).unwrap_or(u32::MAX);
     team_rules::may_remove(
         actor,
