@@ -77,6 +77,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// `TRUSTED_PROXIES`: the reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: app::server::client_addr::TrustedProxies,
+    /// The Team plan: price ids, seat maximum, payment grace period.
+    pub subscriptions: app::server::providers::payments::SubscriptionSettings,
     /// Where the compiled site (pkg/, assets) lives.
     pub site_root: String,
     /// `ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO`: a private test deployment's
@@ -589,6 +591,16 @@ impl Config {
             db_acquire_timeout_ms,
             log_format,
             trusted_proxies,
+            // CONTRACT PLACEHOLDER (subscriptions work replaces this with
+            // STRIPE_PRICE_TEAM_MONTHLY/ANNUAL, SEATS_MAX, PAYMENT_GRACE_DAYS).
+            subscriptions: app::server::providers::payments::SubscriptionSettings {
+                prices: app::server::providers::payments::PlanPrices {
+                    team_monthly: "price_sandbox_team_monthly".to_owned(),
+                    team_annual: "price_sandbox_team_annual".to_owned(),
+                },
+                max_seats: 50,
+                grace_secs: 3 * 86_400,
+            },
             site_root: lookup("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_owned()),
             allow_sandbox_payments_with_twilio,
             http,

@@ -168,6 +168,7 @@ impl Application {
             carrier,
             calling,
             trusted_proxies: config.trusted_proxies.clone(),
+            subscriptions: config.subscriptions.clone(),
         };
         let state = ServerState {
             app: state,

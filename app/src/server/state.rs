@@ -3,7 +3,7 @@
 use super::calls::CallSettings;
 use super::db::Db;
 use super::providers::carrier::Carrier;
-use super::providers::payments::PaymentProvider;
+use super::providers::payments::{PaymentProvider, SubscriptionSettings};
 use crate::domain::Money;
 use crate::error::AppError;
 use std::sync::Arc;
@@ -21,6 +21,8 @@ pub struct AppState {
     pub calling: CallSettings,
     /// `TRUSTED_PROXIES`: whose `X-Forwarded-For` names the client.
     pub trusted_proxies: super::client_addr::TrustedProxies,
+    /// The Team plan's prices, seat maximum and payment grace period.
+    pub subscriptions: SubscriptionSettings,
 }
 
 /// The custom credit purchase amounts allowed (configured; packs lie within them).

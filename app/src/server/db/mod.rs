@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod auto_recharge;
+pub mod billing_clock;
 pub mod call_attempts;
 pub mod call_history;
 pub mod call_ratings;

@@ -92,7 +92,7 @@ pub enum PaymentError {
 }
 
 #[async_trait]
-pub trait PaymentProvider: Send + Sync + std::fmt::Debug {
+pub trait PaymentProvider: SubscriptionProvider + Send + Sync + std::fmt::Debug {
     /// "stripe" or "sandbox": stored on each checkout.
     fn name(&self) -> &'static str;
     async fn create_credit_checkout(
@@ -107,4 +107,102 @@ pub trait PaymentProvider: Send + Sync + std::fmt::Debug {
         &self,
         request: &SavedCardCharge,
     ) -> Result<ChargeOutcome, PaymentError>;
+}
+
+// ---------------------------------------------------------------------------
+// Subscriptions (the Team plan, billed per seat).
+//
+// Every call that changes or reads a subscription answers with the
+// subscription object exactly as Stripe's API returns it (JSON), so the one
+// parser in `server::subscriptions` reads API answers and webhook events alike.
+// ---------------------------------------------------------------------------
+
+pub const PURPOSE_SUBSCRIPTION: &str = "subscription";
+
+/// A Checkout Session in subscription mode: `quantity` seats of `price_id`.
+#[derive(Clone, Debug)]
+pub struct SubscriptionCheckout {
+    pub org_id: String,
+    /// The organization's customer at the provider, if one exists already.
+    pub customer_id: Option<String>,
+    pub customer_email: String,
+    /// From configuration (`PlanPrices`); never chosen by the browser.
+    pub price_id: String,
+    pub quantity: u32,
+    pub idempotency_key: String,
+    /// May contain Stripe's `{CHECKOUT_SESSION_ID}` template.
+    pub success_url: String,
+    pub cancel_url: String,
+}
+
+/// One change to a live subscription.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SubscriptionChange {
+    /// New seat count, prorated on the next invoice
+    /// (`proration_behavior=create_prorations`, no invoice per change).
+    Quantity(u32),
+    /// `cancel_at_period_end`: true cancels at the period's end, false resumes.
+    CancelAtPeriodEnd(bool),
+    /// `pause_collection[behavior]=void` with `pause_collection[resumes_at]`.
+    Pause { resumes_at: i64 },
+    /// Clears `pause_collection` (an empty value: a raw form request).
+    Unpause,
+}
+
+/// The answer to paying an open invoice now ("Retry payment").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InvoicePayment {
+    Paid,
+    Declined { reason: String },
+}
+
+/// The Team plan's price ids, from configuration. In Stripe mode a missing or
+/// malformed one stops startup; nothing ever falls back to another price.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanPrices {
+    pub team_monthly: String,
+    pub team_annual: String,
+}
+
+/// The subscription settings the server functions read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubscriptionSettings {
+    pub prices: PlanPrices,
+    /// The most seats one organization may buy (`SEATS_MAX`, 50 by default).
+    pub max_seats: u32,
+    /// How long calls stay allowed after a failed payment
+    /// (`PAYMENT_GRACE_DAYS`, 3 by default), in seconds.
+    pub grace_secs: i64,
+}
+
+#[async_trait]
+pub trait SubscriptionProvider: Send + Sync + std::fmt::Debug {
+    async fn create_subscription_checkout(
+        &self,
+        request: &SubscriptionCheckout,
+    ) -> Result<CheckoutRedirect, PaymentError>;
+    /// Applies `change` and answers with the updated subscription object.
+    async fn update_subscription(
+        &self,
+        subscription_id: &str,
+        change: &SubscriptionChange,
+        idempotency_key: &str,
+    ) -> Result<serde_json::Value, PaymentError>;
+    /// The subscription object as the provider has it now.
+    async fn retrieve_subscription(
+        &self,
+        subscription_id: &str,
+    ) -> Result<serde_json::Value, PaymentError>;
+    /// A Billing Portal session (payment method, invoices): its URL.
+    async fn billing_portal(
+        &self,
+        customer_id: &str,
+        return_url: &str,
+    ) -> Result<String, PaymentError>;
+    /// Pays an open invoice now with the customer's default payment method.
+    async fn pay_invoice(
+        &self,
+        invoice_id: &str,
+        idempotency_key: &str,
+    ) -> Result<InvoicePayment, PaymentError>;
 }

@@ -497,3 +497,52 @@ mod tests {
         );
     }
 }
+
+// CONTRACT PLACEHOLDER: the subscriptions work implements these for real.
+#[async_trait]
+impl SubscriptionProvider for SandboxPayments {
+    async fn create_subscription_checkout(
+        &self,
+        _request: &SubscriptionCheckout,
+    ) -> Result<CheckoutRedirect, PaymentError> {
+        Err(PaymentError::Refused(
+            "subscriptions are not built yet".into(),
+        ))
+    }
+    async fn update_subscription(
+        &self,
+        _subscription_id: &str,
+        _change: &SubscriptionChange,
+        _idempotency_key: &str,
+    ) -> Result<serde_json::Value, PaymentError> {
+        Err(PaymentError::Refused(
+            "subscriptions are not built yet".into(),
+        ))
+    }
+    async fn retrieve_subscription(
+        &self,
+        _subscription_id: &str,
+    ) -> Result<serde_json::Value, PaymentError> {
+        Err(PaymentError::Refused(
+            "subscriptions are not built yet".into(),
+        ))
+    }
+    async fn billing_portal(
+        &self,
+        _customer_id: &str,
+        _return_url: &str,
+    ) -> Result<String, PaymentError> {
+        Err(PaymentError::Refused(
+            "subscriptions are not built yet".into(),
+        ))
+    }
+    async fn pay_invoice(
+        &self,
+        _invoice_id: &str,
+        _idempotency_key: &str,
+    ) -> Result<InvoicePayment, PaymentError> {
+        Err(PaymentError::Refused(
+            "subscriptions are not built yet".into(),
+        ))
+    }
+}

@@ -12,8 +12,9 @@
 use crate::config::Secret;
 use app::domain::Money;
 use app::server::providers::payments::{
-    CardSetup, ChargeOutcome, CheckoutRedirect, CreditCheckout, PaymentError, PaymentProvider,
-    SavedCardCharge, META_ATTEMPT_ID, META_ORG_ID, META_PURPOSE, PURPOSE_AUTO_RECHARGE,
+    CardSetup, ChargeOutcome, CheckoutRedirect, CreditCheckout, InvoicePayment, PaymentError,
+    PaymentProvider, SavedCardCharge, SubscriptionChange, SubscriptionCheckout,
+    SubscriptionProvider, META_ATTEMPT_ID, META_ORG_ID, META_PURPOSE, PURPOSE_AUTO_RECHARGE,
     PURPOSE_CREDITS, PURPOSE_SAVE_CARD,
 };
 use async_trait::async_trait;
@@ -368,5 +369,54 @@ fn failure(operation: &'static str, err: StripeError) -> PaymentError {
             tracing::error!(error = %err, "{operation}: stripe client misconfigured");
             PaymentError::Refused(format!("{operation}: {err}"))
         }
+    }
+}
+
+// CONTRACT PLACEHOLDER: the subscriptions work implements these for real.
+#[async_trait]
+impl SubscriptionProvider for StripeProvider {
+    async fn create_subscription_checkout(
+        &self,
+        _request: &SubscriptionCheckout,
+    ) -> Result<CheckoutRedirect, PaymentError> {
+        Err(PaymentError::Refused(
+            "subscriptions are not built yet".into(),
+        ))
+    }
+    async fn update_subscription(
+        &self,
+        _subscription_id: &str,
+        _change: &SubscriptionChange,
+        _idempotency_key: &str,
+    ) -> Result<serde_json::Value, PaymentError> {
+        Err(PaymentError::Refused(
+            "subscriptions are not built yet".into(),
+        ))
+    }
+    async fn retrieve_subscription(
+        &self,
+        _subscription_id: &str,
+    ) -> Result<serde_json::Value, PaymentError> {
+        Err(PaymentError::Refused(
+            "subscriptions are not built yet".into(),
+        ))
+    }
+    async fn billing_portal(
+        &self,
+        _customer_id: &str,
+        _return_url: &str,
+    ) -> Result<String, PaymentError> {
+        Err(PaymentError::Refused(
+            "subscriptions are not built yet".into(),
+        ))
+    }
+    async fn pay_invoice(
+        &self,
+        _invoice_id: &str,
+        _idempotency_key: &str,
+    ) -> Result<InvoicePayment, PaymentError> {
+        Err(PaymentError::Refused(
+            "subscriptions are not built yet".into(),
+        ))
     }
 }
