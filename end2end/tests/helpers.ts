@@ -41,3 +41,18 @@ export async function buyTenDollars(page: Page, testInfo: TestInfo) {
   await page.getByRole("button", { name: "Pay $10.00" }).click();
   await expect(page.getByTestId("balance")).toHaveText("$10.00", { timeout: 20_000 });
 }
+
+/** Subscribes the current organization to the Team plan (monthly) with `seats` seats
+ * through the sandbox checkout and Stripe's good test card; back on /settings. */
+export async function subscribeTeam(page: Page, testInfo: TestInfo, seats: number) {
+  await visit(page, "/settings", testInfo);
+  const billing = page.locator("#billing");
+  await billing.getByLabel(/^Seats/).fill(String(seats));
+  await billing.getByRole("button", { name: "Subscribe" }).click();
+  await expect(page).toHaveURL(/\/sandbox\/checkout\//);
+  await settle(page, testInfo);
+  await page.getByLabel("Card number").fill("4242 4242 4242 4242");
+  await page.getByRole("button", { name: /^Subscribe|^Pay/ }).click();
+  await expect(page).toHaveURL(/\/settings/, { timeout: 20_000 });
+  await settle(page, testInfo);
+}

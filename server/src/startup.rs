@@ -121,6 +121,7 @@ impl Application {
             confirm_above_per_minute: config.call_confirm_above_per_minute,
             caller_id: config.caller_id.clone(),
             hangup_margin_ms: HANGUP_MARGIN_MS,
+            payment_grace_secs: config.subscriptions.grace_secs,
         };
         let (carrier, simulated): (Arc<dyn Carrier>, _) = match &config.twilio {
             Some(account) => (

@@ -439,6 +439,7 @@ mod ssr {
             }
             CallError::Unaffordable { .. } => AppError::conflict("unaffordable", error.to_string()),
             CallError::InDebt { .. } => AppError::conflict("in_debt", error.to_string()),
+            CallError::RefusedByPlan(_) => AppError::conflict("subscription", error.to_string()),
             CallError::CapReached { .. } | CallError::CapTooLow { .. } => {
                 AppError::conflict("over_cap", error.to_string())
             }

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod billing;
 pub mod call_history;
 pub mod call_rating;
 pub mod calls;

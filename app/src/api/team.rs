@@ -263,14 +263,12 @@ mod ssr {
             .collect();
         let seats = if manages {
             let mut conn = pool.acquire().await?;
-            match seats::seat_limit(&mut conn, &org_id).await? {
-                Some(limit) => Some(SeatUse {
-                    used: members.len() as i64
-                        + db::invitations::count_open(&mut *conn, &org_id, now).await?,
-                    limit,
-                }),
-                None => None,
-            }
+            let grace_secs = app_state()?.subscriptions.grace_secs;
+            Some(SeatUse {
+                used: members.len() as i64
+                    + db::invitations::count_open(&mut *conn, &org_id, now).await?,
+                limit: seats::seat_limit(&mut conn, &org_id, now, grace_secs).await?,
+            })
         } else {
             None
         };
@@ -312,6 +310,7 @@ mod ssr {
             &admin,
             &email,
             role,
+            state.subscriptions.grace_secs,
             clock::now(),
         )
         .await?;
@@ -325,6 +324,7 @@ mod ssr {
             &state.public_url,
             &admin,
             &invitation_id,
+            state.subscriptions.grace_secs,
             clock::now(),
         )
         .await?;

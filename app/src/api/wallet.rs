@@ -56,6 +56,8 @@ pub struct WalletStatus {
     pub is_low: bool,
     /// Owners and admins may change the threshold.
     pub can_manage: bool,
+    /// The subscription needs attention (paused, payment overdue): shown on every page.
+    pub access_banner: Option<crate::api::billing::AccessBanner>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,6 +185,9 @@ mod ssr {
         let held = Money::from_micros(wallet.held);
         let threshold = Money::from_micros(wallet.low_balance_threshold);
         let available = Money::from_micros(wallet.balance - wallet.held);
+        let can_manage = member.role.can_manage_org();
+        let (access, _) = crate::server::billing::load(&state, &member.org_id).await?;
+        let access_banner = crate::api::billing::ssr::banner(&access, can_manage, clock::now());
         Ok(WalletStatus {
             org_id: member.org_id,
             balance,
@@ -190,7 +195,8 @@ mod ssr {
             available,
             low_balance_threshold: threshold,
             is_low: threshold > Money::ZERO && available < threshold,
-            can_manage: member.role.can_manage_org(),
+            can_manage,
+            access_banner,
         })
     }
 

@@ -88,6 +88,7 @@ pub fn AppLayout() -> impl IntoView {
                     }
                 })}
             </Transition>
+            <AccessBannerView status=wallet_status/>
             <LowBalanceBanner status=wallet_status/>
             <Outlet/>
         </main>
@@ -131,6 +132,29 @@ fn AccountControls(
             </details>
         </div>
     }
+}
+
+/// Shown on every signed-in page while the subscription needs attention:
+/// paused, or a payment overdue (a countdown in the grace period, then
+/// blocked). Owners and admins get the way to fix it; members are told whom to ask.
+#[component]
+fn AccessBannerView(status: Resource<Result<Option<WalletStatus>, AppError>>) -> impl IntoView {
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match status.await {
+                    Ok(Some(WalletStatus { access_banner: Some(banner), .. })) => Some(view! {
+                        <div class=format!("access-banner access-{}", banner.kind) role="status" data-testid="access-banner" data-kind=banner.kind.clone()>
+                            {banner.text.clone()}
+                            {banner.can_manage.then(|| view! { " " <a href="/settings#billing">"Plan and billing"</a> })}
+                        </div>
+                    }),
+                    _ => None,
+                }
+            })}
+        </Transition>
+    }
+    .into_any()
 }
 
 /// Shown on every signed-in page while available credit is below the

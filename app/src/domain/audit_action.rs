@@ -19,10 +19,16 @@ pub enum AuditAction {
     DefaultCapChanged,
     CallLimitChanged,
     CountryRuleChanged,
+    SeatsChanged,
+    SeatsSetBack,
+    CancelScheduled,
+    CancelUndone,
+    SubscriptionPaused,
+    SubscriptionResumed,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 14] = [
+    pub const ALL: [AuditAction; 20] = [
         AuditAction::OrgRenamed,
         AuditAction::OrgCountryChanged,
         AuditAction::MemberInvited,
@@ -37,6 +43,12 @@ impl AuditAction {
         AuditAction::DefaultCapChanged,
         AuditAction::CallLimitChanged,
         AuditAction::CountryRuleChanged,
+        AuditAction::SeatsChanged,
+        AuditAction::SeatsSetBack,
+        AuditAction::CancelScheduled,
+        AuditAction::CancelUndone,
+        AuditAction::SubscriptionPaused,
+        AuditAction::SubscriptionResumed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +67,12 @@ impl AuditAction {
             AuditAction::DefaultCapChanged => "default_cap_changed",
             AuditAction::CallLimitChanged => "call_limit_changed",
             AuditAction::CountryRuleChanged => "country_rule_changed",
+            AuditAction::SeatsChanged => "seats_changed",
+            AuditAction::SeatsSetBack => "seats_set_back",
+            AuditAction::CancelScheduled => "cancel_scheduled",
+            AuditAction::CancelUndone => "cancel_undone",
+            AuditAction::SubscriptionPaused => "subscription_paused",
+            AuditAction::SubscriptionResumed => "subscription_resumed",
         }
     }
 
@@ -79,6 +97,12 @@ impl AuditAction {
             AuditAction::DefaultCapChanged => "Changed the default cap",
             AuditAction::CallLimitChanged => "Changed the call length limit",
             AuditAction::CountryRuleChanged => "Changed the country rule",
+            AuditAction::SeatsChanged => "Changed the seats",
+            AuditAction::SeatsSetBack => "Seat change set back",
+            AuditAction::CancelScheduled => "Canceled the subscription",
+            AuditAction::CancelUndone => "Undid the cancellation",
+            AuditAction::SubscriptionPaused => "Paused the subscription",
+            AuditAction::SubscriptionResumed => "Ended the pause",
         }
     }
 }

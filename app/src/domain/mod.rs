@@ -2,6 +2,7 @@
 //! validate: once you hold an `EmailAddress` or a `Password`, it is valid.
 //! Each has one fallible constructor and its tests beside it.
 
+pub mod access_state;
 mod audit_action;
 pub mod call_status;
 mod carrier_mode;
@@ -14,6 +15,7 @@ mod money;
 mod names;
 mod next_path;
 mod password;
+pub mod plan;
 pub mod rating;
 mod role;
 pub mod spending;
@@ -28,6 +30,7 @@ pub use invitation_status::InvitationStatus;
 pub use money::{Money, MICROS_PER_CREDIT, MICROS_PER_DOLLAR};
 pub use names::{OrgName, PersonName};
 pub use next_path::NextPath;
+pub use plan::PlanInterval;
 pub use password::Password;
 pub use role::Role;
 

@@ -75,6 +75,9 @@ pub struct CallSettings {
     /// The forced hangup is sent this long before the paid time runs out, so
     /// the cutoff never starts another billed increment.
     pub hangup_margin_ms: i64,
+    /// How long calls stay allowed after a subscription payment failed
+    /// (`PAYMENT_GRACE_DAYS`): the access state reads it.
+    pub payment_grace_secs: i64,
 }
 
 /// What a number would cost.
@@ -131,6 +134,10 @@ pub enum CallError {
         needed: Money,
         increment: u32,
     },
+    /// The subscription is paused, or a payment is overdue past its grace
+    /// period (`domain::access_state`).
+    #[error("{0}")]
+    RefusedByPlan(String),
     /// The organization's country rule refuses the destination.
     #[error("Calls to {country} are not allowed by your organization.")]
     CountryNotAllowed { country: String },
@@ -439,6 +446,13 @@ async fn authorize(
     // new call until a credit pays it back.
     if let Some(debt) = ledger::debt_in(&mut tx, request.org_id).await? {
         return Err(CallError::InDebt { owed: debt.owed });
+    }
+    // What the plan allows, read from the one access state.
+    let (access, _) =
+        super::subscriptions::access(&mut tx, request.org_id, now, settings.payment_grace_secs)
+            .await?;
+    if let Some(reason) = access.call_refusal() {
+        return Err(CallError::RefusedByPlan(reason));
     }
     // Dial clicks of one organization serialize on its wallet: look again.
     if let Some(existing) =

@@ -18,8 +18,12 @@
 //!   server's job runner); `password_reset.rs` is the reset-by-email flow.
 //! - Teams: `team.rs` (invitations, roles, removal; the rules themselves are
 //!   `domain::team_rules`) and `seats.rs` (the one seat check).
+//! - Subscriptions: `subscriptions.rs` (the provider's subscription objects
+//!   and invoices applied, the access state read) and `billing.rs` (what
+//!   owners and admins change: seats, cancel, pause, portal, retry).
 
 pub mod account;
+pub mod billing;
 pub mod call_views;
 pub mod calls;
 pub mod client_addr;
@@ -40,6 +44,7 @@ pub mod seats;
 pub mod session_store;
 pub mod spending;
 pub mod state;
+pub mod subscriptions;
 pub mod team;
 pub mod throttle;
 

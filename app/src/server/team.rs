@@ -91,6 +91,7 @@ pub async fn invite(
     admin: &OrgAdmin,
     email: &EmailAddress,
     role: Role,
+    grace_secs: i64,
     now: i64,
 ) -> Result<FreshLink, AppError> {
     let member = admin.member();
@@ -120,7 +121,7 @@ pub async fn invite(
             ),
         ));
     }
-    seats::check_seat_available(&mut tx, org_id, now).await?;
+    seats::check_seat_available(&mut tx, org_id, now, grace_secs).await?;
     let org_name = db::orgs::name_of(&mut *tx, org_id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -194,6 +195,7 @@ pub async fn resend(
     public_url: &str,
     admin: &OrgAdmin,
     invitation_id: &str,
+    grace_secs: i64,
     now: i64,
 ) -> Result<FreshLink, AppError> {
     let member = admin.member();
@@ -204,7 +206,7 @@ pub async fn resend(
     let invitation = manageable(&mut tx, admin, invitation_id).await?;
     if !invitation.is_open(now) {
         // An expired invitation takes a seat again once resent.
-        seats::check_seat_available(&mut tx, org_id, now).await?;
+        seats::check_seat_available(&mut tx, org_id, now, grace_secs).await?;
     }
     let org_name = db::orgs::name_of(&mut *tx, org_id)
         .await?

@@ -13,7 +13,8 @@
 //! simulated carrier's `carrier.sim_connect`, `carrier.sim_advance`,
 //! `carrier.sim_status_callback` and `carrier.sim_dial_action`
 //! (carrier_sim.rs), and `mail.send` (mail.rs). `audit.rs` prunes old login
-//! audit rows hourly.
+//! audit rows hourly; `subscriptions.rs` ends pauses on their date and
+//! reminds owners before.
 
 mod audit;
 mod auto_recharge;
@@ -21,6 +22,7 @@ mod calls;
 mod carrier_sim;
 mod mail;
 mod stripe_delivery;
+mod subscriptions;
 
 use crate::providers::twilio::simulated::{self, SimulatedCarrier};
 use crate::state::WebhookSecrets;
@@ -84,6 +86,10 @@ pub fn spawn(context: JobContext, shutdown: CancellationToken) {
     tokio::spawn(until(
         shutdown.clone(),
         audit::prune_forever(context.clone()),
+    ));
+    tokio::spawn(until(
+        shutdown.clone(),
+        subscriptions::scan_forever(context.clone()),
     ));
     let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_JOBS));
     tokio::spawn(async move {

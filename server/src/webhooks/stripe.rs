@@ -11,7 +11,8 @@
 //! This file reads Stripe's wire format (which events, which fields, which
 //! payment states count); what a paid checkout, a saved card, a recharge
 //! outcome, a refund or a dispute does to an organization is
-//! `app::server::purchases` (`reversals.rs` for money taken back).
+//! `app::server::purchases` (`reversals.rs` for money taken back), and what a
+//! subscription or its invoice does is `app::server::subscriptions`.
 
 use crate::providers::stripe::signature as stripe_signature;
 use crate::state::WebhookSecrets;
@@ -19,7 +20,9 @@ use app::domain::Money;
 use app::server::clock;
 use app::server::db::ledger::LedgerError;
 use app::server::db::{self, Db};
-use app::server::providers::payments;
+use app::server::providers::payments::{self, PaymentProvider};
+use app::server::subscriptions::{self, Applied, Freshness};
+use app::server::AppState;
 use app::server::purchases::{self, auto_recharge, reversals, Outcome, PaidCheckout, SavedCard};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -28,6 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 #[derive(Debug, Deserialize)]
 struct Event {
@@ -70,7 +74,7 @@ fn id_of(field: &Option<Value>) -> Option<&str> {
 }
 
 pub async fn receive(
-    State(db): State<Db>,
+    State(app): State<AppState>,
     State(secrets): State<WebhookSecrets>,
     headers: HeaderMap,
     body: Bytes,
@@ -84,7 +88,7 @@ pub async fn receive(
         tracing::warn!(%error, "Stripe webhook refused");
         return (StatusCode::BAD_REQUEST, "invalid signature").into_response();
     }
-    accept_verified(&db, &body).await
+    accept_verified(&app.db, app.payments.clone(), &body).await
 }
 
 /// Everything `receive` does once the signature has checked out: parse the
@@ -93,12 +97,16 @@ pub async fn receive(
 /// 500 on any other failure, both to be delivered again).
 /// Public so the fault-injection test (`server/tests/api/faults.rs`) can
 /// drive this exact pipeline thousands of times without HTTP and signing.
-pub async fn accept_verified(db: &Db, body: &[u8]) -> Response {
+pub async fn accept_verified(
+    db: &Db,
+    payments: Arc<dyn PaymentProvider>,
+    body: &[u8],
+) -> Response {
     // The request's future is dropped when Stripe stops waiting or the
     // connection breaks; the work itself runs in its own task, so once begun
     // it finishes (or fails) as a whole instead of stopping at some await.
     let (db, body) = (db.clone(), body.to_vec());
-    match tokio::spawn(async move { store_and_apply(&db, &body).await }).await {
+    match tokio::spawn(async move { store_and_apply(&db, payments.as_ref(), &body).await }).await {
         Ok(response) => response,
         Err(error) => {
             tracing::error!(%error, "applying a Stripe event panicked");
@@ -107,7 +115,7 @@ pub async fn accept_verified(db: &Db, body: &[u8]) -> Response {
     }
 }
 
-async fn store_and_apply(db: &Db, body: &[u8]) -> Response {
+async fn store_and_apply(db: &Db, payments: &dyn PaymentProvider, body: &[u8]) -> Response {
     let event: Event = match serde_json::from_slice(body) {
         Ok(event) => event,
         Err(error) => {
@@ -128,7 +136,7 @@ async fn store_and_apply(db: &Db, body: &[u8]) -> Response {
         tracing::error!(event_id = %event.id, error = ?error, "storing a Stripe event failed");
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
-    match process(db, &event).await {
+    match process(db, payments, &event).await {
         Ok(None) => Json(json!({ "received": true, "duplicate": true })).into_response(),
         Ok(Some(outcome)) => {
             tracing::info!(event_id = %event.id, event_type = %event.event_type, outcome = %outcome.describe(), "Stripe event processed");
@@ -141,7 +149,7 @@ async fn store_and_apply(db: &Db, body: &[u8]) -> Response {
             // Either way Stripe delivers it again; the status tells operators
             // (and Stripe's dashboard) an outage from a bug.
             match &error {
-                LedgerError::Db(cause) if db::is_unreachable(cause) => {
+                ProcessError::Ledger(LedgerError::Db(cause)) if db::is_unreachable(cause) => {
                     StatusCode::SERVICE_UNAVAILABLE.into_response()
                 }
                 _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
@@ -151,27 +159,138 @@ async fn store_and_apply(db: &Db, body: &[u8]) -> Response {
 }
 
 /// Applies the event's effect and marks it processed in one transaction.
-/// None when it had already been processed.
-async fn process(db: &Db, event: &Event) -> Result<Option<Outcome>, LedgerError> {
+/// None when it had already been processed. A subscription event whose
+/// order cannot be told (as old as what was applied, and different) is
+/// applied from the subscription fetched from the provider instead.
+async fn process(
+    db: &Db,
+    payments: &dyn PaymentProvider,
+    event: &Event,
+) -> Result<Option<Outcome>, ProcessError> {
+    // A completed subscription checkout carries only the subscription's id:
+    // fetch the object before the transaction (no network call holds a lock).
+    let fetched = match subscriptions::checkout_subscription(&event.data.object) {
+        Some((_, subscription_id)) if event.event_type == "checkout.session.completed" => {
+            let mut conn = db.pool.acquire().await?;
+            if db::stripe_events::is_processed(&mut conn, &event.id).await? {
+                return Ok(None);
+            }
+            Some(fetch(payments, &subscription_id).await?)
+        }
+        _ => None,
+    };
+    match apply(db, event, fetched.as_ref()).await? {
+        Processed::Done(outcome) => Ok(outcome),
+        Processed::NeedsFetch(subscription_id) => {
+            let object = fetch(payments, &subscription_id).await?;
+            match apply(db, event, Some(&object)).await? {
+                Processed::Done(outcome) => Ok(outcome),
+                Processed::NeedsFetch(_) => unreachable!("a fetched object is never in doubt"),
+            }
+        }
+    }
+}
+
+/// The subscription as the provider has it now.
+async fn fetch(
+    payments: &dyn PaymentProvider,
+    subscription_id: &str,
+) -> Result<Value, ProcessError> {
+    payments
+        .retrieve_subscription(subscription_id)
+        .await
+        .map_err(|error| ProcessError::Provider(format!("fetching {subscription_id}: {error}")))
+}
+
+/// Why applying an event failed; either way Stripe delivers it again.
+#[derive(Debug, thiserror::Error)]
+enum ProcessError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("the payment provider: {0}")]
+    Provider(String),
+}
+
+impl From<sqlx::Error> for ProcessError {
+    fn from(error: sqlx::Error) -> Self {
+        ProcessError::Ledger(LedgerError::Db(error))
+    }
+}
+
+/// What one transaction did: the event's outcome (None: processed before),
+/// or the subscription to fetch because the event's order was in doubt.
+enum Processed {
+    Done(Option<Outcome>),
+    NeedsFetch(String),
+}
+
+/// One transaction: the effect, and the event marked processed. `fetched`
+/// is the subscription object fetched from the provider, when there is one:
+/// it is applied instead of the event's.
+async fn apply(
+    db: &Db,
+    event: &Event,
+    fetched: Option<&Value>,
+) -> Result<Processed, ProcessError> {
     let mut tx = db.begin_write().await?;
     if db::stripe_events::is_processed(&mut tx, &event.id).await? {
-        return Ok(None);
+        return Ok(Processed::Done(None));
     }
     let now = clock::now();
-    let outcome = match event.event_type.as_str() {
-        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+    let created = event.created.unwrap_or(now);
+    let outcome = match (event.event_type.as_str(), fetched) {
+        ("checkout.session.completed" | "customer.subscription.created"
+        | "customer.subscription.updated" | "customer.subscription.deleted", Some(object)) => {
+            subscription_outcome(
+                subscriptions::apply_subscription_object(&mut tx, object, Freshness::Fetched, now)
+                    .await?,
+            )
+        }
+        (
+            "customer.subscription.created"
+            | "customer.subscription.updated"
+            | "customer.subscription.deleted",
+            None,
+        ) => {
+            let applied = subscriptions::apply_subscription_object(
+                &mut tx,
+                &event.data.object,
+                Freshness::Event(created),
+                now,
+            )
+            .await?;
+            if let Applied::Doubtful { subscription_id } = applied {
+                return Ok(Processed::NeedsFetch(subscription_id));
+            }
+            subscription_outcome(applied)
+        }
+        ("invoice.paid" | "invoice.payment_failed", _) => {
+            let paid = event.event_type == "invoice.paid";
+            subscription_outcome(
+                subscriptions::apply_invoice(&mut tx, &event.data.object, paid, created, now)
+                    .await?,
+            )
+        }
+        ("checkout.session.completed" | "checkout.session.async_payment_succeeded", None) => {
             credit_checkout(&mut tx, event, now).await?
         }
-        "setup_intent.succeeded" => save_card(&mut tx, event, now).await?,
-        "payment_intent.succeeded" => auto_recharge_succeeded(&mut tx, event, now).await?,
-        "payment_intent.payment_failed" => auto_recharge_failed(&mut tx, event, now).await?,
-        "charge.refunded" => charge_refunded(&mut tx, event, now).await?,
-        "charge.dispute.created" => dispute_created(&mut tx, event, now).await?,
-        other => Outcome::Ignored(format!("{other} is not handled")),
+        ("setup_intent.succeeded", _) => save_card(&mut tx, event, now).await?,
+        ("payment_intent.succeeded", _) => auto_recharge_succeeded(&mut tx, event, now).await?,
+        ("payment_intent.payment_failed", _) => auto_recharge_failed(&mut tx, event, now).await?,
+        ("charge.refunded", _) => charge_refunded(&mut tx, event, now).await?,
+        ("charge.dispute.created", _) => dispute_created(&mut tx, event, now).await?,
+        (other, _) => Outcome::Ignored(format!("{other} is not handled")),
     };
     db::stripe_events::mark_processed(&mut tx, &event.id, &outcome.describe(), now).await?;
     tx.commit().await?;
-    Ok(Some(outcome))
+    Ok(Processed::Done(Some(outcome)))
+}
+
+fn subscription_outcome(applied: Applied) -> Outcome {
+    match applied {
+        Applied::Ignored(why) => Outcome::Ignored(why),
+        other => Outcome::Subscription(format!("{other:?}")),
+    }
 }
 
 /// Credits a paid credit purchase. The checkout session id is the ledger key,

@@ -850,6 +850,7 @@ pub(crate) fn settings() -> app::server::calls::CallSettings {
         confirm_above_per_minute: Money::from_dollars(1).unwrap(),
         caller_id: fake_twilio::CALLER_ID.to_owned(),
         hangup_margin_ms: 1000,
+        payment_grace_secs: 3 * 86_400,
     }
 }
 

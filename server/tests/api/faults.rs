@@ -496,6 +496,7 @@ impl Rig {
             confirm_above_per_minute: Money::from_dollars(100).unwrap(),
             caller_id: fake_twilio::CALLER_ID.to_owned(),
             hangup_margin_ms: 1_000,
+            payment_grace_secs: 3 * 86_400,
         };
         let urls = CallbackUrls {
             public_url: PUBLIC_URL.to_owned(),
@@ -1303,7 +1304,11 @@ async fn deliver_now(rig: &Rig, history: &History, item: Item) -> Answer {
             let status = match &rig.app {
                 None => {
                     let body = serde_json::to_vec(event).unwrap();
-                    server::webhooks::stripe::accept_verified(&rig.db, &body)
+                    server::webhooks::stripe::accept_verified(
+                        &rig.db,
+                        Arc::new(app::server::providers::sandbox::SandboxPayments::new(rig.db.clone())),
+                        &body,
+                    )
                         .await
                         .status()
                         .as_u16()

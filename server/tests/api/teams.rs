@@ -37,7 +37,26 @@ on_both_databases!(
     the_members_page_works_without_javascript,
 );
 
+/// Invites `email`, first giving an organization on the Free plan (one
+/// seat) room for a team, as an operator would (`org.seat_limit`); the plan's
+/// own seats are the subscription tests' subject.
 pub(crate) async fn invite(
+    app: &TestApp,
+    client: &Client,
+    org_id: &str,
+    email: &str,
+    role: &str,
+) -> Response {
+    sqlx::query("update org set seat_limit = 50 where org_id = $1 and seat_limit is null")
+        .bind(org_id)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    send_invitation(app, client, org_id, email, role).await
+}
+
+/// Invites `email` as the organization's plan and seats stand.
+pub(crate) async fn send_invitation(
     app: &TestApp,
     client: &Client,
     org_id: &str,
@@ -585,24 +604,23 @@ async fn an_invitation_over_the_seat_limit_is_refused(app: TestApp) {
         .status(),
         200
     );
-    // Unlimited again: no seat line.
+    // Without the operator's limit the plan decides: the Free plan's one seat.
     sqlx::query("update org set seat_limit = null")
         .execute(&app.db.pool)
         .await
         .unwrap();
-    assert_eq!(
-        invite(
-            &app,
-            &owner.client,
-            &owner.org_id,
-            "three@example.com",
-            "member"
-        )
-        .await
-        .status(),
-        200
-    );
-    assert!(team_view(&app, &owner.client, &owner.org_id).await["seats"].is_null());
+    let free = send_invitation(
+        &app,
+        &owner.client,
+        &owner.org_id,
+        "three@example.com",
+        "member",
+    )
+    .await;
+    assert_eq!(free.status(), 409);
+    assert!(error_text(free).await.contains("Free plan has one seat"));
+    let view = team_view(&app, &owner.client, &owner.org_id).await;
+    assert_eq!(view["seats"]["limit"], 1);
 }
 
 /// The team's people by name, for the tables below.
@@ -977,6 +995,7 @@ async fn a_removed_member_past_the_guard_still_cannot_start_a_call(backend_app: 
         confirm_above_per_minute: Money::from_dollars(100).unwrap(),
         caller_id: crate::common::fake_twilio::CALLER_ID.to_owned(),
         hangup_margin_ms: 1_000,
+        payment_grace_secs: 3 * 86_400,
     };
     let urls = CallbackUrls {
         public_url: PUBLIC_URL.to_owned(),

@@ -1,11 +1,12 @@
 //! `/settings`: one page in sections. Organization (name, calling country),
-//! members and invitations (`members.rs`), spending (everyone's use and the
+//! members and invitations (`members.rs`), plan and billing (`billing.rs`), spending (everyone's use and the
 //! controls for owners and admins, a member's own cap and use otherwise), and
 //! for owners and admins the audit trail; then creating another
 //! organization, and the platform card for operators. Each section is its own
 //! module and loads its own data; the server checks every role again.
 
 mod audit;
+mod billing;
 mod members;
 mod organization;
 mod spending;
@@ -15,6 +16,7 @@ use crate::components::form::ErrorNotice;
 use crate::components::layout::MeResource;
 use crate::error::AppError;
 use audit::AuditTrail;
+use billing::{BillingData, BillingSection};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use members::{MembersData, MembersSection};
@@ -53,6 +55,7 @@ pub fn SettingsPage() -> impl IntoView {
     let calling = CallingData::new(me);
     let spending = SpendingData::new(me);
     let audit = audit::audit_data(me);
+    let billing = BillingData::new(me);
     // Renaming or creating an organization changes what the header's switcher shows.
     Effect::new(move || {
         let succeeded = |v: Option<Result<(), AppError>>| v.is_some_and(|r| r.is_ok());
@@ -72,6 +75,7 @@ pub fn SettingsPage() -> impl IntoView {
                         view! {
                             <OrgSettingsView settings rename/>
                             <MembersSection data=members/>
+                            <BillingSection data=billing/>
                             {can_manage.then(|| view! { <CallingSettings org_id=org_id.clone() data=calling/> })}
                             // Members see their own cap and use; owners and admins everyone's, and the controls.
                             <SpendingSection org_id=org_id.clone() data=spending/>

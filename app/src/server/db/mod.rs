@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod auto_recharge;
+pub mod billing_checkouts;
 pub mod billing_clock;
 pub mod call_attempts;
 pub mod call_history;
@@ -25,6 +26,7 @@ pub mod sandbox_sessions;
 pub mod sessions;
 pub mod sim_calls;
 pub mod spending;
+pub mod subscriptions;
 pub mod stripe_events;
 pub mod users;
 pub mod wallet;

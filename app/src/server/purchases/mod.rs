@@ -43,6 +43,9 @@ pub enum Outcome {
         amount: Money,
         in_debt: bool,
     },
+    /// A subscription or one of its invoices was applied
+    /// (`server::subscriptions`), as described.
+    Subscription(String),
 }
 
 impl Outcome {
@@ -71,6 +74,7 @@ impl Outcome {
                 "took back {amount} from {org_id}{}",
                 if *in_debt { ", now in debt" } else { "" }
             ),
+            Outcome::Subscription(what) => what.clone(),
         }
     }
 }
