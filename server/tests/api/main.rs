@@ -30,6 +30,7 @@ mod sessions;
 mod spending;
 mod stripe_provider;
 mod stripe_webhook;
+mod subscriptions;
 mod teams;
 mod throttling;
 mod twilio_provider;

@@ -1,0 +1,354 @@
+//! Subscriptions through the signed Stripe webhook, on SQLite and PostgreSQL:
+//! every lifecycle path ends in the same state whatever order its events
+//! arrive in and however often; the derived access state gates calls and
+//! invitations; owners are mailed once per cause. The owner's own changes
+//! (seats, cancel, pause, portal, retry) are `billing.rs`.
+
+use crate::calls::{dial, grant, member, LONDON};
+use crate::common::TestApp;
+use crate::on_both_databases;
+use crate::teams::send_invitation;
+use app::domain::access_state::AccessState;
+use app::server::{clock, ids, subscriptions};
+use serde_json::{json, Value};
+
+on_both_databases!(
+    every_lifecycle_path_ends_in_the_same_state_in_any_order_and_delivered_twice,
+    a_paused_or_blocked_organization_cannot_start_calls_and_grace_still_can,
+    seats_come_from_the_plan_and_the_free_plan_has_one,
+    owners_are_mailed_once_when_a_payment_fails_and_when_the_plan_ends,
+);
+
+const DAY: i64 = 86_400;
+const GRACE: i64 = 3 * DAY;
+
+/// A Team subscription object as Stripe sends it, for `org_id`.
+pub(crate) fn subscription(id: &str, org_id: &str, quantity: u32, now: i64) -> Value {
+    json!({
+        "id": id, "object": "subscription", "customer": "cus_test_1", "status": "active",
+        "created": now, "cancel_at_period_end": false, "canceled_at": null, "ended_at": null,
+        "trial_end": null, "pause_collection": null, "latest_invoice": "in_first",
+        "metadata": {"org_id": org_id, "purpose": "subscription"},
+        "current_period_start": now, "current_period_end": now + 20 * DAY,
+        "items": {"object": "list", "data": [{
+            "id": "si_1", "object": "subscription_item", "quantity": quantity,
+            "current_period_start": now, "current_period_end": now + 20 * DAY,
+            "price": {"id": "price_sandbox_team_monthly", "object": "price", "currency": "usd",
+                      "unit_amount": 1500, "recurring": {"interval": "month"}}
+        }]}
+    })
+}
+
+fn with(mut object: Value, change: impl FnOnce(&mut Value)) -> Value {
+    change(&mut object);
+    object
+}
+
+fn invoice(id: &str, subscription_id: &str, org_id: &str, status: &str) -> Value {
+    json!({
+        "id": id, "object": "invoice", "customer": "cus_test_1", "status": status,
+        "currency": "usd", "amount_due": 4500, "billing_reason": "subscription_cycle",
+        "subscription": subscription_id,
+        "parent": {"type": "subscription_details", "subscription_details": {
+            "subscription": subscription_id, "metadata": {"org_id": org_id}}}
+    })
+}
+
+pub(crate) fn event(kind: &str, object: Value, created: i64) -> Value {
+    json!({
+        "id": ids::new_id("evt_test"), "object": "event", "type": kind, "created": created,
+        "livemode": false, "data": {"object": object}
+    })
+}
+
+/// The organization's access state and seats as the product derives them now.
+pub(crate) async fn access_of(app: &TestApp, org_id: &str) -> (AccessState, Option<u32>) {
+    let mut conn = app.db.pool.acquire().await.unwrap();
+    let (access, subscription) = subscriptions::access(&mut conn, org_id, clock::now(), GRACE)
+        .await
+        .unwrap();
+    (access, subscription.map(|s| s.quantity))
+}
+
+async fn deliver(app: &TestApp, event: &Value) {
+    let response = app.deliver_stripe(event).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+/// One lifecycle path: its events for an organization, and where it ends.
+struct Path {
+    name: &'static str,
+    events: fn(&str, i64) -> Vec<Value>,
+    ends: fn(i64) -> (AccessState, Option<u32>),
+}
+
+fn paths() -> Vec<Path> {
+    vec![
+        Path {
+            name: "subscribe, then add seats",
+            events: |org, t| {
+                let id = format!("sub_a_{org}");
+                let sub = subscription(&id, org, 3, t);
+                vec![
+                    event("customer.subscription.created", sub.clone(), t + 1),
+                    event("invoice.paid", invoice(&format!("in_a1_{org}"), &id, org, "paid"), t + 1),
+                    event("customer.subscription.updated", with(sub, |s| s["items"]["data"][0]["quantity"] = json!(5)), t + 2),
+                ]
+            },
+            ends: |t| (AccessState::Active { renews_at: Some(t + 20 * DAY) }, Some(5)),
+        },
+        Path {
+            name: "cancel at the period end, then ended",
+            events: |org, t| {
+                let id = format!("sub_b_{org}");
+                let sub = subscription(&id, org, 2, t);
+                vec![
+                    event("customer.subscription.created", sub.clone(), t + 1),
+                    event("customer.subscription.updated", with(sub.clone(), |s| s["cancel_at_period_end"] = json!(true)), t + 2),
+                    event("customer.subscription.deleted", with(sub, |s| {
+                        s["status"] = json!("canceled");
+                        s["cancel_at_period_end"] = json!(true);
+                        s["ended_at"] = json!(t + 3);
+                    }), t + 3),
+                ]
+            },
+            ends: |t| (AccessState::Canceled { ended_at: Some(t + 3) }, Some(2)),
+        },
+        Path {
+            name: "cancel, then resume",
+            events: |org, t| {
+                let id = format!("sub_c_{org}");
+                let sub = subscription(&id, org, 2, t);
+                vec![
+                    event("customer.subscription.created", sub.clone(), t + 1),
+                    event("customer.subscription.updated", with(sub.clone(), |s| s["cancel_at_period_end"] = json!(true)), t + 2),
+                    event("customer.subscription.updated", sub, t + 3),
+                ]
+            },
+            ends: |t| (AccessState::Active { renews_at: Some(t + 20 * DAY) }, Some(2)),
+        },
+        Path {
+            name: "pause until a date",
+            events: |org, t| {
+                let id = format!("sub_d_{org}");
+                let sub = subscription(&id, org, 2, t);
+                vec![
+                    event("customer.subscription.created", sub.clone(), t + 1),
+                    event("customer.subscription.updated", with(sub, |s| {
+                        s["pause_collection"] = json!({"behavior": "void", "resumes_at": t + 10 * DAY});
+                    }), t + 2),
+                ]
+            },
+            ends: |t| (AccessState::PausedUntil { resumes_at: Some(t + 10 * DAY) }, Some(2)),
+        },
+        Path {
+            name: "pause, then resume now",
+            events: |org, t| {
+                let id = format!("sub_e_{org}");
+                let sub = subscription(&id, org, 2, t);
+                vec![
+                    event("customer.subscription.created", sub.clone(), t + 1),
+                    event("customer.subscription.updated", with(sub.clone(), |s| {
+                        s["pause_collection"] = json!({"behavior": "void", "resumes_at": t + 10 * DAY});
+                    }), t + 2),
+                    event("customer.subscription.updated", sub, t + 3),
+                ]
+            },
+            ends: |t| (AccessState::Active { renews_at: Some(t + 20 * DAY) }, Some(2)),
+        },
+        Path {
+            name: "renewal fails: grace",
+            events: |org, t| {
+                let id = format!("sub_f_{org}");
+                let sub = subscription(&id, org, 2, t);
+                vec![
+                    event("customer.subscription.created", sub.clone(), t + 1),
+                    event("customer.subscription.updated", with(sub, |s| s["status"] = json!("past_due")), t + 2),
+                    event("invoice.payment_failed", invoice(&format!("in_f2_{org}"), &id, org, "open"), t + 2),
+                ]
+            },
+            ends: |t| (AccessState::PastDueGrace { until: t + 2 + GRACE }, Some(2)),
+        },
+        Path {
+            name: "renewal fails, then is paid",
+            events: |org, t| {
+                let id = format!("sub_g_{org}");
+                let sub = subscription(&id, org, 2, t);
+                vec![
+                    event("customer.subscription.created", sub.clone(), t + 1),
+                    event("customer.subscription.updated", with(sub.clone(), |s| s["status"] = json!("past_due")), t + 2),
+                    event("invoice.payment_failed", invoice(&format!("in_g2_{org}"), &id, org, "open"), t + 2),
+                    event("invoice.paid", invoice(&format!("in_g2_{org}"), &id, org, "paid"), t + 3),
+                    event("customer.subscription.updated", sub, t + 3),
+                ]
+            },
+            ends: |t| (AccessState::Active { renews_at: Some(t + 20 * DAY) }, Some(2)),
+        },
+    ]
+}
+
+/// Every order of `n` items (Heap's algorithm), or for long lists a fixed
+/// spread of them: the identity, its reverse, and each rotation of both.
+fn orders(n: usize) -> Vec<Vec<usize>> {
+    if n > 4 {
+        let forward: Vec<usize> = (0..n).collect();
+        let mut all = Vec::new();
+        for start in 0..n {
+            let mut rotated = forward.clone();
+            rotated.rotate_left(start);
+            all.push(rotated.clone());
+            rotated.reverse();
+            all.push(rotated);
+        }
+        return all;
+    }
+    fn heap(k: usize, items: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+        if k <= 1 {
+            out.push(items.clone());
+            return;
+        }
+        for i in 0..k {
+            heap(k - 1, items, out);
+            let j = if k % 2 == 0 { i } else { 0 };
+            items.swap(j, k - 1);
+        }
+    }
+    let mut out = Vec::new();
+    heap(n, &mut (0..n).collect(), &mut out);
+    out
+}
+
+async fn every_lifecycle_path_ends_in_the_same_state_in_any_order_and_delivered_twice(
+    app: TestApp,
+) {
+    let t = clock::now() - 60;
+    for path in paths() {
+        let count = (path.events)("org_x", t).len();
+        for order in orders(count) {
+            let org = app.new_org().await;
+            let events = (path.events)(&org, t);
+            for round in 0..2 {
+                for &i in &order {
+                    deliver(&app, &events[i]).await;
+                }
+                assert_eq!(
+                    access_of(&app, &org).await,
+                    (path.ends)(t),
+                    "{}: order {order:?}, round {round}",
+                    path.name
+                );
+            }
+        }
+    }
+    // Nothing but the events themselves was stored twice.
+    assert_eq!(
+        app.count("select count(*) from stripe_event where processed_at is null").await,
+        0
+    );
+}
+
+async fn a_paused_or_blocked_organization_cannot_start_calls_and_grace_still_can(app: TestApp) {
+    let owner = member(&app, "owner@example.com").await;
+    grant(&app, &owner.org_id, 5_000).await;
+    let t = clock::now();
+    let sub = subscription("sub_calls", &owner.org_id, 1, t - 100);
+    deliver(&app, &event("customer.subscription.created", sub.clone(), t - 100)).await;
+    assert_eq!(dial(&app, &owner, LONDON, "active").await.0, 200);
+
+    let paused = with(sub.clone(), |s| {
+        s["pause_collection"] = json!({"behavior": "void", "resumes_at": t + 5 * DAY});
+    });
+    deliver(&app, &event("customer.subscription.updated", paused, t - 90)).await;
+    let (status, refused) = dial(&app, &owner, LONDON, "paused").await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["Conflict"]["code"], "subscription", "{refused}");
+    assert!(refused["Conflict"]["message"].as_str().unwrap().contains("paused until"), "{refused}");
+
+    deliver(&app, &event("customer.subscription.updated", sub.clone(), t - 80)).await;
+    assert_eq!(dial(&app, &owner, LONDON, "resumed").await.0, 200);
+
+    // A renewal failed an hour ago: calls go on during the grace period.
+    let past_due = with(sub, |s| s["status"] = json!("past_due"));
+    deliver(&app, &event("customer.subscription.updated", past_due, t - 70)).await;
+    let failed = invoice("in_calls", "sub_calls", &owner.org_id, "open");
+    deliver(&app, &event("invoice.payment_failed", failed.clone(), t - 3600)).await;
+    assert!(matches!(access_of(&app, &owner.org_id).await.0, AccessState::PastDueGrace { .. }));
+    assert_eq!(dial(&app, &owner, LONDON, "grace").await.0, 200);
+
+    // The same invoice failed earlier still (a late, older event): past grace.
+    deliver(&app, &event("invoice.payment_failed", failed, t - GRACE - 60)).await;
+    let (status, refused) = dial(&app, &owner, LONDON, "blocked").await;
+    assert_eq!(status, 409, "{refused}");
+    assert!(refused["Conflict"]["message"].as_str().unwrap().contains("overdue"), "{refused}");
+    let before = app.count("select count(*) from call").await;
+
+    // Paid: calls at once.
+    let paid = invoice("in_calls", "sub_calls", &owner.org_id, "paid");
+    deliver(&app, &event("invoice.paid", paid, t)).await;
+    assert_eq!(dial(&app, &owner, LONDON, "paid").await.0, 200);
+    assert_eq!(app.count("select count(*) from call").await, before + 1);
+}
+
+async fn seats_come_from_the_plan_and_the_free_plan_has_one(app: TestApp) {
+    let owner = member(&app, "owner@example.com").await;
+    let org = owner.org_id.clone();
+    let invite = |email: &'static str| send_invitation(&app, &owner.client, &org, email, "member");
+    let free = invite("one@example.com").await;
+    assert_eq!(free.status(), 409);
+    assert!(free.text().await.unwrap().contains("Free plan has one seat"));
+
+    let t = clock::now();
+    let sub = subscription("sub_seats", &org, 3, t);
+    deliver(&app, &event("customer.subscription.created", sub.clone(), t)).await;
+    assert_eq!(invite("one@example.com").await.status(), 200);
+    assert_eq!(invite("two@example.com").await.status(), 200);
+    let full = invite("three@example.com").await;
+    assert_eq!(full.status(), 409);
+    assert!(full.text().await.unwrap().contains("all 3 seats are taken"));
+
+    // The plan ends: everyone stays, nobody new joins.
+    let ended = with(sub, |s| {
+        s["status"] = json!("canceled");
+        s["ended_at"] = json!(t + 1);
+    });
+    deliver(&app, &event("customer.subscription.deleted", ended, t + 1)).await;
+    assert_eq!(app.count("select count(*) from invitation where revoked_at is null").await, 2);
+    assert_eq!(invite("four@example.com").await.status(), 409);
+}
+
+async fn owners_are_mailed_once_when_a_payment_fails_and_when_the_plan_ends(app: TestApp) {
+    let owner = member(&app, "owner@example.com").await;
+    let org = owner.org_id.clone();
+    let t = clock::now();
+    let sub = subscription("sub_mail", &org, 1, t);
+    deliver(&app, &event("customer.subscription.created", sub.clone(), t)).await;
+    let failed = invoice("in_mail", "sub_mail", &org, "open");
+    for _ in 0..2 {
+        deliver(&app, &event("invoice.payment_failed", failed.clone(), t + 1)).await;
+    }
+    let mails = |subject: &'static str| {
+        let app = &app;
+        async move {
+            app.count(&format!(
+                "select count(*) from outbox_email where to_address = 'owner@example.com' and subject like '%{subject}%'"
+            ))
+            .await
+        }
+    };
+    assert_eq!(mails("payment failed").await, 1);
+    let ended = with(sub, |s| {
+        s["status"] = json!("canceled");
+        s["ended_at"] = json!(t + 2);
+    });
+    let deleted = event("customer.subscription.deleted", ended, t + 2);
+    deliver(&app, &deleted).await;
+    deliver(&app, &event("customer.subscription.deleted", deleted["data"]["object"].clone(), t + 2)).await;
+    assert_eq!(mails("has ended").await, 1);
+    let body: String = sqlx::query_scalar(
+        "select body from outbox_email where subject like '%has ended%'",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert!(body.contains("Nothing was deleted"), "{body}");
+}
