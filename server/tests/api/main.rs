@@ -6,6 +6,7 @@ mod common;
 mod account;
 mod accounts;
 mod audit;
+mod billing;
 mod call_history;
 mod call_rating;
 mod call_restart;
