@@ -1,5 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
-import { buyTenDollars, jsEnabled, register, uniqueEmail, visit } from "./helpers";
+import { buyTenDollars, jsEnabled, register, subscribeTeam, uniqueEmail, visit } from "./helpers";
 
 // Not a test: PB_SCREENSHOTS=<dir> saves pictures of the dialer through a
 // simulated call (idle, ringing, in a call with the controls, after the call
@@ -45,6 +45,7 @@ test("screenshots of a team: settings sections, the invitation, the account page
   await page.setViewportSize({ width: 1100, height: 900 });
   await register(page, testInfo, "Grace Hopper", uniqueEmail("team-screens"));
   await expect(page).toHaveURL(/\/dialer$/);
+  await subscribeTeam(page, testInfo, 3);
   await visit(page, "/settings", testInfo);
   const members = page.locator("#members");
   const invitee = uniqueEmail("invitee");

@@ -45,7 +45,7 @@ test("subscribe with 3 seats, fill them, and be refused a fourth", async ({ page
 
   await subscribeTeam(page, testInfo, 3);
   await expectPlan(page, testInfo, "active", "Team plan, renews on");
-  await expect(billing(page).getByTestId("plan-seats")).toContainText("3 seats, billed monthly; 1 in use");
+  await expect(billing(page).getByTestId("plan-seats")).toContainText(/3 seats, billed monthly at \$15\.00 per seat per month; 1 in use/);
 
   const members = page.locator("#members");
   for (const who of ["first", "second"]) {

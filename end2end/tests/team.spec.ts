@@ -1,7 +1,7 @@
 import { expect, test } from "@playwright/test";
 import * as fs from "fs";
 import * as path from "path";
-import { buyTenDollars, jsEnabled, PASSWORD, register, settle, uniqueEmail, visit } from "./helpers";
+import { buyTenDollars, jsEnabled, PASSWORD, register, settle, subscribeTeam, uniqueEmail, visit } from "./helpers";
 
 // An admin invites a colleague; the colleague follows the link from the
 // delivered mail, registers from it with the invited email, joins, and dials
@@ -39,6 +39,8 @@ test("an admin invites a colleague, who registers from the link, joins and dials
   await register(page, testInfo, "Team Owner", uniqueEmail("owner"));
   await expect(page).toHaveURL(/\/dialer$/);
   await buyTenDollars(page, testInfo);
+  // The Free plan has one seat: a team needs the Team plan.
+  await subscribeTeam(page, testInfo, 3);
 
   await visit(page, "/settings", testInfo);
   const members = page.locator("#members");

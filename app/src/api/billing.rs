@@ -27,6 +27,8 @@ pub struct AccessSummary {
 pub struct PlanSummary {
     pub interval: PlanInterval,
     pub seats: u32,
+    /// "$15.00 per seat per month", when the provider said the price.
+    pub price: Option<String>,
     pub cancel_at_period_end: bool,
     pub paused: bool,
     pub payment_overdue: bool,
@@ -227,6 +229,13 @@ pub mod ssr {
         PlanSummary {
             interval: sub.interval,
             seats: sub.quantity,
+            price: sub.unit_amount_cents.and_then(crate::domain::Money::from_cents).map(|each| {
+                let per = match sub.interval {
+                    PlanInterval::Monthly => "month",
+                    PlanInterval::Annual => "year",
+                };
+                format!("{each} per seat per {per}")
+            }),
             cancel_at_period_end: sub.cancel_at_period_end,
             paused: sub.paused,
             payment_overdue: sub.payment_failed_at.is_some(),

@@ -119,14 +119,18 @@ fn Billing(data: BillingView, actions: Actions) -> impl IntoView {
         <p class="muted">{data.access.detail.clone()}</p>
     };
     let seats_line = data.plan.as_ref().map(|plan| {
+        let billed = match plan.interval {
+            PlanInterval::Monthly => "monthly",
+            PlanInterval::Annual => "annually",
+        };
+        let price = plan
+            .price
+            .as_ref()
+            .map(|price| format!(" at {price}"))
+            .unwrap_or_default();
         format!(
-            "{} seats, billed {}; {} in use (members and open invitations).",
-            plan.seats,
-            match plan.interval {
-                PlanInterval::Monthly => "monthly",
-                PlanInterval::Annual => "annually",
-            },
-            data.seats_in_use
+            "{} seats, billed {billed}{price}; {} in use (members and open invitations).",
+            plan.seats, data.seats_in_use
         )
     });
     let controls = if !data.can_manage {
