@@ -3,6 +3,9 @@
 //! variable. Secrets are wrapped in `Secret`, whose `Debug` prints nothing.
 
 use app::domain::Money;
+use app::server::providers::payments::{
+    PlanPrices, SubscriptionSettings, SANDBOX_PRICE_TEAM_ANNUAL, SANDBOX_PRICE_TEAM_MONTHLY,
+};
 use app::server::state::PurchaseLimits;
 use std::fmt;
 use std::net::SocketAddr;
@@ -78,7 +81,7 @@ pub struct Config {
     /// `TRUSTED_PROXIES`: the reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: app::server::client_addr::TrustedProxies,
     /// The Team plan: price ids, seat maximum, payment grace period.
-    pub subscriptions: app::server::providers::payments::SubscriptionSettings,
+    pub subscriptions: SubscriptionSettings,
     /// Where the compiled site (pkg/, assets) lives.
     pub site_root: String,
     /// `ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO`: a private test deployment's
@@ -193,6 +196,68 @@ fn voice_keys(
 /// `prefix` and 32 letters or digits, as Twilio SIDs are.
 fn is_sid(raw: &str, prefix: &str) -> bool {
     raw.len() == 34 && raw.starts_with(prefix) && raw.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// The Team plan: its two price ids, the seat maximum and the grace period.
+/// With Stripe both prices are required and checked (never replaced by
+/// another); without it the sandbox's own prices are used, and Stripe's set
+/// anyway are refused rather than silently unused.
+fn subscription_settings(
+    lookup: &impl Fn(&str) -> Option<String>,
+    stripe: bool,
+) -> Result<SubscriptionSettings, ConfigError> {
+    const PRICES: [&str; 2] = ["STRIPE_PRICE_TEAM_MONTHLY", "STRIPE_PRICE_TEAM_ANNUAL"];
+    let price = |variable: &'static str| match lookup(variable) {
+        None => Err(invalid(
+            variable,
+            "is required with STRIPE_SECRET_KEY: the Team plan's price id (price_…) \
+             from the Stripe dashboard's product catalog",
+        )),
+        Some(raw) if is_price_id(raw.trim()) => Ok(raw.trim().to_owned()),
+        Some(raw) => Err(invalid(
+            variable,
+            format!("must be a Stripe price id (price_ then letters, digits or _), got {raw:?}"),
+        )),
+    };
+    let prices = if stripe {
+        let prices = PlanPrices {
+            team_monthly: price(PRICES[0])?,
+            team_annual: price(PRICES[1])?,
+        };
+        // One price for both would bill a yearly plan every month, or the reverse.
+        if prices.team_monthly == prices.team_annual {
+            return Err(invalid(
+                PRICES[1],
+                "must differ from STRIPE_PRICE_TEAM_MONTHLY (one price per billing interval)",
+            ));
+        }
+        prices
+    } else if let Some(variable) = PRICES.into_iter().find(|name| lookup(name).is_some()) {
+        return Err(invalid(
+            variable,
+            "is set without STRIPE_SECRET_KEY: the sandbox bills its own Team prices and \
+             would ignore it (set STRIPE_SECRET_KEY too, or unset it)",
+        ));
+    } else {
+        PlanPrices {
+            team_monthly: SANDBOX_PRICE_TEAM_MONTHLY.to_owned(),
+            team_annual: SANDBOX_PRICE_TEAM_ANNUAL.to_owned(),
+        }
+    };
+    let max_seats = whole_number(lookup, "SEATS_MAX", 50, 1..=1000)?;
+    let grace_days = whole_number(lookup, "PAYMENT_GRACE_DAYS", 3, 0..=60)?;
+    Ok(SubscriptionSettings {
+        prices,
+        max_seats: u32::try_from(max_seats).expect("at most 1000"),
+        grace_secs: i64::try_from(grace_days * 86_400).expect("at most 60 days"),
+    })
+}
+
+/// `price_` then letters, digits or `_`, as Stripe price ids are.
+fn is_price_id(raw: &str) -> bool {
+    raw.strip_prefix("price_").is_some_and(|rest| {
+        !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    })
 }
 
 /// Twilio's magic test caller ID, used by the simulated carrier when none is configured.
@@ -536,6 +601,7 @@ impl Config {
                 ));
             }
         }
+        let subscriptions = subscription_settings(&lookup, stripe_secret_key.is_some())?;
         let http = crate::http_limits::HttpLimits {
             header_timeout: std::time::Duration::from_secs(whole_number(
                 &lookup,
@@ -591,16 +657,7 @@ impl Config {
             db_acquire_timeout_ms,
             log_format,
             trusted_proxies,
-            // CONTRACT PLACEHOLDER (subscriptions work replaces this with
-            // STRIPE_PRICE_TEAM_MONTHLY/ANNUAL, SEATS_MAX, PAYMENT_GRACE_DAYS).
-            subscriptions: app::server::providers::payments::SubscriptionSettings {
-                prices: app::server::providers::payments::PlanPrices {
-                    team_monthly: "price_sandbox_team_monthly".to_owned(),
-                    team_annual: "price_sandbox_team_annual".to_owned(),
-                },
-                max_seats: 50,
-                grace_secs: 3 * 86_400,
-            },
+            subscriptions,
             site_root: lookup("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_owned()),
             allow_sandbox_payments_with_twilio,
             http,
@@ -826,6 +883,152 @@ mod tests {
     const SID: &str = "AC00000000000000000000000000000000";
     const STRIPE_KEY: &str = "sk_test_123";
     const WHSEC: &str = "whsec_abc";
+    const MONTHLY: &str = "price_1QxTeamMonthly";
+    const ANNUAL: &str = "price_1QxTeamAnnual";
+
+    /// Stripe mode, complete but for `PUBLIC_URL`.
+    fn stripe_vars() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("STRIPE_SECRET_KEY", STRIPE_KEY),
+            ("STRIPE_WEBHOOK_SECRET", WHSEC),
+            ("STRIPE_PRICE_TEAM_MONTHLY", MONTHLY),
+            ("STRIPE_PRICE_TEAM_ANNUAL", ANNUAL),
+        ]
+    }
+
+    /// Stripe mode with `PUBLIC_URL`, minus `without`, plus `more`.
+    fn stripe_config(without: &[&str], more: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut vars = with(
+            stripe_vars(),
+            &[("PUBLIC_URL", "https://calls.example.com")],
+        );
+        vars.retain(|(name, _)| !without.contains(name) && !more.iter().any(|(m, _)| m == name));
+        vars.extend_from_slice(more);
+        config(&vars)
+    }
+
+    #[test]
+    fn stripe_mode_bills_the_configured_team_prices() {
+        let prices = stripe_config(&[], &[]).unwrap().subscriptions.prices;
+        assert_eq!(
+            prices,
+            PlanPrices {
+                team_monthly: MONTHLY.to_owned(),
+                team_annual: ANNUAL.to_owned(),
+            }
+        );
+    }
+
+    #[test]
+    fn stripe_mode_without_a_team_price_refuses_to_start_naming_it() {
+        for missing in ["STRIPE_PRICE_TEAM_MONTHLY", "STRIPE_PRICE_TEAM_ANNUAL"] {
+            let error = stripe_config(&[missing], &[]).unwrap_err();
+            assert_eq!(error.variable, missing);
+            assert!(
+                error.problem.contains("required with STRIPE_SECRET_KEY"),
+                "{error}"
+            );
+        }
+        // Both missing: the monthly one is named first, never a fallback.
+        let error = stripe_config(
+            &["STRIPE_PRICE_TEAM_MONTHLY", "STRIPE_PRICE_TEAM_ANNUAL"],
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(error.variable, "STRIPE_PRICE_TEAM_MONTHLY");
+    }
+
+    #[test]
+    fn a_team_price_that_is_not_a_stripe_price_id_is_refused_naming_it() {
+        for variable in ["STRIPE_PRICE_TEAM_MONTHLY", "STRIPE_PRICE_TEAM_ANNUAL"] {
+            for bad in [
+                "prod_1QxTeam",
+                "price_",
+                "price-1QxTeam",
+                "PRICE_1QxTeam",
+                "price_1Qx Team",
+                "price_1Qx/Team",
+                "1QxTeam",
+            ] {
+                let error = stripe_config(&[], &[(variable, bad)]).unwrap_err();
+                assert_eq!(error.variable, variable, "{bad}");
+                assert!(error.problem.contains("price id"), "{error}");
+                assert!(error.problem.contains(bad), "{error}");
+            }
+        }
+        // Surrounding blanks are not part of the id.
+        let config = stripe_config(&[], &[("STRIPE_PRICE_TEAM_ANNUAL", " price_A_1 ")]).unwrap();
+        assert_eq!(config.subscriptions.prices.team_annual, "price_A_1");
+    }
+
+    #[test]
+    fn one_price_for_both_intervals_is_refused() {
+        let error = stripe_config(&[], &[("STRIPE_PRICE_TEAM_ANNUAL", MONTHLY)]).unwrap_err();
+        assert_eq!(error.variable, "STRIPE_PRICE_TEAM_ANNUAL");
+    }
+
+    #[test]
+    fn the_sandbox_bills_its_own_prices_and_refuses_stripe_ones() {
+        let sandbox = config(&[]).unwrap().subscriptions;
+        assert_eq!(
+            sandbox,
+            SubscriptionSettings {
+                prices: PlanPrices {
+                    team_monthly: SANDBOX_PRICE_TEAM_MONTHLY.to_owned(),
+                    team_annual: SANDBOX_PRICE_TEAM_ANNUAL.to_owned(),
+                },
+                max_seats: 50,
+                grace_secs: 3 * 86_400,
+            }
+        );
+        assert_eq!(sandbox.prices.team_monthly, "price_sandbox_team_monthly");
+        assert_eq!(sandbox.prices.team_annual, "price_sandbox_team_annual");
+        for variable in ["STRIPE_PRICE_TEAM_MONTHLY", "STRIPE_PRICE_TEAM_ANNUAL"] {
+            let error = config(&[(variable, MONTHLY)]).unwrap_err();
+            assert_eq!(error.variable, variable);
+            assert!(
+                error.problem.contains("without STRIPE_SECRET_KEY"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn seats_max_defaults_to_50_within_1_to_1000() {
+        assert_eq!(config(&[]).unwrap().subscriptions.max_seats, 50);
+        for (raw, seats) in [("1", 1), ("1000", 1000), (" 12 ", 12)] {
+            let settings = config(&[("SEATS_MAX", raw)]).unwrap().subscriptions;
+            assert_eq!(settings.max_seats, seats, "{raw}");
+        }
+        assert_eq!(
+            stripe_config(&[], &[("SEATS_MAX", "200")])
+                .unwrap()
+                .subscriptions
+                .max_seats,
+            200
+        );
+        for bad in ["0", "1001", "-1", "ten", "1.5"] {
+            let error = config(&[("SEATS_MAX", bad)]).unwrap_err();
+            assert_eq!(error.variable, "SEATS_MAX", "{bad}");
+            assert!(error.problem.contains("from 1 to 1000"), "{error}");
+        }
+    }
+
+    #[test]
+    fn payment_grace_defaults_to_3_days_within_0_to_60_and_is_kept_in_seconds() {
+        assert_eq!(config(&[]).unwrap().subscriptions.grace_secs, 259_200);
+        for (raw, secs) in [("0", 0), ("1", 86_400), ("60", 60 * 86_400)] {
+            let settings = config(&[("PAYMENT_GRACE_DAYS", raw)])
+                .unwrap()
+                .subscriptions;
+            assert_eq!(settings.grace_secs, secs, "{raw}");
+        }
+        for bad in ["61", "-1", "three", "2.5"] {
+            let error = config(&[("PAYMENT_GRACE_DAYS", bad)]).unwrap_err();
+            assert_eq!(error.variable, "PAYMENT_GRACE_DAYS", "{bad}");
+            assert!(error.problem.contains("from 0 to 60"), "{error}");
+        }
+    }
 
     fn twilio_vars() -> Vec<(&'static str, &'static str)> {
         let mut vars = vec![
@@ -1016,12 +1219,8 @@ mod tests {
     #[test]
     fn twilio_with_stripe_runs_both_real_providers() {
         let config = config(&with(
-            twilio_vars(),
-            &[
-                ("PUBLIC_URL", "https://calls.example.com"),
-                ("STRIPE_SECRET_KEY", STRIPE_KEY),
-                ("STRIPE_WEBHOOK_SECRET", WHSEC),
-            ],
+            with(twilio_vars(), &stripe_vars()),
+            &[("PUBLIC_URL", "https://calls.example.com")],
         ))
         .unwrap();
         assert!(!config.free_real_calls());
@@ -1043,11 +1242,10 @@ mod tests {
             error.problem.contains("required with STRIPE_SECRET_KEY"),
             "{error}"
         );
-        let config = config(&[
-            ("STRIPE_SECRET_KEY", STRIPE_KEY),
-            ("STRIPE_WEBHOOK_SECRET", WHSEC),
-            ("PUBLIC_URL", "https://calls.example.com"),
-        ])
+        let config = config(&with(
+            stripe_vars(),
+            &[("PUBLIC_URL", "https://calls.example.com")],
+        ))
         .unwrap();
         assert_eq!(
             (config.payments_mode(), config.carrier_mode()),
@@ -1059,10 +1257,7 @@ mod tests {
     /// with the sandbox needs its opt-in): what the `PUBLIC_URL` rules apply to.
     fn real_provider_setups() -> [Vec<(&'static str, &'static str)>; 2] {
         [
-            vec![
-                ("STRIPE_SECRET_KEY", STRIPE_KEY),
-                ("STRIPE_WEBHOOK_SECRET", WHSEC),
-            ],
+            stripe_vars(),
             with(
                 twilio_vars(),
                 &[("ALLOW_SANDBOX_PAYMENTS_WITH_TWILIO", "1")],

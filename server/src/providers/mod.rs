@@ -4,7 +4,8 @@
 //! "everything about Twilio" (or Stripe) is in one place.
 //!
 //! - `stripe/` — `client.rs` (Checkout and PaymentIntents through
-//!   async-stripe) and `signature.rs` (`Stripe-Signature`, checked by the
+//!   async-stripe), `subscriptions.rs` (the Team plan's subscription calls)
+//!   and `signature.rs` (`Stripe-Signature`, checked by the
 //!   webhook and written by the sandbox's deliveries).
 //! - `twilio/` — `client.rs` (the REST Calls API), `wire.rs` (status
 //!   callbacks and TwiML), `signature.rs` (`X-Twilio-Signature`) and

@@ -4,7 +4,9 @@
 //! form under odd input. Stripe's part is played by signed events delivered
 //! to `/webhooks/stripe` and, for off-session charges, by `FakeStripe`.
 
-use crate::common::fake_stripe::{FakeStripe, GOOD_CARD, PROCESSING_CARD, SECRET_KEY};
+use crate::common::fake_stripe::{
+    FakeStripe, GOOD_CARD, PROCESSING_CARD, SECRET_KEY, TEAM_ANNUAL_PRICE, TEAM_MONTHLY_PRICE,
+};
 use crate::common::{Backend, TestApp};
 use crate::on_both_databases;
 use app::domain::Money;
@@ -31,6 +33,8 @@ async fn stripe_app(backend: Backend, fake: &FakeStripe) -> TestApp {
         &[
             ("STRIPE_SECRET_KEY", SECRET_KEY),
             ("STRIPE_API_BASE", fake.url.as_str()),
+            ("STRIPE_PRICE_TEAM_MONTHLY", TEAM_MONTHLY_PRICE),
+            ("STRIPE_PRICE_TEAM_ANNUAL", TEAM_ANNUAL_PRICE),
         ],
     )
     .await

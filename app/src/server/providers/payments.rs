@@ -164,6 +164,11 @@ pub struct PlanPrices {
     pub team_annual: String,
 }
 
+/// The sandbox's Team plan prices: `PlanPrices` without Stripe (the sandbox
+/// provider knows them; `STRIPE_PRICE_TEAM_*` are Stripe-mode only).
+pub const SANDBOX_PRICE_TEAM_MONTHLY: &str = "price_sandbox_team_monthly";
+pub const SANDBOX_PRICE_TEAM_ANNUAL: &str = "price_sandbox_team_annual";
+
 /// The subscription settings the server functions read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SubscriptionSettings {

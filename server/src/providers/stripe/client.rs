@@ -12,9 +12,8 @@
 use crate::config::Secret;
 use app::domain::Money;
 use app::server::providers::payments::{
-    CardSetup, ChargeOutcome, CheckoutRedirect, CreditCheckout, InvoicePayment, PaymentError,
-    PaymentProvider, SavedCardCharge, SubscriptionChange, SubscriptionCheckout,
-    SubscriptionProvider, META_ATTEMPT_ID, META_ORG_ID, META_PURPOSE, PURPOSE_AUTO_RECHARGE,
+    CardSetup, ChargeOutcome, CheckoutRedirect, CreditCheckout, PaymentError, PaymentProvider,
+    SavedCardCharge, META_ATTEMPT_ID, META_ORG_ID, META_PURPOSE, PURPOSE_AUTO_RECHARGE,
     PURPOSE_CREDITS, PURPOSE_SAVE_CARD,
 };
 use async_trait::async_trait;
@@ -45,7 +44,7 @@ const CREDITS_PRODUCT_NAME: &str = "Phonebooth credits";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct StripeProvider {
-    client: Client,
+    pub(super) client: Client,
     /// Kept only for `Debug`; the client holds the secret key and is not printed.
     api_base: String,
 }
@@ -258,7 +257,7 @@ impl PaymentProvider for StripeProvider {
     }
 }
 
-fn metadata(org_id: &str, purpose: &str) -> HashMap<String, String> {
+pub(super) fn metadata(org_id: &str, purpose: &str) -> HashMap<String, String> {
     HashMap::from([
         (META_ORG_ID.to_owned(), org_id.to_owned()),
         (META_PURPOSE.to_owned(), purpose.to_owned()),
@@ -274,7 +273,7 @@ fn whole_cents(amount: Money) -> Result<i64, PaymentError> {
     })
 }
 
-fn idempotent(key: &str) -> Result<RequestStrategy, PaymentError> {
+pub(super) fn idempotent(key: &str) -> Result<RequestStrategy, PaymentError> {
     IdempotencyKey::new(key)
         .map(RequestStrategy::Idempotent)
         .map_err(|err| {
@@ -283,7 +282,7 @@ fn idempotent(key: &str) -> Result<RequestStrategy, PaymentError> {
         })
 }
 
-fn redirect(session: CheckoutSession) -> Result<CheckoutRedirect, PaymentError> {
+pub(super) fn redirect(session: CheckoutSession) -> Result<CheckoutRedirect, PaymentError> {
     let session_id = session.id.as_str().to_owned();
     let Some(url) = session.url else {
         tracing::error!(%session_id, "stripe returned a checkout session without a url");
@@ -300,13 +299,13 @@ fn redirect(session: CheckoutSession) -> Result<CheckoutRedirect, PaymentError> 
 
 /// Stripe answers 402 with `type=card_error` when the bank declines, including
 /// `authentication_required` (an off-session charge the bank wants confirmed).
-fn is_card_error(api: &ApiErrors, status: u16) -> bool {
+pub(super) fn is_card_error(api: &ApiErrors, status: u16) -> bool {
     status == 402 || matches!(api.type_, ApiErrorsType::CardError)
 }
 
 /// Short, and safe to show the customer: Stripe writes card error messages
 /// for them. The code says which decline it was, for support.
-fn decline_reason(api: &ApiErrors) -> String {
+pub(super) fn decline_reason(api: &ApiErrors) -> String {
     let code = api
         .decline_code
         .clone()
@@ -326,7 +325,7 @@ fn decline_reason(api: &ApiErrors) -> String {
 /// Logs the failure with its cause and sorts it into the trait's two kinds.
 /// Nothing logged or returned here contains the secret key: the client marks
 /// the Authorization header sensitive and Stripe's own messages mask keys.
-fn failure(operation: &'static str, err: StripeError) -> PaymentError {
+pub(super) fn failure(operation: &'static str, err: StripeError) -> PaymentError {
     match err {
         StripeError::Stripe(api, status) => {
             let summary = format!(
@@ -369,54 +368,5 @@ fn failure(operation: &'static str, err: StripeError) -> PaymentError {
             tracing::error!(error = %err, "{operation}: stripe client misconfigured");
             PaymentError::Refused(format!("{operation}: {err}"))
         }
-    }
-}
-
-// CONTRACT PLACEHOLDER: the subscriptions work implements these for real.
-#[async_trait]
-impl SubscriptionProvider for StripeProvider {
-    async fn create_subscription_checkout(
-        &self,
-        _request: &SubscriptionCheckout,
-    ) -> Result<CheckoutRedirect, PaymentError> {
-        Err(PaymentError::Refused(
-            "subscriptions are not built yet".into(),
-        ))
-    }
-    async fn update_subscription(
-        &self,
-        _subscription_id: &str,
-        _change: &SubscriptionChange,
-        _idempotency_key: &str,
-    ) -> Result<serde_json::Value, PaymentError> {
-        Err(PaymentError::Refused(
-            "subscriptions are not built yet".into(),
-        ))
-    }
-    async fn retrieve_subscription(
-        &self,
-        _subscription_id: &str,
-    ) -> Result<serde_json::Value, PaymentError> {
-        Err(PaymentError::Refused(
-            "subscriptions are not built yet".into(),
-        ))
-    }
-    async fn billing_portal(
-        &self,
-        _customer_id: &str,
-        _return_url: &str,
-    ) -> Result<String, PaymentError> {
-        Err(PaymentError::Refused(
-            "subscriptions are not built yet".into(),
-        ))
-    }
-    async fn pay_invoice(
-        &self,
-        _invoice_id: &str,
-        _idempotency_key: &str,
-    ) -> Result<InvoicePayment, PaymentError> {
-        Err(PaymentError::Refused(
-            "subscriptions are not built yet".into(),
-        ))
     }
 }

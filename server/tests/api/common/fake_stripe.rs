@@ -11,6 +11,20 @@
 //!   Stripe's test payment methods `DECLINED_CARD` and `AUTHENTICATION_CARD`,
 //!   the 402 `card_error` Stripe sends (with its decline code and the
 //!   failed intent); `PROCESSING_CARD` answers an intent still `processing`;
+//! - the Team plan: `POST /v1/checkout/sessions` in subscription mode knows
+//!   the prices `TEAM_MONTHLY_PRICE` and `TEAM_ANNUAL_PRICE` (any other
+//!   `line_items[0][price]` is a 400 `resource_missing`);
+//!   `GET /v1/subscriptions/{id}` answers `SUBSCRIPTION` (one item,
+//!   `SUBSCRIPTION_ITEM`, `SUBSCRIPTION_SEATS` seats of the monthly price) or
+//!   `TWO_ITEM_SUBSCRIPTION`, anything else a 404 `resource_missing`;
+//!   `POST /v1/subscriptions/{id}` answers that subscription with the form
+//!   applied (item quantity, `cancel_at_period_end`, `pause_collection` set
+//!   or cleared by an empty value); an item id that is not the
+//!   subscription's is a 400, as Stripe answers;
+//! - `POST /v1/billing_portal/sessions`: a `billing_portal.session` with its url;
+//! - `POST /v1/invoices/{id}/pay`: `OPEN_INVOICE` is paid; `DECLINING_INVOICE`
+//!   (its customer's card has insufficient funds) is the 402 `card_error`;
+//!   any other invoice a 404 `resource_missing`;
 //! - Bearer auth with `SECRET_KEY` (otherwise 401), Stripe's error body
 //!   `{"error": {type, code, message, …}}`, 404 for any other path, and a
 //!   500 `api_error` for everything after `fail_everything()`, as during a
@@ -20,7 +34,8 @@
 //! `provider()` builds the real provider against it. The payment method and
 //! customer a test sends choose the outcome; every request is recorded with
 //! method, path, headers and raw form body (`requests()`, `Recorded::form`).
-//! It keeps no state between requests and sends no webhooks: tests of
+//! It keeps no state between requests (an updated subscription is the
+//! stored one with that request's change) and sends no webhooks: tests of
 //! `/webhooks/stripe` deliver signed events themselves (`TestApp::deliver_stripe`).
 
 use axum::body::Bytes;
@@ -52,6 +67,22 @@ pub const PROCESSING_CARD: &str = "pm_card_processing";
 pub const MISSING_CUSTOMER: &str = "cus_missing";
 /// The `created` time of every object it returns.
 pub const CREATED: i64 = 1_700_000_000;
+/// The Team plan's prices as the fake's account has them: $12 a seat a
+/// month, $120 a seat a year.
+pub const TEAM_MONTHLY_PRICE: &str = "price_1QxTeamMonthly";
+pub const TEAM_ANNUAL_PRICE: &str = "price_1QxTeamAnnual";
+/// A live Team subscription of org_42: one item, monthly.
+pub const SUBSCRIPTION: &str = "sub_1QxTeam";
+pub const SUBSCRIPTION_ITEM: &str = "si_QxSeats";
+pub const SUBSCRIPTION_SEATS: u32 = 3;
+/// The subscription's current period ends 30 days after `CREATED`.
+pub const PERIOD_END: i64 = CREATED + 30 * 86_400;
+/// A subscription with a second item (not one the app creates).
+pub const TWO_ITEM_SUBSCRIPTION: &str = "sub_1QxTwoItems";
+/// An open invoice of `SUBSCRIPTION` that pays when asked.
+pub const OPEN_INVOICE: &str = "in_1QxOpen";
+/// An open invoice whose customer's card is declined (insufficient funds).
+pub const DECLINING_INVOICE: &str = "in_1QxDeclines";
 
 /// One request as the fake received it.
 #[derive(Clone, Debug)]
@@ -156,6 +187,15 @@ async fn answer(
     let n = state.next_id.fetch_add(1, Ordering::SeqCst);
     match path.as_str() {
         "/v1/checkout/sessions" => {
+            if let Some(price) = form.get("line_items[0][price]") {
+                if unit_amount(price).is_none() {
+                    return missing(
+                        StatusCode::BAD_REQUEST,
+                        "line_items[0][price]",
+                        &format!("No such price: '{price}'"),
+                    );
+                }
+            }
             if form.get("customer").map(String::as_str) == Some(MISSING_CUSTOMER) {
                 return stripe_error(
                     StatusCode::BAD_REQUEST,
@@ -198,6 +238,50 @@ async fn answer(
             };
             Json(payment_intent(&id, &form, status)).into_response()
         }
+        "/v1/billing_portal/sessions" => {
+            Json(portal_session(&format!("bps_test_{n}"), &form)).into_response()
+        }
+        _ if path.starts_with("/v1/subscriptions/") => {
+            let id = &path["/v1/subscriptions/".len()..];
+            let Some(mut subscription) = subscription(id) else {
+                return missing(
+                    StatusCode::NOT_FOUND,
+                    "id",
+                    &format!("No such subscription: '{id}'"),
+                );
+            };
+            if method == Method::POST {
+                if let Err(problem) = apply(&mut subscription, &form) {
+                    return stripe_error(
+                        StatusCode::BAD_REQUEST,
+                        json!({"type": "invalid_request_error", "message": problem}),
+                    );
+                }
+            }
+            Json(subscription).into_response()
+        }
+        _ if path.starts_with("/v1/invoices/") && path.ends_with("/pay") => {
+            match &path["/v1/invoices/".len()..path.len() - "/pay".len()] {
+                OPEN_INVOICE => Json(invoice(OPEN_INVOICE, "paid")).into_response(),
+                DECLINING_INVOICE => stripe_error(
+                    StatusCode::PAYMENT_REQUIRED,
+                    json!({
+                        "type": "card_error",
+                        "code": "card_declined",
+                        "decline_code": "insufficient_funds",
+                        "message": "Your card has insufficient funds.",
+                        "charge": format!("ch_test_{n}"),
+                        "doc_url": "https://stripe.com/docs/error-codes/card-declined",
+                        "request_log_url": format!("https://dashboard.stripe.com/test/logs/req_{n}"),
+                    }),
+                ),
+                id => missing(
+                    StatusCode::NOT_FOUND,
+                    "invoice",
+                    &format!("No such invoice: '{id}'"),
+                ),
+            }
+        }
         _ => stripe_error(
             StatusCode::NOT_FOUND,
             json!({"type": "invalid_request_error", "message": format!("Unrecognized request URL ({method}: {path})")}),
@@ -226,6 +310,277 @@ fn stripe_error(status: StatusCode, error: Value) -> Response {
     (status, Json(json!({ "error": error }))).into_response()
 }
 
+/// Stripe's `resource_missing`: 404 for the path's id, 400 for a parameter's.
+fn missing(status: StatusCode, param: &str, message: &str) -> Response {
+    stripe_error(
+        status,
+        json!({
+            "type": "invalid_request_error",
+            "code": "resource_missing",
+            "param": param,
+            "message": message,
+        }),
+    )
+}
+
+/// The prices the fake's account has, in cents per seat.
+fn unit_amount(price: &str) -> Option<i64> {
+    match price {
+        TEAM_MONTHLY_PRICE => Some(1_200),
+        TEAM_ANNUAL_PRICE => Some(12_000),
+        _ => None,
+    }
+}
+
+/// Stripe's `price` object for one of the Team prices.
+fn price(id: &str) -> Value {
+    let amount = unit_amount(id).expect("a known price");
+    let interval = if id == TEAM_ANNUAL_PRICE {
+        "year"
+    } else {
+        "month"
+    };
+    json!({
+        "id": id,
+        "object": "price",
+        "active": true,
+        "billing_scheme": "per_unit",
+        "created": CREATED,
+        "currency": "usd",
+        "custom_unit_amount": null,
+        "livemode": false,
+        "lookup_key": null,
+        "metadata": {},
+        "nickname": null,
+        "product": "prod_QxTeam",
+        "recurring": {
+            "interval": interval,
+            "interval_count": 1,
+            "meter": null,
+            "trial_period_days": null,
+            "usage_type": "licensed"
+        },
+        "tax_behavior": "unspecified",
+        "tiers_mode": null,
+        "transform_quantity": null,
+        "type": "recurring",
+        "unit_amount": amount,
+        "unit_amount_decimal": amount.to_string()
+    })
+}
+
+fn subscription_item(id: &str, subscription: &str, price_id: &str, quantity: u32) -> Value {
+    json!({
+        "id": id,
+        "object": "subscription_item",
+        "billing_thresholds": null,
+        "created": CREATED,
+        "current_period_end": PERIOD_END,
+        "current_period_start": CREATED,
+        "discounts": [],
+        "metadata": {},
+        "price": price(price_id),
+        "quantity": quantity,
+        "subscription": subscription,
+        "tax_rates": []
+    })
+}
+
+/// Stripe's `subscription` object (API version 2025: the period is on the
+/// items) for the fake's subscriptions, as they stand before any change.
+fn subscription(id: &str) -> Option<Value> {
+    let mut items = vec![subscription_item(
+        SUBSCRIPTION_ITEM,
+        id,
+        TEAM_MONTHLY_PRICE,
+        SUBSCRIPTION_SEATS,
+    )];
+    match id {
+        SUBSCRIPTION => {}
+        TWO_ITEM_SUBSCRIPTION => {
+            items.push(subscription_item("si_QxAddOn", id, TEAM_ANNUAL_PRICE, 1))
+        }
+        _ => return None,
+    }
+    let head = json!({
+        "id": id,
+        "object": "subscription",
+        "application": null,
+        "application_fee_percent": null,
+        "automatic_tax": {"disabled_reason": null, "enabled": false, "liability": null},
+        "billing_cycle_anchor": CREATED,
+        "billing_cycle_anchor_config": null,
+        "billing_mode": {"type": "classic"},
+        "cancel_at": null,
+        "cancel_at_period_end": false,
+        "canceled_at": null,
+        "cancellation_details": {"comment": null, "feedback": null, "reason": null},
+        "collection_method": "charge_automatically",
+        "created": CREATED,
+        "currency": "usd",
+        "customer": "cus_test_team",
+        "days_until_due": null,
+        "default_payment_method": "pm_1QxVisa",
+        "default_source": null,
+        "default_tax_rates": [],
+        "description": null,
+        "discounts": [],
+        "ended_at": null,
+    });
+    let rest = json!({
+        "invoice_settings": {"account_tax_ids": null, "issuer": {"type": "self"}},
+        "items": {
+            "object": "list",
+            "data": items,
+            "has_more": false,
+            "total_count": items.len(),
+            "url": format!("/v1/subscription_items?subscription={id}")
+        },
+        "latest_invoice": OPEN_INVOICE,
+        "livemode": false,
+        "metadata": {"org_id": "org_42", "purpose": "subscription"},
+        "next_pending_invoice_item_invoice": null,
+        "on_behalf_of": null,
+        "pause_collection": null,
+        "payment_settings": {
+            "payment_method_options": null,
+            "payment_method_types": null,
+            "save_default_payment_method": "off"
+        },
+        "pending_invoice_item_interval": null,
+        "pending_setup_intent": null,
+        "pending_update": null,
+        "schedule": null,
+        "start_date": CREATED,
+        "status": "active",
+        "test_clock": null,
+        "transfer_data": null,
+        "trial_end": null,
+        "trial_settings": {"end_behavior": {"missing_payment_method": "create_invoice"}},
+        "trial_start": null
+    });
+    let (Value::Object(mut head), Value::Object(rest)) = (head, rest) else {
+        unreachable!("both halves are objects")
+    };
+    head.extend(rest);
+    Some(Value::Object(head))
+}
+
+/// An update's form applied the way Stripe applies it, or its 400 message.
+fn apply(subscription: &mut Value, form: &BTreeMap<String, String>) -> Result<(), String> {
+    if let Some(quantity) = form.get("items[0][quantity]") {
+        let item_id = form.get("items[0][id]").ok_or("items[0][id] is required")?;
+        let item = subscription["items"]["data"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|item| item["id"] == item_id.as_str())
+            .ok_or_else(|| format!("Invalid subscription item: '{item_id}'"))?;
+        item["quantity"] = json!(quantity.parse::<u32>().map_err(|e| e.to_string())?);
+    }
+    match form.get("cancel_at_period_end").map(String::as_str) {
+        Some("true") => {
+            subscription["cancel_at_period_end"] = json!(true);
+            subscription["cancel_at"] = json!(PERIOD_END);
+        }
+        Some("false") => {
+            subscription["cancel_at_period_end"] = json!(false);
+            subscription["cancel_at"] = Value::Null;
+        }
+        Some(other) => return Err(format!("Invalid boolean: {other}")),
+        None => {}
+    }
+    if form.get("pause_collection").map(String::as_str) == Some("") {
+        subscription["pause_collection"] = Value::Null;
+    } else if let Some(behavior) = form.get("pause_collection[behavior]") {
+        let resumes_at = form
+            .get("pause_collection[resumes_at]")
+            .map(|at| at.parse::<i64>().map_err(|e| e.to_string()))
+            .transpose()?;
+        subscription["pause_collection"] = json!({"behavior": behavior, "resumes_at": resumes_at});
+    }
+    Ok(())
+}
+
+fn portal_session(id: &str, form: &BTreeMap<String, String>) -> Value {
+    json!({
+        "id": id,
+        "object": "billing_portal.session",
+        "configuration": "bpc_1QxDefault",
+        "created": CREATED,
+        "customer": field(form, "customer"),
+        "flow": null,
+        "livemode": false,
+        "locale": null,
+        "on_behalf_of": null,
+        "return_url": field(form, "return_url"),
+        "url": format!("https://billing.stripe.com/p/session/test_{id}")
+    })
+}
+
+/// Stripe's `invoice` object for one of `SUBSCRIPTION`'s invoices.
+fn invoice(id: &str, status: &str) -> Value {
+    let amount = 1_200 * i64::from(SUBSCRIPTION_SEATS);
+    let paid = status == "paid";
+    let head = json!({
+        "id": id,
+        "object": "invoice",
+        "account_country": "US",
+        "account_name": "Phonebooth",
+        "amount_due": amount,
+        "amount_overpaid": 0,
+        "amount_paid": if paid { amount } else { 0 },
+        "amount_remaining": if paid { 0 } else { amount },
+        "amount_shipping": 0,
+        "attempt_count": 2,
+        "attempted": true,
+        "auto_advance": !paid,
+        "automatic_tax": {"disabled_reason": null, "enabled": false, "liability": null, "provider": null, "status": null},
+        "billing_reason": "subscription_cycle",
+        "collection_method": "charge_automatically",
+        "created": CREATED,
+        "currency": "usd",
+        "customer": "cus_test_team",
+        "customer_email": "ada@example.com",
+        "default_payment_method": null,
+        "description": null,
+        "discounts": [],
+        "due_date": null,
+    });
+    let rest = json!({
+        "hosted_invoice_url": format!("https://invoice.stripe.com/i/acct_test/{id}"),
+        "invoice_pdf": format!("https://pay.stripe.com/invoice/acct_test/{id}/pdf"),
+        "livemode": false,
+        "metadata": {},
+        "next_payment_attempt": null,
+        "number": "B2C3D4E5-0002",
+        "parent": {
+            "quote_details": null,
+            "subscription_details": {
+                "metadata": {"org_id": "org_42", "purpose": "subscription"},
+                "subscription": SUBSCRIPTION
+            },
+            "type": "subscription_details"
+        },
+        "period_end": CREATED,
+        "period_start": CREATED - 30 * 86_400,
+        "status": status,
+        "status_transitions": {
+            "finalized_at": CREATED,
+            "marked_uncollectible_at": null,
+            "paid_at": if paid { json!(CREATED + 3_600) } else { Value::Null },
+            "voided_at": null
+        },
+        "subtotal": amount,
+        "total": amount
+    });
+    let (Value::Object(mut head), Value::Object(rest)) = (head, rest) else {
+        unreachable!("both halves are objects")
+    };
+    head.extend(rest);
+    Value::Object(head)
+}
+
 /// `metadata[key]=value` fields back into an object.
 fn metadata(form: &BTreeMap<String, String>, prefix: &str) -> Value {
     let start = format!("{prefix}[");
@@ -248,9 +603,17 @@ fn field(form: &BTreeMap<String, String>, key: &str) -> Value {
 /// the values a new, open session has.
 fn checkout_session(id: &str, form: &BTreeMap<String, String>) -> Value {
     let mode = form.get("mode").cloned().unwrap_or_default();
+    let quantity: i64 = form
+        .get("line_items[0][quantity]")
+        .map_or(1, |q| q.parse().unwrap());
     let amount = form
         .get("line_items[0][price_data][unit_amount]")
-        .map(|a| a.parse::<i64>().unwrap());
+        .map(|a| a.parse::<i64>().unwrap())
+        .or_else(|| {
+            form.get("line_items[0][price]")
+                .and_then(|p| unit_amount(p))
+        })
+        .map(|unit| unit * quantity);
     let session = json!({
         "id": id,
         "object": "checkout.session",
@@ -281,7 +644,12 @@ fn checkout_session(id: &str, form: &BTreeMap<String, String>) -> Value {
             "terms_of_service_acceptance": null
         },
         "customer": field(form, "customer"),
-        "customer_creation": if form.contains_key("customer") { Value::Null } else { json!("if_required") },
+        // Subscription mode always makes a customer; the others only if needed.
+        "customer_creation": match (form.contains_key("customer"), mode.as_str()) {
+            (true, _) => Value::Null,
+            (false, "subscription") => json!("always"),
+            (false, _) => json!("if_required"),
+        },
         "customer_details": null,
         "customer_email": field(form, "customer_email"),
         "discounts": [],
