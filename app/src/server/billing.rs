@@ -334,7 +334,20 @@ pub async fn retry_payment(state: &AppState, admin: &OrgAdmin) -> Result<(), App
     // Oldest first: each is its own charge with its own idempotency key.
     for invoice in &sub.overdue_invoices {
         let key = format!("pay:{invoice}:{}", clock::now());
-        let paid = state.payments.pay_invoice(invoice, &key).await.map_err(provider_error)?;
+        let paid = match state.payments.pay_invoice(invoice, &key).await {
+            Ok(paid) => paid,
+            // Stripe refuses to pay an invoice that is no longer open (paid
+            // meanwhile, its event not here yet, or voided).
+            Err(PaymentError::Refused(message)) => {
+                tracing::warn!(%invoice, %message, "paying an overdue invoice was refused");
+                return Err(AppError::conflict(
+                    "payment_not_retried",
+                    "this invoice cannot be paid now: it may have been paid already. Reload the \
+                     page in a minute; if the payment is still overdue, update the payment method",
+                ));
+            }
+            Err(error) => return Err(provider_error(error)),
+        };
         if let InvoicePayment::Declined { reason } = paid {
             return Err(AppError::conflict(
                 "payment_declined",
