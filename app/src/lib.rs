@@ -80,6 +80,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/invite/:token") view=pages::invite::InvitePage ssr=SsrMode::Async/>
                 // The sandbox's stand-in for Stripe's hosted checkout (no login, like Stripe).
                 <Route path=path!("/sandbox/checkout/:session_id") view=pages::sandbox_checkout::SandboxCheckoutPage ssr=SsrMode::Async/>
+                // Its stand-in for Stripe's customer portal (no login either: the session id is the capability).
+                <Route path=path!("/sandbox/portal/:portal_session_id") view=pages::sandbox_portal::SandboxPortalPage ssr=SsrMode::Async/>
                 // Async: the server waits for the page's data and sends it whole, so
                 // the signed-in pages are complete without JavaScript (no streamed fallbacks).
                 <ParentRoute path=path!("") view=components::layout::AppLayout ssr=SsrMode::Async>

@@ -1,6 +1,7 @@
 //! The sandbox checkout page: what Stripe's hosted checkout would show, marked
 //! as a sandbox, with Stripe's test cards. Paying here makes the sandbox send a
-//! signed Stripe event to our own webhook; the credits come from that event.
+//! signed Stripe event to our own webhook; the credits (or the subscription)
+//! come from that event.
 
 use crate::api::sandbox::{sandbox_session, SandboxPay, SandboxSessionView};
 use crate::components::form::{action_error, FieldError, FormError};
@@ -47,14 +48,32 @@ fn Checkout(session: SandboxSessionView) -> impl IntoView {
     let pay = ServerAction::<SandboxPay>::new();
     let error = action_error(pay);
     let buying = session.mode == "payment";
-    let heading = if buying {
-        format!(
-            "Pay {} for {}",
-            session.amount,
-            credits_text(Money::from_cents(session.credits).unwrap_or(Money::ZERO))
-        )
-    } else {
-        "Save a card for auto-recharge".to_owned()
+    let (heading, subtitle, pay_text) = match (&session.plan, buying) {
+        (Some(plan), _) => (
+            format!(
+                "Subscribe to the Team plan: {} {} at {} per {}",
+                plan.seats,
+                if plan.seats == 1 { "seat" } else { "seats" },
+                plan.unit_price,
+                plan.interval
+            ),
+            "Phonebooth · Team plan, billed per seat",
+            format!("Subscribe: {} per {}", session.amount, plan.interval),
+        ),
+        (None, true) => (
+            format!(
+                "Pay {} for {}",
+                session.amount,
+                credits_text(Money::from_cents(session.credits).unwrap_or(Money::ZERO))
+            ),
+            "Phonebooth · prepaid calling credits",
+            format!("Pay {}", session.amount),
+        ),
+        (None, false) => (
+            "Save a card for auto-recharge".to_owned(),
+            "Phonebooth · prepaid calling credits",
+            "Save card".to_owned(),
+        ),
     };
     if session.paid {
         return view! {
@@ -69,7 +88,7 @@ fn Checkout(session: SandboxSessionView) -> impl IntoView {
     view! {
         <section class="card">
             <h1>{heading}</h1>
-            <p class="muted">"Phonebooth · prepaid calling credits"</p>
+            <p class="muted">{subtitle}</p>
             <ActionForm action=pay>
                 <FormError error fields=&["card_number"]/>
                 <input type="hidden" name="session_id" value=session.session_id.clone()/>
@@ -89,26 +108,30 @@ fn Checkout(session: SandboxSessionView) -> impl IntoView {
                     </div>
                 </div>
                 <button type="submit" disabled=move || pay.pending().get()>
-                    {move || match (pay.pending().get(), buying) {
-                        (true, _) => "Processing…".to_owned(),
-                        (false, true) => format!("Pay {}", session.amount),
-                        (false, false) => "Save card".to_owned(),
-                    }}
+                    {move || if pay.pending().get() { "Processing…".to_owned() } else { pay_text.clone() }}
                 </button>
             </ActionForm>
             <a href=session.cancel_url.clone()>"Cancel and return to Phonebooth"</a>
         </section>
+        <TestCards/>
+    }
+    .into_any()
+}
+
+/// Stripe's test cards and what each does here (the portal lists them too).
+#[component]
+pub(crate) fn TestCards() -> impl IntoView {
+    view! {
         <section class="card" id="test-cards">
             <h2>"Test cards"</h2>
             <table>
                 <tbody>
                     <tr><td><code>"4242 4242 4242 4242"</code></td><td>"Pays (and a saved card keeps paying)"</td></tr>
                     <tr><td><code>"4000 0000 0000 0002"</code></td><td>"Declined"</td></tr>
-                    <tr><td><code>"4000 0000 0000 0341"</code></td><td>"Can be saved, but later charges are declined"</td></tr>
+                    <tr><td><code>"4000 0000 0000 0341"</code></td><td>"Can be saved (and pays a subscription's first invoice), but later charges are declined"</td></tr>
                 </tbody>
             </table>
             <p class="muted">"Any expiry in the future and any CVC."</p>
         </section>
     }
-    .into_any()
 }

@@ -27,6 +27,7 @@ mod purchases;
 mod rates;
 mod recovery;
 mod roles;
+mod sandbox_billing;
 mod sessions;
 mod spending;
 mod stripe_provider;

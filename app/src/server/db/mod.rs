@@ -22,6 +22,7 @@ pub mod outbox;
 pub mod password_resets;
 pub mod purchases;
 pub mod rates;
+pub mod sandbox_billing;
 pub mod sandbox_sessions;
 pub mod sessions;
 pub mod sim_calls;

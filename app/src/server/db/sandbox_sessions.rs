@@ -8,7 +8,7 @@ use sqlx::{Any, AnyConnection, Executor, FromRow};
 #[derive(Clone, Debug)]
 pub struct NewSession<'a> {
     pub session_id: &'a str,
-    /// `payment` (buy credits) or `setup` (save a card).
+    /// `payment` (buy credits), `setup` (save a card) or `subscription`.
     pub mode: &'a str,
     pub amount_cents: i64,
     /// Stripe-style metadata, stored as JSON text.
@@ -16,6 +16,9 @@ pub struct NewSession<'a> {
     pub customer_id: Option<&'a str>,
     pub success_url: &'a str,
     pub cancel_url: &'a str,
+    /// Subscription mode only: the plan price and its seats.
+    pub price_id: Option<&'a str>,
+    pub quantity: Option<i64>,
 }
 
 /// What the checkout page shows.
@@ -27,6 +30,9 @@ pub struct Session {
     pub success_url: String,
     pub cancel_url: String,
     pub status: String,
+    /// Subscription mode only.
+    pub price_id: Option<String>,
+    pub quantity: Option<i64>,
 }
 
 impl Session {
@@ -50,8 +56,9 @@ pub async fn insert<'c>(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "insert into sandbox_session (session_id, mode, amount_cents, metadata, customer_id,
-                                      success_url, cancel_url, status, created_at)
-         values ($1, $2, $3, $4, $5, $6, $7, 'open', $8)",
+                                      success_url, cancel_url, status, created_at,
+                                      price_id, quantity)
+         values ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10)",
     )
     .bind(new.session_id)
     .bind(new.mode)
@@ -61,6 +68,8 @@ pub async fn insert<'c>(
     .bind(new.success_url)
     .bind(new.cancel_url)
     .bind(now)
+    .bind(new.price_id)
+    .bind(new.quantity)
     .execute(db)
     .await?;
     Ok(())
@@ -72,7 +81,8 @@ pub async fn find<'c>(
     session_id: &str,
 ) -> Result<Option<Session>, sqlx::Error> {
     sqlx::query_as(
-        "select session_id, mode, amount_cents, success_url, cancel_url, status
+        "select session_id, mode, amount_cents, success_url, cancel_url, status,
+                price_id, quantity
          from sandbox_session where session_id = $1",
     )
     .bind(session_id)

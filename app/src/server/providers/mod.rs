@@ -8,6 +8,8 @@
 //! - `sandbox.rs` — the built-in payment provider used when Stripe is not
 //!   configured; it lives here because its checkout page (`api/sandbox.rs`,
 //!   `pages/sandbox_checkout.rs`) needs it.
+//! - `sandbox_billing/` — the sandbox's subscriptions (Stripe Billing's part:
+//!   subscriptions, invoices, the Billing Portal page and the test clock).
 //!
 //! The adapters that talk to the real world live in the `server` crate, one
 //! folder per provider with its wire format and signature check:
@@ -20,3 +22,4 @@
 pub mod carrier;
 pub mod payments;
 pub mod sandbox;
+pub mod sandbox_billing;

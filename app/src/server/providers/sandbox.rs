@@ -10,7 +10,9 @@
 //! It lives in the `app` crate, beside the contract it implements, not beside
 //! the Stripe adapter in `server/src/providers/stripe/`, because its checkout
 //! page's server functions (`api/sandbox.rs`) need it. Its SQL is
-//! `db::sandbox_sessions`.
+//! `db::sandbox_sessions`. Subscriptions (checkout in subscription mode,
+//! changes, invoices, the Billing Portal and the test clock) are
+//! `sandbox_billing/`, beside this file.
 
 use super::payments::*;
 use crate::domain::Money;
@@ -18,8 +20,10 @@ use crate::server::clock;
 use crate::server::db::sandbox_sessions::{self, NewSession};
 use crate::server::db::{jobs, Db};
 use crate::server::ids::new_id;
+use crate::server::providers::sandbox_billing;
 use async_trait::async_trait;
 use serde_json::{json, Value};
+use sqlx::AnyConnection;
 
 pub use sandbox_sessions::Session;
 
@@ -58,6 +62,8 @@ impl SandboxPayments {
             customer_id,
             success_url,
             cancel_url,
+            price_id: None,
+            quantity: None,
         };
         sandbox_sessions::insert(&self.db.pool, &new, clock::now())
             .await
@@ -181,8 +187,9 @@ impl PaymentProvider for SandboxPayments {
     }
 }
 
-/// A Stripe event envelope around `object`.
-fn event(event_type: &str, object: Value, now: i64) -> Value {
+/// A Stripe event envelope around `object`, created at `now` (for
+/// subscription events, the organization's billing time).
+pub(crate) fn event(event_type: &str, object: Value, now: i64) -> Value {
     json!({
         "id": new_id("evt_test"),
         "object": "event",
@@ -202,6 +209,25 @@ fn delivery_job(event: &Value) -> jobs::NewJob<'_> {
         dedupe_key: None,
         run_at_ms: clock::now_ms(),
     }
+}
+
+/// Queues `events` for delivery in the caller's transaction, so they commit
+/// with the change they report. All are due at once; their due times rise
+/// by a millisecond each (ending now) so the runner claims them in order.
+pub(crate) async fn enqueue_events(
+    conn: &mut AnyConnection,
+    events: &[Value],
+) -> Result<(), sqlx::Error> {
+    let (now, now_ms) = (clock::now(), clock::now_ms());
+    let last = events.len() as i64 - 1;
+    for (i, event) in events.iter().enumerate() {
+        let job = jobs::NewJob {
+            run_at_ms: now_ms - (last - i as i64),
+            ..delivery_job(event)
+        };
+        jobs::enqueue(&mut *conn, &job, now).await?;
+    }
+    Ok(())
 }
 
 /// What the checkout page shows.
@@ -290,9 +316,9 @@ pub fn card_last4(number: &str) -> String {
     chars[chars.len().saturating_sub(4)..].iter().collect()
 }
 
-/// Pays (or saves the card for) an open session and queues the events Stripe
-/// would send. Returns where the browser goes next. Paying a completed
-/// session again changes nothing and returns the same place.
+/// Pays (or saves the card for, or subscribes with) an open session and
+/// queues the events Stripe would send. Returns where the browser goes next.
+/// Paying a completed session again changes nothing and returns the same place.
 pub async fn pay(db: &Db, session_id: &str, card_number: &str) -> Result<String, CardError> {
     let fail = |error: sqlx::Error| {
         tracing::error!(error = ?error, "sandbox checkout: database error");
@@ -308,6 +334,7 @@ pub async fn pay(db: &Db, session_id: &str, card_number: &str) -> Result<String,
         return Ok(success_url);
     }
     let card = test_card(card_number)?;
+    // 0341 pays a subscription's first invoice (and is saved): only its later charges fail.
     if card == TestCard::Declined
         || (card == TestCard::SavedThenDeclines && session.mode == "payment")
     {
@@ -325,7 +352,11 @@ pub async fn pay(db: &Db, session_id: &str, card_number: &str) -> Result<String,
     let metadata: Value = serde_json::from_str(&completed.metadata).unwrap_or_else(|_| json!({}));
     let now = clock::now();
     let mut events = Vec::new();
-    if session.mode == "payment" {
+    if session.mode == "subscription" {
+        let org_id = metadata[META_ORG_ID].as_str().unwrap_or_default();
+        events = sandbox_billing::subscribe(&mut tx, &session, org_id, customer, card, &last4, now)
+            .await?;
+    } else if session.mode == "payment" {
         let payment_intent = new_id("pi_test");
         events.push(event(
             "checkout.session.completed",
@@ -363,13 +394,49 @@ pub async fn pay(db: &Db, session_id: &str, card_number: &str) -> Result<String,
             now,
         ));
     }
-    for event in &events {
-        jobs::enqueue(&mut *tx, &delivery_job(event), now)
-            .await
-            .map_err(fail)?;
-    }
+    enqueue_events(&mut tx, &events).await.map_err(fail)?;
     tx.commit().await.map_err(fail)?;
     Ok(success_url)
+}
+
+/// Subscriptions: `sandbox_billing/` does the work.
+#[async_trait]
+impl SubscriptionProvider for SandboxPayments {
+    async fn create_subscription_checkout(
+        &self,
+        request: &SubscriptionCheckout,
+    ) -> Result<CheckoutRedirect, PaymentError> {
+        sandbox_billing::open_checkout(&self.db, request).await
+    }
+
+    async fn update_subscription(
+        &self,
+        subscription_id: &str,
+        change: &SubscriptionChange,
+        idempotency_key: &str,
+    ) -> Result<Value, PaymentError> {
+        sandbox_billing::update(&self.db, subscription_id, change, idempotency_key).await
+    }
+
+    async fn retrieve_subscription(&self, subscription_id: &str) -> Result<Value, PaymentError> {
+        sandbox_billing::retrieve(&self.db, subscription_id).await
+    }
+
+    async fn billing_portal(
+        &self,
+        customer_id: &str,
+        return_url: &str,
+    ) -> Result<String, PaymentError> {
+        sandbox_billing::open_portal(&self.db, customer_id, return_url).await
+    }
+
+    async fn pay_invoice(
+        &self,
+        invoice_id: &str,
+        idempotency_key: &str,
+    ) -> Result<InvoicePayment, PaymentError> {
+        sandbox_billing::pay_invoice(&self.db, invoice_id, idempotency_key).await
+    }
 }
 
 #[cfg(test)]
@@ -495,54 +562,5 @@ mod tests {
             test_card("5555 5555 5555 4444"),
             Err(CardError::NotATestCard)
         );
-    }
-}
-
-// CONTRACT PLACEHOLDER: the subscriptions work implements these for real.
-#[async_trait]
-impl SubscriptionProvider for SandboxPayments {
-    async fn create_subscription_checkout(
-        &self,
-        _request: &SubscriptionCheckout,
-    ) -> Result<CheckoutRedirect, PaymentError> {
-        Err(PaymentError::Refused(
-            "subscriptions are not built yet".into(),
-        ))
-    }
-    async fn update_subscription(
-        &self,
-        _subscription_id: &str,
-        _change: &SubscriptionChange,
-        _idempotency_key: &str,
-    ) -> Result<serde_json::Value, PaymentError> {
-        Err(PaymentError::Refused(
-            "subscriptions are not built yet".into(),
-        ))
-    }
-    async fn retrieve_subscription(
-        &self,
-        _subscription_id: &str,
-    ) -> Result<serde_json::Value, PaymentError> {
-        Err(PaymentError::Refused(
-            "subscriptions are not built yet".into(),
-        ))
-    }
-    async fn billing_portal(
-        &self,
-        _customer_id: &str,
-        _return_url: &str,
-    ) -> Result<String, PaymentError> {
-        Err(PaymentError::Refused(
-            "subscriptions are not built yet".into(),
-        ))
-    }
-    async fn pay_invoice(
-        &self,
-        _invoice_id: &str,
-        _idempotency_key: &str,
-    ) -> Result<InvoicePayment, PaymentError> {
-        Err(PaymentError::Refused(
-            "subscriptions are not built yet".into(),
-        ))
     }
 }
