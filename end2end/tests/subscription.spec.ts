@@ -82,8 +82,9 @@ test("a failed renewal: grace banner, blocked call, new card, calls again", asyn
   await billing(page).getByRole("button", { name: "Manage payment method and invoices" }).click();
   await expect(page).toHaveURL(/\/sandbox\/portal\//);
   await settle(page, testInfo);
-  await page.getByLabel("Card number").fill("4000 0000 0000 0341");
-  await page.getByRole("button", { name: "Save card" }).click();
+  await page.getByLabel("New card number").fill("4000 0000 0000 0341");
+  await page.getByRole("button", { name: "Update card" }).click();
+  await expect(page.getByTestId("portal-card")).toContainText("Card ending in 0341");
   await page.getByRole("link", { name: /Return to Phonebooth/ }).click();
 
   await advanceClock(page, testInfo, "Advance to the next renewal");
@@ -91,7 +92,7 @@ test("a failed renewal: grace banner, blocked call, new card, calls again", asyn
   await expect(page.getByTestId("access-banner")).toContainText("Payment failed. Calls stop in");
   expect(await dialRefusal(page, testInfo)).toBeNull();
 
-  await advanceClock(page, testInfo, "Advance past the grace period");
+  await advanceClock(page, testInfo, "Advance past the payment grace period");
   await expectPlan(page, testInfo, "blocked");
   await expect(page.getByTestId("access-banner")).toContainText("new calls are blocked");
   expect(await dialRefusal(page, testInfo)).toContain("payment is overdue");
@@ -100,8 +101,9 @@ test("a failed renewal: grace banner, blocked call, new card, calls again", asyn
   await billing(page).getByRole("button", { name: "Update payment method" }).click();
   await expect(page).toHaveURL(/\/sandbox\/portal\//);
   await settle(page, testInfo);
-  await page.getByLabel("Card number").fill("4242 4242 4242 4242");
-  await page.getByRole("button", { name: "Save card" }).click();
+  await page.getByLabel("New card number").fill("4242 4242 4242 4242");
+  await page.getByRole("button", { name: "Update card" }).click();
+  await expect(page.getByTestId("portal-card")).toContainText("Card ending in 4242");
   await page.getByRole("link", { name: /Return to Phonebooth/ }).click();
   await settle(page, testInfo);
   await billing(page).getByRole("button", { name: "Retry payment" }).click();

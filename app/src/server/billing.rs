@@ -301,18 +301,10 @@ pub async fn resume_now(state: &AppState, admin: &OrgAdmin) -> Result<(), AppErr
 pub async fn portal(state: &AppState, admin: &OrgAdmin) -> Result<String, AppError> {
     let org_id = &admin.member().org_id;
     let (_, sub) = load(state, org_id).await?;
-    let customer = match sub {
-        Some(sub) => Some(sub.customer_id),
-        None => {
-            db::purchases::auto_recharge_settings(&state.db.pool, org_id)
-                .await?
-                .payment_customer_id
-        }
-    };
-    let Some(customer) = customer else {
+    let Some(customer) = sub.map(|sub| sub.customer_id) else {
         return Err(AppError::conflict(
-            "no_customer",
-            "there is nothing to manage yet: subscribe or save a card first",
+            "not_subscribed",
+            "there is nothing to manage yet: subscribe to the Team plan first",
         ));
     };
     let return_url = format!("{}/settings#billing", state.public_url);

@@ -328,7 +328,7 @@ async fn change_card_in_portal(app: &TestApp, owner: &Member, card: &str) {
     call_ok(
         app,
         owner,
-        "sandbox/portal_card",
+        "sandbox/portal/card",
         &[("portal_session_id", session), ("card_number", card)],
     )
     .await;

@@ -10,10 +10,7 @@ use crate::api::billing::{
     PauseSubscription, PlanSummary, ResumeSubscription, RetryPayment, Subscribe,
     UnpauseSubscription,
 };
-// TEMP until merge
-use crate::api::billing::RetryPayment as AdvanceTestClock;
-const SANDBOX_CLOCK_RENEWAL: &str = "renewal";
-const SANDBOX_CLOCK_PAST_GRACE: &str = "grace";
+use crate::api::sandbox::{ClockStep, SandboxAdvanceClock};
 use crate::components::current_org::{current_org_id, for_current_org};
 use crate::components::form::{action_error, ErrorNotice, FieldError, FormError};
 use crate::components::layout::WalletStatusResource;
@@ -32,7 +29,7 @@ struct Actions {
     unpause: ServerAction<UnpauseSubscription>,
     portal: ServerAction<OpenBillingPortal>,
     retry: ServerAction<RetryPayment>,
-    clock: ServerAction<AdvanceTestClock>,
+    clock: ServerAction<SandboxAdvanceClock>,
 }
 
 impl Actions {
@@ -292,23 +289,20 @@ fn PauseForm(
 /// The sandbox's test clock, as Stripe's test clocks: move this
 /// organization's billing time forward to see renewals and failed payments.
 #[component]
-fn TestClock(org: StoredValue<String>, action: ServerAction<AdvanceTestClock>) -> impl IntoView {
+fn TestClock(org: StoredValue<String>, action: ServerAction<SandboxAdvanceClock>) -> impl IntoView {
     let error = action_error(action);
     view! {
         <h3>"Sandbox test clock"</h3>
-        <p class="hint">"Sandbox mode only: move this organization's billing time forward, as Stripe's test clocks do."</p>
-        <FormError error fields=&[]/>
+        <p class="hint">"Sandbox mode only: move this organization's billing time forward, as Stripe's test clocks do. Renewals charge the card on file; the 4000 0000 0000 0341 card declines them."</p>
+        <FormError error fields=&["step"]/>
         <div class="button-row">
-            <ActionForm action>
-                <input type="hidden" name="org_id" value=org.get_value()/>
-                <input type="hidden" name="to" value=SANDBOX_CLOCK_RENEWAL/>
-                <button type="submit" class="secondary" disabled=move || action.pending().get()>"Advance to the next renewal"</button>
-            </ActionForm>
-            <ActionForm action>
-                <input type="hidden" name="org_id" value=org.get_value()/>
-                <input type="hidden" name="to" value=SANDBOX_CLOCK_PAST_GRACE/>
-                <button type="submit" class="secondary" disabled=move || action.pending().get()>"Advance past the grace period"</button>
-            </ActionForm>
+            {ClockStep::ALL.into_iter().map(|step| view! {
+                <ActionForm action>
+                    <input type="hidden" name="org_id" value=org.get_value()/>
+                    <input type="hidden" name="step" value=step.as_str()/>
+                    <button type="submit" class="secondary" disabled=move || action.pending().get()>{step.label()}</button>
+                </ActionForm>
+            }).collect_view()}
         </div>
     }
 }

@@ -6,8 +6,8 @@ use time::{Date, Month, OffsetDateTime};
 
 /// The sandbox's Team plan prices (the sandbox's `PlanPrices`). In Stripe
 /// mode the ids come from configuration instead.
-pub const PRICE_TEAM_MONTHLY: &str = "price_sandbox_team_monthly";
-pub const PRICE_TEAM_ANNUAL: &str = "price_sandbox_team_annual";
+pub const PRICE_TEAM_MONTHLY: &str = crate::server::providers::payments::SANDBOX_PRICE_TEAM_MONTHLY;
+pub const PRICE_TEAM_ANNUAL: &str = crate::server::providers::payments::SANDBOX_PRICE_TEAM_ANNUAL;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Interval {
