@@ -151,7 +151,10 @@ pub mod ssr {
             can_manage,
             sandbox: state.payments.name() == "sandbox",
             access: summary(&access, can_manage),
-            plan: sub.as_ref().filter(|_| access.is_subscribed()).map(plan_summary),
+            plan: sub
+                .as_ref()
+                .filter(|_| access.is_subscribed())
+                .map(plan_summary),
             seats_in_use,
             max_seats: state.subscriptions.max_seats,
             pause_from: day(billing_now + 86_400),
@@ -167,9 +170,8 @@ pub mod ssr {
         form_key: String,
     ) -> Result<(), AppError> {
         let (admin, state) = require_admin(&org_id).await?;
-        let interval = PlanInterval::parse(&interval).ok_or_else(|| {
-            AppError::validation("interval", "choose monthly or annual billing")
-        })?;
+        let interval = PlanInterval::parse(&interval)
+            .ok_or_else(|| AppError::validation("interval", "choose monthly or annual billing"))?;
         let seats = parse_seats(&seats)?;
         let form_key =
             FormKey::parse(&form_key).map_err(|m| AppError::validation("form_key", m))?;
@@ -218,7 +220,9 @@ pub mod ssr {
             .parse::<u32>()
             .ok()
             .filter(|seats| *seats >= 1)
-            .ok_or_else(|| AppError::validation("seats", "enter a whole number of seats, at least 1"))
+            .ok_or_else(|| {
+                AppError::validation("seats", "enter a whole number of seats, at least 1")
+            })
     }
 
     fn day(unix: i64) -> String {
@@ -229,13 +233,16 @@ pub mod ssr {
         PlanSummary {
             interval: sub.interval,
             seats: sub.quantity,
-            price: sub.unit_amount_cents.and_then(crate::domain::Money::from_cents).map(|each| {
-                let per = match sub.interval {
-                    PlanInterval::Monthly => "month",
-                    PlanInterval::Annual => "year",
-                };
-                format!("{each} per seat per {per}")
-            }),
+            price: sub
+                .unit_amount_cents
+                .and_then(crate::domain::Money::from_cents)
+                .map(|each| {
+                    let per = match sub.interval {
+                        PlanInterval::Monthly => "month",
+                        PlanInterval::Annual => "year",
+                    };
+                    format!("{each} per seat per {per}")
+                }),
             cancel_at_period_end: sub.cancel_at_period_end,
             paused: sub.paused,
             payment_overdue: sub.payment_failed_at.is_some(),

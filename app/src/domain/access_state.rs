@@ -29,18 +29,32 @@ pub struct SubscriptionFacts {
 pub enum AccessState {
     /// No subscription: the owner calls pay-as-you-go; one seat.
     Free,
-    Trialing { until: i64 },
-    Active { renews_at: Option<i64> },
+    Trialing {
+        until: i64,
+    },
+    Active {
+        renews_at: Option<i64>,
+    },
     /// Canceled at the period's end: everything works until `ends_at`.
-    CancelingUntil { ends_at: i64 },
+    CancelingUntil {
+        ends_at: i64,
+    },
     /// Collection paused: no new calls until it resumes (`None`: indefinitely).
-    PausedUntil { resumes_at: Option<i64> },
+    PausedUntil {
+        resumes_at: Option<i64>,
+    },
     /// A payment failed; calls still work until `until`.
-    PastDueGrace { until: i64 },
+    PastDueGrace {
+        until: i64,
+    },
     /// The grace period is over: new calls are refused until the invoice is paid.
-    Blocked { since: i64 },
+    Blocked {
+        since: i64,
+    },
     /// The subscription ended: the organization is on the Free plan again.
-    Canceled { ended_at: Option<i64> },
+    Canceled {
+        ended_at: Option<i64>,
+    },
 }
 
 /// Stripe statuses under which the subscription no longer exists.
@@ -141,9 +155,9 @@ impl AccessState {
     /// Why an invitation is refused regardless of free seats, if it is.
     pub fn invitation_refusal(&self) -> Option<&'static str> {
         match self {
-            AccessState::Blocked { .. } => Some(
-                "a payment is overdue: pay it (Settings, Billing) before inviting anyone",
-            ),
+            AccessState::Blocked { .. } => {
+                Some("a payment is overdue: pay it (Settings, Billing) before inviting anyone")
+            }
             _ => None,
         }
     }
@@ -186,71 +200,134 @@ mod tests {
             (
                 "active renews at the period end",
                 Some(active()),
-                AccessState::Active { renews_at: Some(NOW + 20 * DAY) },
+                AccessState::Active {
+                    renews_at: Some(NOW + 20 * DAY),
+                },
             ),
             (
                 "trialing",
-                Some(SubscriptionFacts { status: "trialing".into(), trial_end: Some(NOW + DAY), ..active() }),
+                Some(SubscriptionFacts {
+                    status: "trialing".into(),
+                    trial_end: Some(NOW + DAY),
+                    ..active()
+                }),
                 AccessState::Trialing { until: NOW + DAY },
             ),
             (
                 "cancel at period end keeps access until then",
-                Some(SubscriptionFacts { cancel_at_period_end: true, ..active() }),
-                AccessState::CancelingUntil { ends_at: NOW + 20 * DAY },
+                Some(SubscriptionFacts {
+                    cancel_at_period_end: true,
+                    ..active()
+                }),
+                AccessState::CancelingUntil {
+                    ends_at: NOW + 20 * DAY,
+                },
             ),
             (
                 "paused although Stripe says active",
-                Some(SubscriptionFacts { paused: true, pause_resumes_at: Some(NOW + 5 * DAY), ..active() }),
-                AccessState::PausedUntil { resumes_at: Some(NOW + 5 * DAY) },
+                Some(SubscriptionFacts {
+                    paused: true,
+                    pause_resumes_at: Some(NOW + 5 * DAY),
+                    ..active()
+                }),
+                AccessState::PausedUntil {
+                    resumes_at: Some(NOW + 5 * DAY),
+                },
             ),
             (
                 "paused with no resume date",
-                Some(SubscriptionFacts { paused: true, ..active() }),
+                Some(SubscriptionFacts {
+                    paused: true,
+                    ..active()
+                }),
                 AccessState::PausedUntil { resumes_at: None },
             ),
             (
                 "a pause whose date has passed no longer pauses",
-                Some(SubscriptionFacts { paused: true, pause_resumes_at: Some(NOW), ..active() }),
-                AccessState::Active { renews_at: Some(NOW + 20 * DAY) },
+                Some(SubscriptionFacts {
+                    paused: true,
+                    pause_resumes_at: Some(NOW),
+                    ..active()
+                }),
+                AccessState::Active {
+                    renews_at: Some(NOW + 20 * DAY),
+                },
             ),
             (
                 "payment failed: grace",
-                Some(SubscriptionFacts { status: "past_due".into(), payment_failed_at: Some(NOW - DAY), ..active() }),
-                AccessState::PastDueGrace { until: NOW - DAY + GRACE },
+                Some(SubscriptionFacts {
+                    status: "past_due".into(),
+                    payment_failed_at: Some(NOW - DAY),
+                    ..active()
+                }),
+                AccessState::PastDueGrace {
+                    until: NOW - DAY + GRACE,
+                },
             ),
             (
                 "payment failed, invoice event first (status still active): grace",
-                Some(SubscriptionFacts { payment_failed_at: Some(NOW - DAY), ..active() }),
-                AccessState::PastDueGrace { until: NOW - DAY + GRACE },
+                Some(SubscriptionFacts {
+                    payment_failed_at: Some(NOW - DAY),
+                    ..active()
+                }),
+                AccessState::PastDueGrace {
+                    until: NOW - DAY + GRACE,
+                },
             ),
             (
                 "past the grace period: blocked",
-                Some(SubscriptionFacts { status: "past_due".into(), payment_failed_at: Some(NOW - GRACE), ..active() }),
+                Some(SubscriptionFacts {
+                    status: "past_due".into(),
+                    payment_failed_at: Some(NOW - GRACE),
+                    ..active()
+                }),
                 AccessState::Blocked { since: NOW },
             ),
             (
                 "past due without the invoice event counts from the period end",
-                Some(SubscriptionFacts { status: "past_due".into(), current_period_end: Some(NOW - 4 * DAY), ..active() }),
+                Some(SubscriptionFacts {
+                    status: "past_due".into(),
+                    current_period_end: Some(NOW - 4 * DAY),
+                    ..active()
+                }),
                 AccessState::Blocked { since: NOW - DAY },
             ),
             (
                 "a failed payment outranks a pause and a cancellation",
-                Some(SubscriptionFacts { paused: true, cancel_at_period_end: true, payment_failed_at: Some(NOW), ..active() }),
+                Some(SubscriptionFacts {
+                    paused: true,
+                    cancel_at_period_end: true,
+                    payment_failed_at: Some(NOW),
+                    ..active()
+                }),
                 AccessState::PastDueGrace { until: NOW + GRACE },
             ),
             (
                 "unpaid is blocked at once",
-                Some(SubscriptionFacts { status: "unpaid".into(), payment_failed_at: Some(NOW), ..active() }),
+                Some(SubscriptionFacts {
+                    status: "unpaid".into(),
+                    payment_failed_at: Some(NOW),
+                    ..active()
+                }),
                 AccessState::Blocked { since: NOW + GRACE },
             ),
             (
                 "canceled",
-                Some(SubscriptionFacts { status: "canceled".into(), ended_at: Some(NOW - DAY), ..active() }),
-                AccessState::Canceled { ended_at: Some(NOW - DAY) },
+                Some(SubscriptionFacts {
+                    status: "canceled".into(),
+                    ended_at: Some(NOW - DAY),
+                    ..active()
+                }),
+                AccessState::Canceled {
+                    ended_at: Some(NOW - DAY),
+                },
             ),
             (
                 "a checkout not paid yet grants nothing",
-                Some(SubscriptionFacts { status: "incomplete".into(), ..active() }),
+                Some(SubscriptionFacts {
+                    status: "incomplete".into(),
+                    ..active()
+                }),
                 AccessState::Free,
             ),
         ];
@@ -262,7 +339,9 @@ mod tests {
     #[test]
     fn calls_are_refused_only_when_paused_or_blocked() {
         let refused = [
-            AccessState::PausedUntil { resumes_at: Some(NOW) },
+            AccessState::PausedUntil {
+                resumes_at: Some(NOW),
+            },
             AccessState::Blocked { since: NOW },
         ];
         for state in refused {
@@ -287,6 +366,9 @@ mod tests {
         assert_eq!(AccessState::Canceled { ended_at: None }.seat_limit(10), 1);
         assert_eq!(AccessState::Active { renews_at: None }.seat_limit(10), 10);
         assert_eq!(AccessState::Blocked { since: NOW }.seat_limit(3), 3);
-        assert_eq!(AccessState::PausedUntil { resumes_at: None }.seat_limit(0), 1);
+        assert_eq!(
+            AccessState::PausedUntil { resumes_at: None }.seat_limit(0),
+            1
+        );
     }
 }

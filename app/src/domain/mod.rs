@@ -30,8 +30,8 @@ pub use invitation_status::InvitationStatus;
 pub use money::{Money, MICROS_PER_CREDIT, MICROS_PER_DOLLAR};
 pub use names::{OrgName, PersonName};
 pub use next_path::NextPath;
-pub use plan::PlanInterval;
 pub use password::Password;
+pub use plan::PlanInterval;
 pub use role::Role;
 
 /// How many recent calls the dialer lists (the live stream keeps a few more,

@@ -68,7 +68,10 @@ mod tests {
     #[test]
     fn intervals_read_from_forms_and_from_stripe() {
         assert_eq!(PlanInterval::parse("annual"), Some(PlanInterval::Annual));
-        assert_eq!(PlanInterval::parse(" monthly "), Some(PlanInterval::Monthly));
+        assert_eq!(
+            PlanInterval::parse(" monthly "),
+            Some(PlanInterval::Monthly)
+        );
         assert_eq!(PlanInterval::parse("weekly"), None);
         assert_eq!(PlanInterval::of_stripe("year"), Some(PlanInterval::Annual));
         assert_eq!(PlanInterval::of_stripe("week"), None);

@@ -149,16 +149,32 @@ pub async fn change_seats(state: &AppState, admin: &OrgAdmin, seats: u32) -> Res
         return Ok(());
     }
     let in_use = seats_in_use(state, org_id).await?;
-    check_seat_count(seats, in_use, state.subscriptions.max_seats, Some(sub.quantity))?;
-    let key = format!("seats:{}:{}:{}", sub.subscription_id, sub.quantity, seats);
+    check_seat_count(
+        seats,
+        in_use,
+        state.subscriptions.max_seats,
+        Some(sub.quantity),
+    )?;
+    let key = request_key("seats", &sub.subscription_id);
     let answer = state
         .payments
-        .update_subscription(&sub.subscription_id, &SubscriptionChange::Quantity(seats), &key)
+        .update_subscription(
+            &sub.subscription_id,
+            &SubscriptionChange::Quantity(seats),
+            &key,
+        )
         .await
         .map_err(provider_error)?;
     let detail = format!("Changed the seats from {} to {seats}", sub.quantity);
-    match record_answer(state, admin, &answer, AuditAction::SeatsChanged, &detail, Some(seats))
-        .await
+    match record_answer(
+        state,
+        admin,
+        &answer,
+        AuditAction::SeatsChanged,
+        &detail,
+        Some(seats),
+    )
+    .await
     {
         Ok(()) => Ok(()),
         Err(error) => {
@@ -172,7 +188,7 @@ pub async fn change_seats(state: &AppState, admin: &OrgAdmin, seats: u32) -> Res
 /// as it was, so what is billed is what we hold, and say so in the trail.
 async fn set_seats_back(state: &AppState, admin: &OrgAdmin, sub: &Subscription, tried: u32) {
     let org_id = &admin.member().org_id;
-    let key = format!("seats-set-back:{}:{}:{}", sub.subscription_id, tried, sub.quantity);
+    let key = request_key("seats-set-back", &sub.subscription_id);
     let change = SubscriptionChange::Quantity(sub.quantity);
     let set_back = state
         .payments
@@ -225,11 +241,7 @@ pub async fn cancel_at_period_end(
     if sub.cancel_at_period_end == cancel {
         return Ok(());
     }
-    let key = format!(
-        "cancel:{}:{cancel}:{}",
-        sub.subscription_id,
-        clock::now()
-    );
+    let key = request_key("cancel", &sub.subscription_id);
     let change = SubscriptionChange::CancelAtPeriodEnd(cancel);
     let answer = state
         .payments
@@ -257,7 +269,10 @@ pub async fn pause(state: &AppState, admin: &OrgAdmin, resumes_at: i64) -> Resul
     let (access, sub) = load(state, org_id).await?;
     let sub = live_subscription(&access, sub)?;
     if matches!(access, AccessState::PausedUntil { .. }) {
-        return Err(AppError::conflict("already_paused", "the subscription is already paused"));
+        return Err(AppError::conflict(
+            "already_paused",
+            "the subscription is already paused",
+        ));
     }
     let billing_now = billing_now(state, org_id).await?;
     if resumes_at <= billing_now || resumes_at > billing_now + MAX_PAUSE_DAYS * 86_400 {
@@ -266,7 +281,7 @@ pub async fn pause(state: &AppState, admin: &OrgAdmin, resumes_at: i64) -> Resul
             format!("choose a day from tomorrow to {MAX_PAUSE_DAYS} days from now"),
         ));
     }
-    let key = format!("pause:{}:{resumes_at}", sub.subscription_id);
+    let key = request_key("pause", &sub.subscription_id);
     let change = SubscriptionChange::Pause { resumes_at };
     let answer = state
         .payments
@@ -277,7 +292,15 @@ pub async fn pause(state: &AppState, admin: &OrgAdmin, resumes_at: i64) -> Resul
         "Paused the subscription until {}",
         super::dates::iso_date(super::dates::date_of(resumes_at))
     );
-    record_answer(state, admin, &answer, AuditAction::SubscriptionPaused, &detail, None).await
+    record_answer(
+        state,
+        admin,
+        &answer,
+        AuditAction::SubscriptionPaused,
+        &detail,
+        None,
+    )
+    .await
 }
 
 /// Ends a pause now.
@@ -287,14 +310,22 @@ pub async fn resume_now(state: &AppState, admin: &OrgAdmin) -> Result<(), AppErr
     if !sub.paused {
         return Ok(());
     }
-    let key = format!("unpause:{}:{}", sub.subscription_id, clock::now());
+    let key = request_key("unpause", &sub.subscription_id);
     let answer = state
         .payments
         .update_subscription(&sub.subscription_id, &SubscriptionChange::Unpause, &key)
         .await
         .map_err(provider_error)?;
     let detail = "Resumed the paused subscription";
-    record_answer(state, admin, &answer, AuditAction::SubscriptionResumed, detail, None).await
+    record_answer(
+        state,
+        admin,
+        &answer,
+        AuditAction::SubscriptionResumed,
+        detail,
+        None,
+    )
+    .await
 }
 
 /// The Billing Portal (payment method, invoices) for the organization's customer.
@@ -325,7 +356,7 @@ pub async fn retry_payment(state: &AppState, admin: &OrgAdmin) -> Result<(), App
     };
     // Oldest first: each is its own charge with its own idempotency key.
     for invoice in &sub.overdue_invoices {
-        let key = format!("pay:{invoice}:{}", clock::now());
+        let key = request_key("pay", invoice);
         let paid = match state.payments.pay_invoice(invoice, &key).await {
             Ok(paid) => paid,
             // Stripe refuses to pay an invoice that is no longer open (paid
@@ -365,7 +396,10 @@ pub async fn retry_payment(state: &AppState, admin: &OrgAdmin) -> Result<(), App
         .await
         .map_err(provider_error)?;
     let mut tx = state.db.begin_write().await?;
-    stored(subscriptions::apply_subscription_object(&mut tx, &fresh, Freshness::Fetched, clock::now()).await?)?;
+    stored(
+        subscriptions::apply_subscription_object(&mut tx, &fresh, Freshness::Fetched, clock::now())
+            .await?,
+    )?;
     tx.commit().await?;
     Ok(())
 }
@@ -387,8 +421,13 @@ pub async fn load(
     org_id: &str,
 ) -> Result<(AccessState, Option<Subscription>), AppError> {
     let mut conn = state.db.pool.acquire().await?;
-    Ok(subscriptions::access(&mut conn, org_id, clock::now(), state.subscriptions.grace_secs)
-        .await?)
+    Ok(subscriptions::access(
+        &mut conn,
+        org_id,
+        clock::now(),
+        state.subscriptions.grace_secs,
+    )
+    .await?)
 }
 
 async fn billing_now(state: &AppState, org_id: &str) -> Result<i64, AppError> {
@@ -430,11 +469,20 @@ async fn record_answer(
         let invited = db::invitations::count_open(&mut *tx, &member.org_id, now).await?;
         check_seat_count(seats, members + invited, u32::MAX, None)?;
     }
-    stored(subscriptions::apply_subscription_object(&mut tx, answer, Freshness::Fetched, now).await?)?;
+    stored(
+        subscriptions::apply_subscription_object(&mut tx, answer, Freshness::Fetched, now).await?,
+    )?;
     let actor = Some(member.viewer.user.user_id.as_str());
     org_audit::record(&mut tx, &member.org_id, actor, action, detail).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The provider idempotency key of one request: its own, so the client's
+/// retries of that request are safe, while a later click (cancel, resume,
+/// cancel again) is a new request and never replays an earlier answer.
+fn request_key(what: &str, object_id: &str) -> String {
+    format!("{what}:{object_id}:{}", super::ids::new_id("req"))
 }
 
 fn provider_error(error: PaymentError) -> AppError {

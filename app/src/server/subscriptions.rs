@@ -107,7 +107,10 @@ fn from_row(row: store::Row, failed: Vec<(String, i64)>) -> Subscription {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Applied {
     /// The organization's subscription now reads as the object says.
-    Stored { org_id: String, status: String },
+    Stored {
+        org_id: String,
+        status: String,
+    },
     /// An invoice's payment was recorded.
     Invoice {
         org_id: String,
@@ -115,11 +118,15 @@ pub enum Applied {
         paid: bool,
     },
     /// Older than what was applied already: nothing changed.
-    Stale { org_id: String },
+    Stale {
+        org_id: String,
+    },
     /// As old as what was applied and different from it: which came last
     /// cannot be told, so the caller should fetch the subscription and
     /// apply that (`Freshness::Fetched`).
-    Doubtful { subscription_id: String },
+    Doubtful {
+        subscription_id: String,
+    },
     Ignored(String),
 }
 
@@ -208,7 +215,9 @@ fn parse_subscription(object: &Value) -> Result<SubscriptionObject, String> {
             .and_then(Value::as_bool)
             .unwrap_or(false),
         paused: pause.is_some(),
-        pause_resumes_at: pause.and_then(|p| p.get("resumes_at")).and_then(Value::as_i64),
+        pause_resumes_at: pause
+            .and_then(|p| p.get("resumes_at"))
+            .and_then(Value::as_i64),
         // Newer API versions keep the period on the item.
         current_period_end: item
             .get("current_period_end")
@@ -287,9 +296,9 @@ pub async fn apply_subscription_object(
             }
         }
     }
-    let was_live = current
-        .as_ref()
-        .is_some_and(|row| row.subscription_id == parsed.id && !ENDED.contains(&row.status.as_str()));
+    let was_live = current.as_ref().is_some_and(|row| {
+        row.subscription_id == parsed.id && !ENDED.contains(&row.status.as_str())
+    });
     let row = store::Row {
         org_id: org_id.clone(),
         subscription_id: parsed.id.clone(),
@@ -309,7 +318,14 @@ pub async fn apply_subscription_object(
     };
     store::put(conn, &row, now).await?;
     if was_live && ENDED.contains(&parsed.status.as_str()) {
-        tell_owners_once(conn, &org_id, &format!("ended:{}", parsed.id), Notice::Ended, now).await?;
+        tell_owners_once(
+            conn,
+            &org_id,
+            &format!("ended:{}", parsed.id),
+            Notice::Ended,
+            now,
+        )
+        .await?;
     }
     Ok(Applied::Stored {
         org_id,
@@ -396,7 +412,9 @@ pub fn checkout_subscription(session: &Value) -> Option<(String, String)> {
     if purpose != Some(super::providers::payments::PURPOSE_SUBSCRIPTION) {
         return None;
     }
-    let org_id = session.pointer("/metadata/org_id").and_then(Value::as_str)?;
+    let org_id = session
+        .pointer("/metadata/org_id")
+        .and_then(Value::as_str)?;
     let subscription_id = id_of(session.get("subscription"))?;
     Some((org_id.to_owned(), subscription_id.to_owned()))
 }
@@ -537,7 +555,8 @@ mod tests {
             checkout_subscription(&session),
             Some(("org_1".to_owned(), "sub_9".to_owned()))
         );
-        let credits = json!({"mode": "payment", "metadata": {"org_id": "org_1", "purpose": "credits"}});
+        let credits =
+            json!({"mode": "payment", "metadata": {"org_id": "org_1", "purpose": "credits"}});
         assert_eq!(checkout_subscription(&credits), None);
     }
 }

@@ -40,8 +40,14 @@ async fn scan(context: &JobContext) -> Result<(), sqlx::Error> {
             let cause = format!("pause_ending:{}:{resumes_at}", subscription.subscription_id);
             let mut tx = context.app.db.begin_write().await?;
             let notice = Notice::PauseEnding(resumes_at);
-            subscriptions::tell_owners_once(&mut tx, &subscription.org_id, &cause, notice, clock::now())
-                .await?;
+            subscriptions::tell_owners_once(
+                &mut tx,
+                &subscription.org_id,
+                &cause,
+                notice,
+                clock::now(),
+            )
+            .await?;
             tx.commit().await?;
         }
     }
@@ -59,7 +65,11 @@ async fn resume(
     let answer = match context
         .app
         .payments
-        .update_subscription(&subscription.subscription_id, &SubscriptionChange::Unpause, &key)
+        .update_subscription(
+            &subscription.subscription_id,
+            &SubscriptionChange::Unpause,
+            &key,
+        )
         .await
     {
         Ok(answer) => answer,
@@ -80,8 +90,14 @@ async fn resume(
         "The pause ended on its date ({})",
         app::domain::plan::day_of(resumes_at)
     );
-    org_audit::record(&mut tx, &subscription.org_id, None, AuditAction::SubscriptionResumed, &detail)
-        .await?;
+    org_audit::record(
+        &mut tx,
+        &subscription.org_id,
+        None,
+        AuditAction::SubscriptionResumed,
+        &detail,
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(org_id = %subscription.org_id, outcome = ?applied, "paused subscription resumed on its date");
     Ok(())

@@ -21,9 +21,9 @@ use app::server::clock;
 use app::server::db::ledger::LedgerError;
 use app::server::db::{self, Db};
 use app::server::providers::payments::{self, PaymentProvider};
+use app::server::purchases::{self, auto_recharge, reversals, Outcome, PaidCheckout, SavedCard};
 use app::server::subscriptions::{self, Applied, Freshness};
 use app::server::AppState;
-use app::server::purchases::{self, auto_recharge, reversals, Outcome, PaidCheckout, SavedCard};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -97,11 +97,7 @@ pub async fn receive(
 /// 500 on any other failure, both to be delivered again).
 /// Public so the fault-injection test (`server/tests/api/faults.rs`) can
 /// drive this exact pipeline thousands of times without HTTP and signing.
-pub async fn accept_verified(
-    db: &Db,
-    payments: Arc<dyn PaymentProvider>,
-    body: &[u8],
-) -> Response {
+pub async fn accept_verified(db: &Db, payments: Arc<dyn PaymentProvider>, body: &[u8]) -> Response {
     // The request's future is dropped when Stripe stops waiting or the
     // connection breaks; the work itself runs in its own task, so once begun
     // it finishes (or fails) as a whole instead of stopping at some await.
@@ -227,11 +223,7 @@ enum Processed {
 /// One transaction: the effect, and the event marked processed. `fetched`
 /// is the subscription object fetched from the provider, when there is one:
 /// it is applied instead of the event's.
-async fn apply(
-    db: &Db,
-    event: &Event,
-    fetched: Option<&Value>,
-) -> Result<Processed, ProcessError> {
+async fn apply(db: &Db, event: &Event, fetched: Option<&Value>) -> Result<Processed, ProcessError> {
     let mut tx = db.begin_write().await?;
     if db::stripe_events::is_processed(&mut tx, &event.id).await? {
         return Ok(Processed::Done(None));
@@ -239,13 +231,16 @@ async fn apply(
     let now = clock::now();
     let created = event.created.unwrap_or(now);
     let outcome = match (event.event_type.as_str(), fetched) {
-        ("checkout.session.completed" | "customer.subscription.created"
-        | "customer.subscription.updated" | "customer.subscription.deleted", Some(object)) => {
-            subscription_outcome(
-                subscriptions::apply_subscription_object(&mut tx, object, Freshness::Fetched, now)
-                    .await?,
-            )
-        }
+        (
+            "checkout.session.completed"
+            | "customer.subscription.created"
+            | "customer.subscription.updated"
+            | "customer.subscription.deleted",
+            Some(object),
+        ) => subscription_outcome(
+            subscriptions::apply_subscription_object(&mut tx, object, Freshness::Fetched, now)
+                .await?,
+        ),
         (
             "customer.subscription.created"
             | "customer.subscription.updated"

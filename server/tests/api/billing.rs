@@ -64,7 +64,11 @@ pub(crate) async fn subscribe(app: &TestApp, owner: &Member, seats: u32, card: &
             &[("session_id", session), ("card_number", card)],
         )
         .await;
-    assert!(paid.status().is_redirection() || paid.status() == 200, "{}", paid.status());
+    assert!(
+        paid.status().is_redirection() || paid.status() == 200,
+        "{}",
+        paid.status()
+    );
     app.settle_jobs().await;
 }
 
@@ -72,19 +76,33 @@ async fn call_ok(app: &TestApp, m: &Member, function: &str, form: &[(&str, &str)
     let response = app.call(&m.client, function, form).await;
     let status = response.status();
     let body = response.text().await.unwrap();
-    assert!(status.is_success() || status.is_redirection(), "{function}: {status} {body}");
+    assert!(
+        status.is_success() || status.is_redirection(),
+        "{function}: {status} {body}"
+    );
     app.settle_jobs().await;
     serde_json::from_str(&body).unwrap_or(Value::Null)
 }
 
-async fn refused(app: &TestApp, m: &Member, function: &str, form: &[(&str, &str)]) -> (u16, String) {
+async fn refused(
+    app: &TestApp,
+    m: &Member,
+    function: &str,
+    form: &[(&str, &str)],
+) -> (u16, String) {
     let response = app.call(&m.client, function, form).await;
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
 /// Moves the sandbox's test clock (`renewal` or `grace`).
 async fn advance(app: &TestApp, owner: &Member, step: &str) {
-    call_ok(app, owner, "sandbox/advance_clock", &[("org_id", &owner.org_id), ("step", step)]).await;
+    call_ok(
+        app,
+        owner,
+        "sandbox/advance_clock",
+        &[("org_id", &owner.org_id), ("step", step)],
+    )
+    .await;
 }
 
 async fn subscription_id(app: &TestApp, org_id: &str) -> String {
@@ -111,7 +129,10 @@ async fn subscribing_through_the_checkout_gives_the_seats_bought(app: TestApp) {
     assert_eq!(access_of(&app, &owner.org_id).await.0, AccessState::Free);
     subscribe(&app, &owner, 3, GOOD_CARD).await;
     let (access, seats) = access_of(&app, &owner.org_id).await;
-    assert!(matches!(access, AccessState::Active { renews_at: Some(_) }), "{access:?}");
+    assert!(
+        matches!(access, AccessState::Active { renews_at: Some(_) }),
+        "{access:?}"
+    );
     assert_eq!(seats, Some(3));
     let view = call_ok(&app, &owner, "billing/load", &[("org_id", &owner.org_id)]).await;
     assert_eq!(view["access"]["kind"], "active");
@@ -121,7 +142,12 @@ async fn subscribing_through_the_checkout_gives_the_seats_bought(app: TestApp) {
         &app,
         &owner,
         "billing/subscribe",
-        &[("org_id", &owner.org_id), ("interval", "monthly"), ("seats", "2"), ("form_key", "form_again_1")],
+        &[
+            ("org_id", &owner.org_id),
+            ("interval", "monthly"),
+            ("seats", "2"),
+            ("form_key", "form_again_1"),
+        ],
     )
     .await;
     assert_eq!(status, 409, "{body}");
@@ -136,24 +162,53 @@ async fn seat_changes_are_bounded_and_an_organization_above_the_maximum_keeps_it
     // Fewer seats than the people it holds cannot be bought.
     subscribe(&app, &owner, 3, GOOD_CARD).await;
     for email in ["one@example.com", "two@example.com"] {
-        let invited = crate::teams::send_invitation(&app, &owner.client, &org, email, "member").await;
+        let invited =
+            crate::teams::send_invitation(&app, &owner.client, &org, email, "member").await;
         assert_eq!(invited.status(), 200);
     }
     let seats = |n: &'static str| [("org_id", org.clone()), ("seats", n.to_owned())];
     let form = seats("2");
-    let (status, body) = refused(&app, &owner, "billing/seats", &[(form[0].0, &form[0].1), (form[1].0, &form[1].1)]).await;
+    let (status, body) = refused(
+        &app,
+        &owner,
+        "billing/seats",
+        &[(form[0].0, &form[0].1), (form[1].0, &form[1].1)],
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("at least 3 seats"), "{body}");
     for bad in ["0", "-1", "three", ""] {
-        let (status, _) = refused(&app, &owner, "billing/seats", &[("org_id", &org), ("seats", bad)]).await;
+        let (status, _) = refused(
+            &app,
+            &owner,
+            "billing/seats",
+            &[("org_id", &org), ("seats", bad)],
+        )
+        .await;
         assert_eq!(status, 422, "{bad}");
     }
-    let (status, body) = refused(&app, &owner, "billing/seats", &[("org_id", &org), ("seats", "51")]).await;
+    let (status, body) = refused(
+        &app,
+        &owner,
+        "billing/seats",
+        &[("org_id", &org), ("seats", "51")],
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("at most 50"), "{body}");
-    assert_eq!(access_of(&app, &org).await.1, Some(3), "refusals change nothing");
+    assert_eq!(
+        access_of(&app, &org).await.1,
+        Some(3),
+        "refusals change nothing"
+    );
 
-    call_ok(&app, &owner, "billing/seats", &[("org_id", &org), ("seats", "5")]).await;
+    call_ok(
+        &app,
+        &owner,
+        "billing/seats",
+        &[("org_id", &org), ("seats", "5")],
+    )
+    .await;
     assert_eq!(access_of(&app, &org).await.1, Some(5));
     assert_eq!(
         audit_details(&app, &org, "seats_changed").await,
@@ -163,21 +218,44 @@ async fn seat_changes_are_bounded_and_an_organization_above_the_maximum_keeps_it
     // The maximum is lowered below what the organization has: it keeps its
     // seats and may lower them, but not raise them.
     let lowered = app.restarted_with(&[("SEATS_MAX", "4")]).await;
-    let owner = Member { client: owner.client.clone(), org_id: org.clone() };
-    let (status, body) = refused(&lowered, &owner, "billing/seats", &[("org_id", &org), ("seats", "6")]).await;
+    let owner = Member {
+        client: owner.client.clone(),
+        org_id: org.clone(),
+    };
+    let (status, body) = refused(
+        &lowered,
+        &owner,
+        "billing/seats",
+        &[("org_id", &org), ("seats", "6")],
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("at most 4"), "{body}");
-    call_ok(&lowered, &owner, "billing/seats", &[("org_id", &org), ("seats", "5")]).await;
-    call_ok(&lowered, &owner, "billing/seats", &[("org_id", &org), ("seats", "4")]).await;
+    call_ok(
+        &lowered,
+        &owner,
+        "billing/seats",
+        &[("org_id", &org), ("seats", "5")],
+    )
+    .await;
+    call_ok(
+        &lowered,
+        &owner,
+        "billing/seats",
+        &[("org_id", &org), ("seats", "4")],
+    )
+    .await;
     assert_eq!(access_of(&lowered, &org).await.1, Some(4));
 }
 
 /// Makes the database refuse any change of a subscription's seats.
 async fn refuse_seat_writes(app: &TestApp) {
     let statements: &[&str] = match app.backend {
-        Backend::Sqlite => &["create trigger refuse_seats before update of quantity on subscription
+        Backend::Sqlite => &[
+            "create trigger refuse_seats before update of quantity on subscription
              when new.quantity <> old.quantity
-             begin select raise(abort, 'injected: seat changes refused'); end"],
+             begin select raise(abort, 'injected: seat changes refused'); end",
+        ],
         Backend::Postgres => &[
             "create function refuse_seats() returns trigger language plpgsql as
              $$ begin raise exception 'injected: seat changes refused'; end $$",
@@ -212,9 +290,18 @@ async fn a_seat_change_the_database_cannot_keep_is_set_back_at_the_provider_and_
     let id = subscription_id(&app, &org).await;
 
     refuse_seat_writes(&app).await;
-    let (status, body) = refused(&app, &owner, "billing/seats", &[("org_id", &org), ("seats", "4")]).await;
+    let (status, body) = refused(
+        &app,
+        &owner,
+        "billing/seats",
+        &[("org_id", &org), ("seats", "4")],
+    )
+    .await;
     assert_eq!(status, 500, "{body}");
-    assert!(!body.contains("injected"), "the cause is logged, not shown: {body}");
+    assert!(
+        !body.contains("injected"),
+        "the cause is logged, not shown: {body}"
+    );
     // The provider took 4, then was set back to 2.
     let at_provider = SandboxPayments::new(app.db.clone())
         .retrieve_subscription(&id)
@@ -224,7 +311,10 @@ async fn a_seat_change_the_database_cannot_keep_is_set_back_at_the_provider_and_
     assert_eq!(access_of(&app, &org).await.1, Some(2));
     let set_back = audit_details(&app, &org, "seats_set_back").await;
     assert_eq!(set_back.len(), 1, "{set_back:?}");
-    assert!(set_back[0].contains("Stripe was set back to 2"), "{set_back:?}");
+    assert!(
+        set_back[0].contains("Stripe was set back to 2"),
+        "{set_back:?}"
+    );
 
     // Once the database takes writes again, the provider's events for both
     // changes (same second, either order) leave 2.
@@ -248,22 +338,28 @@ async fn cancel_keeps_access_until_the_period_ends_and_resume_undoes_it(app: Tes
     };
     let view = call_ok(&app, &owner, "billing/load", &[("org_id", &org)]).await;
     let headline = view["access"]["headline"].as_str().unwrap();
-    assert_eq!(headline, format!("Team plan, ends on {}", app::domain::plan::day_of(ends_at)));
+    assert_eq!(
+        headline,
+        format!("Team plan, ends on {}", app::domain::plan::day_of(ends_at))
+    );
     grant(&app, &org, 1_000).await;
     assert_eq!(dial(&app, &owner, LONDON, "still-on").await.0, 200);
 
     call_ok(&app, &owner, "billing/resume", &[("org_id", &org)]).await;
-    assert!(matches!(access_of(&app, &org).await.0, AccessState::Active { .. }));
+    assert!(matches!(
+        access_of(&app, &org).await.0,
+        AccessState::Active { .. }
+    ));
 
     // Canceled again and the period ends: Free, nothing deleted.
     call_ok(&app, &owner, "billing/cancel", &[("org_id", &org)]).await;
     advance(&app, &owner, "renewal").await;
-    assert!(matches!(access_of(&app, &org).await.0, AccessState::Canceled { .. }));
+    assert!(matches!(
+        access_of(&app, &org).await.0,
+        AccessState::Canceled { .. }
+    ));
     assert_eq!(app.count("select count(*) from call").await, 1);
-    assert_eq!(
-        audit_details(&app, &org, "cancel_scheduled").await.len(),
-        2
-    );
+    assert_eq!(audit_details(&app, &org, "cancel_scheduled").await.len(), 2);
     assert_eq!(audit_details(&app, &org, "cancel_undone").await.len(), 1);
 }
 
@@ -274,20 +370,51 @@ async fn a_pause_refuses_calls_until_resumed_now(app: TestApp) {
     subscribe(&app, &owner, 1, GOOD_CARD).await;
     let view = call_ok(&app, &owner, "billing/load", &[("org_id", &org)]).await;
     let too_late = "2999-01-01";
-    let (status, body) = refused(&app, &owner, "billing/pause", &[("org_id", &org), ("resumes_on", too_late)]).await;
+    let (status, body) = refused(
+        &app,
+        &owner,
+        "billing/pause",
+        &[("org_id", &org), ("resumes_on", too_late)],
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
     let resumes_on = view["pause_from"].as_str().unwrap().to_owned();
-    call_ok(&app, &owner, "billing/pause", &[("org_id", &org), ("resumes_on", &resumes_on)]).await;
+    call_ok(
+        &app,
+        &owner,
+        "billing/pause",
+        &[("org_id", &org), ("resumes_on", &resumes_on)],
+    )
+    .await;
     let (access, _) = access_of(&app, &org).await;
-    assert!(matches!(access, AccessState::PausedUntil { resumes_at: Some(_) }), "{access:?}");
+    assert!(
+        matches!(
+            access,
+            AccessState::PausedUntil {
+                resumes_at: Some(_)
+            }
+        ),
+        "{access:?}"
+    );
     let (status, body) = dial(&app, &owner, LONDON, "paused").await;
     assert_eq!(status, 409, "{body}");
 
     call_ok(&app, &owner, "billing/unpause", &[("org_id", &org)]).await;
-    assert!(matches!(access_of(&app, &org).await.0, AccessState::Active { .. }));
+    assert!(matches!(
+        access_of(&app, &org).await.0,
+        AccessState::Active { .. }
+    ));
     assert_eq!(dial(&app, &owner, LONDON, "resumed").await.0, 200);
-    assert_eq!(audit_details(&app, &org, "subscription_paused").await.len(), 1);
-    assert_eq!(audit_details(&app, &org, "subscription_resumed").await.len(), 1);
+    assert_eq!(
+        audit_details(&app, &org, "subscription_paused").await.len(),
+        1
+    );
+    assert_eq!(
+        audit_details(&app, &org, "subscription_resumed")
+            .await
+            .len(),
+        1
+    );
 }
 
 async fn a_failed_renewal_blocks_after_grace_and_a_new_card_with_retry_unblocks(app: TestApp) {
@@ -297,17 +424,26 @@ async fn a_failed_renewal_blocks_after_grace_and_a_new_card_with_retry_unblocks(
     subscribe(&app, &owner, 1, LATER_DECLINES).await;
     advance(&app, &owner, "renewal").await;
     let (access, _) = access_of(&app, &org).await;
-    assert!(matches!(access, AccessState::PastDueGrace { .. }), "{access:?}");
+    assert!(
+        matches!(access, AccessState::PastDueGrace { .. }),
+        "{access:?}"
+    );
     assert_eq!(dial(&app, &owner, LONDON, "grace").await.0, 200);
 
     advance(&app, &owner, "grace").await;
-    assert!(matches!(access_of(&app, &org).await.0, AccessState::Blocked { .. }));
+    assert!(matches!(
+        access_of(&app, &org).await.0,
+        AccessState::Blocked { .. }
+    ));
     assert_eq!(dial(&app, &owner, LONDON, "blocked").await.0, 409);
     // Retrying with the same card is declined and changes nothing.
     let (status, body) = refused(&app, &owner, "billing/retry", &[("org_id", &org)]).await;
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("did not go through"), "{body}");
-    assert!(matches!(access_of(&app, &org).await.0, AccessState::Blocked { .. }));
+    assert!(matches!(
+        access_of(&app, &org).await.0,
+        AccessState::Blocked { .. }
+    ));
 
     change_card_in_portal(&app, &owner, GOOD_CARD).await;
     call_ok(&app, &owner, "billing/retry", &[("org_id", &org)]).await;
@@ -319,7 +455,11 @@ async fn a_failed_renewal_blocks_after_grace_and_a_new_card_with_retry_unblocks(
 /// Opens the Billing Portal and changes the card there, as an owner would.
 async fn change_card_in_portal(app: &TestApp, owner: &Member, card: &str) {
     let opened = app
-        .call(&owner.client, "billing/portal", &[("org_id", &owner.org_id)])
+        .call(
+            &owner.client,
+            "billing/portal",
+            &[("org_id", &owner.org_id)],
+        )
         .await;
     let portal = location(&opened);
     let session = portal
@@ -340,16 +480,34 @@ async fn only_owners_and_admins_manage_the_plan(app: TestApp) {
     subscribe(&app, &team.owner, 5, GOOD_CARD).await;
     let member = &team.colleague;
     let form = [("org_id", org.as_str())];
-    for function in ["billing/cancel", "billing/resume", "billing/unpause", "billing/portal", "billing/retry"] {
+    for function in [
+        "billing/cancel",
+        "billing/resume",
+        "billing/unpause",
+        "billing/portal",
+        "billing/retry",
+    ] {
         let (status, body) = refused(&app, member, function, &form).await;
         assert_eq!(status, 403, "{function}: {body}");
     }
-    let (status, _) = refused(&app, member, "billing/seats", &[("org_id", &org), ("seats", "9")]).await;
+    let (status, _) = refused(
+        &app,
+        member,
+        "billing/seats",
+        &[("org_id", &org), ("seats", "9")],
+    )
+    .await;
     assert_eq!(status, 403);
     // Members still read the plan; an admin manages it.
     let view = call_ok(&app, member, "billing/load", &form).await;
     assert_eq!(view["can_manage"], false);
-    call_ok(&app, &team.admin, "billing/seats", &[("org_id", &org), ("seats", "6")]).await;
+    call_ok(
+        &app,
+        &team.admin,
+        "billing/seats",
+        &[("org_id", &org), ("seats", "6")],
+    )
+    .await;
     assert_eq!(access_of(&app, &org).await.1, Some(6));
     // Another organization's owner gets nothing.
     let stranger = crate::calls::member(&app, "stranger@example.com").await;

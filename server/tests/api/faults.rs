@@ -1306,12 +1306,14 @@ async fn deliver_now(rig: &Rig, history: &History, item: Item) -> Answer {
                     let body = serde_json::to_vec(event).unwrap();
                     server::webhooks::stripe::accept_verified(
                         &rig.db,
-                        Arc::new(app::server::providers::sandbox::SandboxPayments::new(rig.db.clone())),
+                        Arc::new(app::server::providers::sandbox::SandboxPayments::new(
+                            rig.db.clone(),
+                        )),
                         &body,
                     )
-                        .await
-                        .status()
-                        .as_u16()
+                    .await
+                    .status()
+                    .as_u16()
                 }
                 Some(app) => app.deliver_stripe(event).await.status().as_u16(),
             };

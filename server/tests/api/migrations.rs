@@ -87,7 +87,10 @@ async fn the_sqlite_and_postgres_migrations_define_the_same_schema() {
     let trigram = postgres_schema
         .get_mut("call")
         .and_then(|call| call.indexes.remove(POSTGRES_ONLY_INDEX));
-    assert!(trigram.is_some(), "{POSTGRES_ONLY_INDEX} is missing on PostgreSQL");
+    assert!(
+        trigram.is_some(),
+        "{POSTGRES_ONLY_INDEX} is missing on PostgreSQL"
+    );
     sqlite.close().await;
     postgres.close().await;
 

@@ -1006,6 +1006,8 @@ async fn only_owners_and_admins_move_their_own_organizations_clock(app: TestApp)
         &[
             ("STRIPE_SECRET_KEY", SECRET_KEY),
             ("STRIPE_API_BASE", fake.url.as_str()),
+            ("STRIPE_PRICE_TEAM_MONTHLY", "price_team_monthly_test"),
+            ("STRIPE_PRICE_TEAM_ANNUAL", "price_team_annual_test"),
         ],
     )
     .await;

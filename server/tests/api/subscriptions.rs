@@ -91,11 +91,26 @@ fn paths() -> Vec<Path> {
                 let sub = subscription(&id, org, 3, t);
                 vec![
                     event("customer.subscription.created", sub.clone(), t + 1),
-                    event("invoice.paid", invoice(&format!("in_a1_{org}"), &id, org, "paid"), t + 1),
-                    event("customer.subscription.updated", with(sub, |s| s["items"]["data"][0]["quantity"] = json!(5)), t + 2),
+                    event(
+                        "invoice.paid",
+                        invoice(&format!("in_a1_{org}"), &id, org, "paid"),
+                        t + 1,
+                    ),
+                    event(
+                        "customer.subscription.updated",
+                        with(sub, |s| s["items"]["data"][0]["quantity"] = json!(5)),
+                        t + 2,
+                    ),
                 ]
             },
-            ends: |t| (AccessState::Active { renews_at: Some(t + 20 * DAY) }, Some(5)),
+            ends: |t| {
+                (
+                    AccessState::Active {
+                        renews_at: Some(t + 20 * DAY),
+                    },
+                    Some(5),
+                )
+            },
         },
         Path {
             name: "cancel at the period end, then ended",
@@ -104,15 +119,30 @@ fn paths() -> Vec<Path> {
                 let sub = subscription(&id, org, 2, t);
                 vec![
                     event("customer.subscription.created", sub.clone(), t + 1),
-                    event("customer.subscription.updated", with(sub.clone(), |s| s["cancel_at_period_end"] = json!(true)), t + 2),
-                    event("customer.subscription.deleted", with(sub, |s| {
-                        s["status"] = json!("canceled");
-                        s["cancel_at_period_end"] = json!(true);
-                        s["ended_at"] = json!(t + 3);
-                    }), t + 3),
+                    event(
+                        "customer.subscription.updated",
+                        with(sub.clone(), |s| s["cancel_at_period_end"] = json!(true)),
+                        t + 2,
+                    ),
+                    event(
+                        "customer.subscription.deleted",
+                        with(sub, |s| {
+                            s["status"] = json!("canceled");
+                            s["cancel_at_period_end"] = json!(true);
+                            s["ended_at"] = json!(t + 3);
+                        }),
+                        t + 3,
+                    ),
                 ]
             },
-            ends: |t| (AccessState::Canceled { ended_at: Some(t + 3) }, Some(2)),
+            ends: |t| {
+                (
+                    AccessState::Canceled {
+                        ended_at: Some(t + 3),
+                    },
+                    Some(2),
+                )
+            },
         },
         Path {
             name: "cancel, then resume",
@@ -121,11 +151,22 @@ fn paths() -> Vec<Path> {
                 let sub = subscription(&id, org, 2, t);
                 vec![
                     event("customer.subscription.created", sub.clone(), t + 1),
-                    event("customer.subscription.updated", with(sub.clone(), |s| s["cancel_at_period_end"] = json!(true)), t + 2),
+                    event(
+                        "customer.subscription.updated",
+                        with(sub.clone(), |s| s["cancel_at_period_end"] = json!(true)),
+                        t + 2,
+                    ),
                     event("customer.subscription.updated", sub, t + 3),
                 ]
             },
-            ends: |t| (AccessState::Active { renews_at: Some(t + 20 * DAY) }, Some(2)),
+            ends: |t| {
+                (
+                    AccessState::Active {
+                        renews_at: Some(t + 20 * DAY),
+                    },
+                    Some(2),
+                )
+            },
         },
         Path {
             name: "pause until a date",
@@ -134,12 +175,24 @@ fn paths() -> Vec<Path> {
                 let sub = subscription(&id, org, 2, t);
                 vec![
                     event("customer.subscription.created", sub.clone(), t + 1),
-                    event("customer.subscription.updated", with(sub, |s| {
-                        s["pause_collection"] = json!({"behavior": "void", "resumes_at": t + 10 * DAY});
-                    }), t + 2),
+                    event(
+                        "customer.subscription.updated",
+                        with(sub, |s| {
+                            s["pause_collection"] =
+                                json!({"behavior": "void", "resumes_at": t + 10 * DAY});
+                        }),
+                        t + 2,
+                    ),
                 ]
             },
-            ends: |t| (AccessState::PausedUntil { resumes_at: Some(t + 10 * DAY) }, Some(2)),
+            ends: |t| {
+                (
+                    AccessState::PausedUntil {
+                        resumes_at: Some(t + 10 * DAY),
+                    },
+                    Some(2),
+                )
+            },
         },
         Path {
             name: "pause, then resume now",
@@ -148,13 +201,25 @@ fn paths() -> Vec<Path> {
                 let sub = subscription(&id, org, 2, t);
                 vec![
                     event("customer.subscription.created", sub.clone(), t + 1),
-                    event("customer.subscription.updated", with(sub.clone(), |s| {
-                        s["pause_collection"] = json!({"behavior": "void", "resumes_at": t + 10 * DAY});
-                    }), t + 2),
+                    event(
+                        "customer.subscription.updated",
+                        with(sub.clone(), |s| {
+                            s["pause_collection"] =
+                                json!({"behavior": "void", "resumes_at": t + 10 * DAY});
+                        }),
+                        t + 2,
+                    ),
                     event("customer.subscription.updated", sub, t + 3),
                 ]
             },
-            ends: |t| (AccessState::Active { renews_at: Some(t + 20 * DAY) }, Some(2)),
+            ends: |t| {
+                (
+                    AccessState::Active {
+                        renews_at: Some(t + 20 * DAY),
+                    },
+                    Some(2),
+                )
+            },
         },
         Path {
             name: "renewal fails: grace",
@@ -163,11 +228,26 @@ fn paths() -> Vec<Path> {
                 let sub = subscription(&id, org, 2, t);
                 vec![
                     event("customer.subscription.created", sub.clone(), t + 1),
-                    event("customer.subscription.updated", with(sub, |s| s["status"] = json!("past_due")), t + 2),
-                    event("invoice.payment_failed", invoice(&format!("in_f2_{org}"), &id, org, "open"), t + 2),
+                    event(
+                        "customer.subscription.updated",
+                        with(sub, |s| s["status"] = json!("past_due")),
+                        t + 2,
+                    ),
+                    event(
+                        "invoice.payment_failed",
+                        invoice(&format!("in_f2_{org}"), &id, org, "open"),
+                        t + 2,
+                    ),
                 ]
             },
-            ends: |t| (AccessState::PastDueGrace { until: t + 2 + GRACE }, Some(2)),
+            ends: |t| {
+                (
+                    AccessState::PastDueGrace {
+                        until: t + 2 + GRACE,
+                    },
+                    Some(2),
+                )
+            },
         },
         Path {
             name: "renewal fails, then is paid",
@@ -176,13 +256,32 @@ fn paths() -> Vec<Path> {
                 let sub = subscription(&id, org, 2, t);
                 vec![
                     event("customer.subscription.created", sub.clone(), t + 1),
-                    event("customer.subscription.updated", with(sub.clone(), |s| s["status"] = json!("past_due")), t + 2),
-                    event("invoice.payment_failed", invoice(&format!("in_g2_{org}"), &id, org, "open"), t + 2),
-                    event("invoice.paid", invoice(&format!("in_g2_{org}"), &id, org, "paid"), t + 3),
+                    event(
+                        "customer.subscription.updated",
+                        with(sub.clone(), |s| s["status"] = json!("past_due")),
+                        t + 2,
+                    ),
+                    event(
+                        "invoice.payment_failed",
+                        invoice(&format!("in_g2_{org}"), &id, org, "open"),
+                        t + 2,
+                    ),
+                    event(
+                        "invoice.paid",
+                        invoice(&format!("in_g2_{org}"), &id, org, "paid"),
+                        t + 3,
+                    ),
                     event("customer.subscription.updated", sub, t + 3),
                 ]
             },
-            ends: |t| (AccessState::Active { renews_at: Some(t + 20 * DAY) }, Some(2)),
+            ends: |t| {
+                (
+                    AccessState::Active {
+                        renews_at: Some(t + 20 * DAY),
+                    },
+                    Some(2),
+                )
+            },
         },
     ]
 }
@@ -242,7 +341,8 @@ async fn every_lifecycle_path_ends_in_the_same_state_in_any_order_and_delivered_
     }
     // Nothing but the events themselves was stored twice.
     assert_eq!(
-        app.count("select count(*) from stripe_event where processed_at is null").await,
+        app.count("select count(*) from stripe_event where processed_at is null")
+            .await,
         0
     );
 }
@@ -252,34 +352,73 @@ async fn a_paused_or_blocked_organization_cannot_start_calls_and_grace_still_can
     grant(&app, &owner.org_id, 5_000).await;
     let t = clock::now();
     let sub = subscription("sub_calls", &owner.org_id, 1, t - 100);
-    deliver(&app, &event("customer.subscription.created", sub.clone(), t - 100)).await;
+    deliver(
+        &app,
+        &event("customer.subscription.created", sub.clone(), t - 100),
+    )
+    .await;
     assert_eq!(dial(&app, &owner, LONDON, "active").await.0, 200);
 
     let paused = with(sub.clone(), |s| {
         s["pause_collection"] = json!({"behavior": "void", "resumes_at": t + 5 * DAY});
     });
-    deliver(&app, &event("customer.subscription.updated", paused, t - 90)).await;
+    deliver(
+        &app,
+        &event("customer.subscription.updated", paused, t - 90),
+    )
+    .await;
     let (status, refused) = dial(&app, &owner, LONDON, "paused").await;
     assert_eq!(status, 409, "{refused}");
     assert_eq!(refused["Conflict"]["code"], "subscription", "{refused}");
-    assert!(refused["Conflict"]["message"].as_str().unwrap().contains("paused until"), "{refused}");
+    assert!(
+        refused["Conflict"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("paused until"),
+        "{refused}"
+    );
 
-    deliver(&app, &event("customer.subscription.updated", sub.clone(), t - 80)).await;
+    deliver(
+        &app,
+        &event("customer.subscription.updated", sub.clone(), t - 80),
+    )
+    .await;
     assert_eq!(dial(&app, &owner, LONDON, "resumed").await.0, 200);
 
     // A renewal failed an hour ago: calls go on during the grace period.
     let past_due = with(sub, |s| s["status"] = json!("past_due"));
-    deliver(&app, &event("customer.subscription.updated", past_due, t - 70)).await;
+    deliver(
+        &app,
+        &event("customer.subscription.updated", past_due, t - 70),
+    )
+    .await;
     let failed = invoice("in_calls", "sub_calls", &owner.org_id, "open");
-    deliver(&app, &event("invoice.payment_failed", failed.clone(), t - 3600)).await;
-    assert!(matches!(access_of(&app, &owner.org_id).await.0, AccessState::PastDueGrace { .. }));
+    deliver(
+        &app,
+        &event("invoice.payment_failed", failed.clone(), t - 3600),
+    )
+    .await;
+    assert!(matches!(
+        access_of(&app, &owner.org_id).await.0,
+        AccessState::PastDueGrace { .. }
+    ));
     assert_eq!(dial(&app, &owner, LONDON, "grace").await.0, 200);
 
     // The same invoice failed earlier still (a late, older event): past grace.
-    deliver(&app, &event("invoice.payment_failed", failed, t - GRACE - 60)).await;
+    deliver(
+        &app,
+        &event("invoice.payment_failed", failed, t - GRACE - 60),
+    )
+    .await;
     let (status, refused) = dial(&app, &owner, LONDON, "blocked").await;
     assert_eq!(status, 409, "{refused}");
-    assert!(refused["Conflict"]["message"].as_str().unwrap().contains("overdue"), "{refused}");
+    assert!(
+        refused["Conflict"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("overdue"),
+        "{refused}"
+    );
     let before = app.count("select count(*) from call").await;
 
     // Paid: calls at once.
@@ -295,11 +434,19 @@ async fn seats_come_from_the_plan_and_the_free_plan_has_one(app: TestApp) {
     let invite = |email: &'static str| send_invitation(&app, &owner.client, &org, email, "member");
     let free = invite("one@example.com").await;
     assert_eq!(free.status(), 409);
-    assert!(free.text().await.unwrap().contains("Free plan has one seat"));
+    assert!(free
+        .text()
+        .await
+        .unwrap()
+        .contains("Free plan has one seat"));
 
     let t = clock::now();
     let sub = subscription("sub_seats", &org, 3, t);
-    deliver(&app, &event("customer.subscription.created", sub.clone(), t)).await;
+    deliver(
+        &app,
+        &event("customer.subscription.created", sub.clone(), t),
+    )
+    .await;
     assert_eq!(invite("one@example.com").await.status(), 200);
     assert_eq!(invite("two@example.com").await.status(), 200);
     let full = invite("three@example.com").await;
@@ -312,7 +459,11 @@ async fn seats_come_from_the_plan_and_the_free_plan_has_one(app: TestApp) {
         s["ended_at"] = json!(t + 1);
     });
     deliver(&app, &event("customer.subscription.deleted", ended, t + 1)).await;
-    assert_eq!(app.count("select count(*) from invitation where revoked_at is null").await, 2);
+    assert_eq!(
+        app.count("select count(*) from invitation where revoked_at is null")
+            .await,
+        2
+    );
     assert_eq!(invite("four@example.com").await.status(), 409);
 }
 
@@ -321,10 +472,18 @@ async fn owners_are_mailed_once_when_a_payment_fails_and_when_the_plan_ends(app:
     let org = owner.org_id.clone();
     let t = clock::now();
     let sub = subscription("sub_mail", &org, 1, t);
-    deliver(&app, &event("customer.subscription.created", sub.clone(), t)).await;
+    deliver(
+        &app,
+        &event("customer.subscription.created", sub.clone(), t),
+    )
+    .await;
     let failed = invoice("in_mail", "sub_mail", &org, "open");
     for _ in 0..2 {
-        deliver(&app, &event("invoice.payment_failed", failed.clone(), t + 1)).await;
+        deliver(
+            &app,
+            &event("invoice.payment_failed", failed.clone(), t + 1),
+        )
+        .await;
     }
     let mails = |subject: &'static str| {
         let app = &app;
@@ -342,13 +501,20 @@ async fn owners_are_mailed_once_when_a_payment_fails_and_when_the_plan_ends(app:
     });
     let deleted = event("customer.subscription.deleted", ended, t + 2);
     deliver(&app, &deleted).await;
-    deliver(&app, &event("customer.subscription.deleted", deleted["data"]["object"].clone(), t + 2)).await;
-    assert_eq!(mails("has ended").await, 1);
-    let body: String = sqlx::query_scalar(
-        "select body from outbox_email where subject like '%has ended%'",
+    deliver(
+        &app,
+        &event(
+            "customer.subscription.deleted",
+            deleted["data"]["object"].clone(),
+            t + 2,
+        ),
     )
-    .fetch_one(&app.db.pool)
-    .await
-    .unwrap();
+    .await;
+    assert_eq!(mails("has ended").await, 1);
+    let body: String =
+        sqlx::query_scalar("select body from outbox_email where subject like '%has ended%'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
     assert!(body.contains("Nothing was deleted"), "{body}");
 }

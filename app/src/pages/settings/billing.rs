@@ -134,7 +134,9 @@ fn Billing(data: BillingView, actions: Actions) -> impl IntoView {
         view! { <p class="hint">"Owners and admins manage the plan."</p> }.into_any()
     } else {
         match data.plan.clone() {
-            None => view! { <SubscribeForm data=data.clone() org action=actions.subscribe/> }.into_any(),
+            None => {
+                view! { <SubscribeForm data=data.clone() org action=actions.subscribe/> }.into_any()
+            }
             Some(plan) => view! { <ManagePlan plan data=data.clone() org actions/> }.into_any(),
         }
     };
@@ -186,7 +188,9 @@ fn ManagePlan(
     let seats_error = action_error(actions.seats);
     let fewest = data.seats_in_use.max(1);
     let most = data.max_seats.max(plan.seats);
-    let overdue = plan.payment_overdue.then(|| view! { <OverdueActions org actions/> });
+    let overdue = plan
+        .payment_overdue
+        .then(|| view! { <OverdueActions org actions/> });
     let ending = if plan.cancel_at_period_end {
         view! {
             <ActionForm action=actions.resume>

@@ -27,8 +27,8 @@ pub mod sandbox_sessions;
 pub mod sessions;
 pub mod sim_calls;
 pub mod spending;
-pub mod subscriptions;
 pub mod stripe_events;
+pub mod subscriptions;
 pub mod users;
 pub mod wallet;
 
