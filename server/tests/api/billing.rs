@@ -6,7 +6,7 @@
 //! to blocked and back with a new card, and who may do any of it.
 
 use crate::calls::{dial, grant, member, Member, LONDON};
-use crate::common::{Backend, TestApp};
+use crate::common::{location, Backend, TestApp};
 use crate::on_both_databases;
 use crate::roles::team;
 use crate::subscriptions::access_of;
@@ -27,16 +27,6 @@ on_both_databases!(
 
 const GOOD_CARD: &str = "4242 4242 4242 4242";
 const LATER_DECLINES: &str = "4000 0000 0000 0341";
-
-fn location(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get("location")
-        .unwrap_or_else(|| panic!("a redirect, got {}", response.status()))
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
 
 /// Subscribes `owner`'s organization to `seats` monthly seats, paying the
 /// sandbox checkout with `card`, and lets the webhook events land.

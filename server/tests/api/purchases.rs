@@ -2,7 +2,7 @@
 //! checkout session, the sandbox's checkout page and test cards, the signed
 //! event it sends to our own `/webhooks/stripe`, and auto-recharge.
 
-use crate::common::{TestApp, PUBLIC_URL};
+use crate::common::{location, TestApp, PUBLIC_URL};
 use crate::on_both_databases;
 use app::domain::Money;
 use app::server::db::ledger::{EntryKind, NewEntry};
@@ -45,16 +45,6 @@ async fn buy(
         &[("org_id", org), ("amount", amount), ("form_key", form_key)],
     )
     .await
-}
-
-fn location(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get("location")
-        .unwrap_or_else(|| panic!("a redirect, got {}", response.status()))
-        .to_str()
-        .unwrap()
-        .to_owned()
 }
 
 fn session_of(checkout_url: &str) -> String {

@@ -75,65 +75,96 @@ async fn deliver(app: &TestApp, event: &Value) {
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
 }
 
+/// One subscription's events, told in order: each step changes the object
+/// the subscription was created with (`t` is when the story starts).
+struct Story {
+    org: String,
+    id: String,
+    created: Value,
+    t: i64,
+    events: Vec<Value>,
+}
+
+impl Story {
+    fn new(org: &str, t: i64, seats: u32) -> Self {
+        let id = format!("sub_{org}");
+        let created = subscription(&id, org, seats, t);
+        let events = vec![event(
+            "customer.subscription.created",
+            created.clone(),
+            t + 1,
+        )];
+        Story {
+            org: org.to_owned(),
+            id,
+            created,
+            t,
+            events,
+        }
+    }
+
+    /// `kind` at `t + at`: the created object changed by `change`.
+    fn then(mut self, kind: &str, at: i64, change: impl FnOnce(&mut Value)) -> Self {
+        let object = with(self.created.clone(), change);
+        self.events.push(event(kind, object, self.t + at));
+        self
+    }
+
+    fn updated(self, at: i64, change: impl FnOnce(&mut Value)) -> Self {
+        self.then("customer.subscription.updated", at, change)
+    }
+
+    /// `invoice.paid` or `invoice.payment_failed` for invoice number `n`.
+    fn invoice(mut self, kind: &str, n: u32, at: i64) -> Self {
+        let status = if kind == "invoice.paid" {
+            "paid"
+        } else {
+            "open"
+        };
+        let object = invoice(&format!("in_{n}_{}", self.org), &self.id, &self.org, status);
+        self.events.push(event(kind, object, self.t + at));
+        self
+    }
+}
+
+fn paused(s: &mut Value, until: i64) {
+    s["pause_collection"] = json!({"behavior": "void", "resumes_at": until});
+}
+
 /// One lifecycle path: its events for an organization, and where it ends.
 struct Path {
     name: &'static str,
-    events: fn(&str, i64) -> Vec<Value>,
+    story: fn(&str, i64) -> Story,
     ends: fn(i64) -> (AccessState, Option<u32>),
+}
+
+fn active(t: i64) -> AccessState {
+    AccessState::Active {
+        renews_at: Some(t + 20 * DAY),
+    }
 }
 
 fn paths() -> Vec<Path> {
     vec![
         Path {
             name: "subscribe, then add seats",
-            events: |org, t| {
-                let id = format!("sub_a_{org}");
-                let sub = subscription(&id, org, 3, t);
-                vec![
-                    event("customer.subscription.created", sub.clone(), t + 1),
-                    event(
-                        "invoice.paid",
-                        invoice(&format!("in_a1_{org}"), &id, org, "paid"),
-                        t + 1,
-                    ),
-                    event(
-                        "customer.subscription.updated",
-                        with(sub, |s| s["items"]["data"][0]["quantity"] = json!(5)),
-                        t + 2,
-                    ),
-                ]
+            story: |org, t| {
+                Story::new(org, t, 3)
+                    .invoice("invoice.paid", 1, 1)
+                    .updated(2, |s| s["items"]["data"][0]["quantity"] = json!(5))
             },
-            ends: |t| {
-                (
-                    AccessState::Active {
-                        renews_at: Some(t + 20 * DAY),
-                    },
-                    Some(5),
-                )
-            },
+            ends: |t| (active(t), Some(5)),
         },
         Path {
             name: "cancel at the period end, then ended",
-            events: |org, t| {
-                let id = format!("sub_b_{org}");
-                let sub = subscription(&id, org, 2, t);
-                vec![
-                    event("customer.subscription.created", sub.clone(), t + 1),
-                    event(
-                        "customer.subscription.updated",
-                        with(sub.clone(), |s| s["cancel_at_period_end"] = json!(true)),
-                        t + 2,
-                    ),
-                    event(
-                        "customer.subscription.deleted",
-                        with(sub, |s| {
-                            s["status"] = json!("canceled");
-                            s["cancel_at_period_end"] = json!(true);
-                            s["ended_at"] = json!(t + 3);
-                        }),
-                        t + 3,
-                    ),
-                ]
+            story: |org, t| {
+                Story::new(org, t, 2)
+                    .updated(2, |s| s["cancel_at_period_end"] = json!(true))
+                    .then("customer.subscription.deleted", 3, |s| {
+                        s["status"] = json!("canceled");
+                        s["cancel_at_period_end"] = json!(true);
+                        s["ended_at"] = json!(t + 3);
+                    })
             },
             ends: |t| {
                 (
@@ -146,99 +177,36 @@ fn paths() -> Vec<Path> {
         },
         Path {
             name: "cancel, then resume",
-            events: |org, t| {
-                let id = format!("sub_c_{org}");
-                let sub = subscription(&id, org, 2, t);
-                vec![
-                    event("customer.subscription.created", sub.clone(), t + 1),
-                    event(
-                        "customer.subscription.updated",
-                        with(sub.clone(), |s| s["cancel_at_period_end"] = json!(true)),
-                        t + 2,
-                    ),
-                    event("customer.subscription.updated", sub, t + 3),
-                ]
+            story: |org, t| {
+                Story::new(org, t, 2)
+                    .updated(2, |s| s["cancel_at_period_end"] = json!(true))
+                    .updated(3, |_| {})
             },
-            ends: |t| {
-                (
-                    AccessState::Active {
-                        renews_at: Some(t + 20 * DAY),
-                    },
-                    Some(2),
-                )
-            },
+            ends: |t| (active(t), Some(2)),
         },
         Path {
             name: "pause until a date",
-            events: |org, t| {
-                let id = format!("sub_d_{org}");
-                let sub = subscription(&id, org, 2, t);
-                vec![
-                    event("customer.subscription.created", sub.clone(), t + 1),
-                    event(
-                        "customer.subscription.updated",
-                        with(sub, |s| {
-                            s["pause_collection"] =
-                                json!({"behavior": "void", "resumes_at": t + 10 * DAY});
-                        }),
-                        t + 2,
-                    ),
-                ]
-            },
+            story: |org, t| Story::new(org, t, 2).updated(2, |s| paused(s, t + 10 * DAY)),
             ends: |t| {
-                (
-                    AccessState::PausedUntil {
-                        resumes_at: Some(t + 10 * DAY),
-                    },
-                    Some(2),
-                )
+                let until = Some(t + 10 * DAY);
+                (AccessState::PausedUntil { resumes_at: until }, Some(2))
             },
         },
         Path {
             name: "pause, then resume now",
-            events: |org, t| {
-                let id = format!("sub_e_{org}");
-                let sub = subscription(&id, org, 2, t);
-                vec![
-                    event("customer.subscription.created", sub.clone(), t + 1),
-                    event(
-                        "customer.subscription.updated",
-                        with(sub.clone(), |s| {
-                            s["pause_collection"] =
-                                json!({"behavior": "void", "resumes_at": t + 10 * DAY});
-                        }),
-                        t + 2,
-                    ),
-                    event("customer.subscription.updated", sub, t + 3),
-                ]
+            story: |org, t| {
+                Story::new(org, t, 2)
+                    .updated(2, |s| paused(s, t + 10 * DAY))
+                    .updated(3, |_| {})
             },
-            ends: |t| {
-                (
-                    AccessState::Active {
-                        renews_at: Some(t + 20 * DAY),
-                    },
-                    Some(2),
-                )
-            },
+            ends: |t| (active(t), Some(2)),
         },
         Path {
             name: "renewal fails: grace",
-            events: |org, t| {
-                let id = format!("sub_f_{org}");
-                let sub = subscription(&id, org, 2, t);
-                vec![
-                    event("customer.subscription.created", sub.clone(), t + 1),
-                    event(
-                        "customer.subscription.updated",
-                        with(sub, |s| s["status"] = json!("past_due")),
-                        t + 2,
-                    ),
-                    event(
-                        "invoice.payment_failed",
-                        invoice(&format!("in_f2_{org}"), &id, org, "open"),
-                        t + 2,
-                    ),
-                ]
+            story: |org, t| {
+                Story::new(org, t, 2)
+                    .updated(2, |s| s["status"] = json!("past_due"))
+                    .invoice("invoice.payment_failed", 2, 2)
             },
             ends: |t| {
                 (
@@ -251,37 +219,14 @@ fn paths() -> Vec<Path> {
         },
         Path {
             name: "renewal fails, then is paid",
-            events: |org, t| {
-                let id = format!("sub_g_{org}");
-                let sub = subscription(&id, org, 2, t);
-                vec![
-                    event("customer.subscription.created", sub.clone(), t + 1),
-                    event(
-                        "customer.subscription.updated",
-                        with(sub.clone(), |s| s["status"] = json!("past_due")),
-                        t + 2,
-                    ),
-                    event(
-                        "invoice.payment_failed",
-                        invoice(&format!("in_g2_{org}"), &id, org, "open"),
-                        t + 2,
-                    ),
-                    event(
-                        "invoice.paid",
-                        invoice(&format!("in_g2_{org}"), &id, org, "paid"),
-                        t + 3,
-                    ),
-                    event("customer.subscription.updated", sub, t + 3),
-                ]
+            story: |org, t| {
+                Story::new(org, t, 2)
+                    .updated(2, |s| s["status"] = json!("past_due"))
+                    .invoice("invoice.payment_failed", 2, 2)
+                    .invoice("invoice.paid", 2, 3)
+                    .updated(3, |_| {})
             },
-            ends: |t| {
-                (
-                    AccessState::Active {
-                        renews_at: Some(t + 20 * DAY),
-                    },
-                    Some(2),
-                )
-            },
+            ends: |t| (active(t), Some(2)),
         },
     ]
 }
@@ -322,10 +267,10 @@ async fn every_lifecycle_path_ends_in_the_same_state_in_any_order_and_delivered_
 ) {
     let t = clock::now() - 60;
     for path in paths() {
-        let count = (path.events)("org_x", t).len();
+        let count = (path.story)("org_x", t).events.len();
         for order in orders(count) {
             let org = app.new_org().await;
-            let events = (path.events)(&org, t);
+            let events = (path.story)(&org, t).events;
             for round in 0..2 {
                 for &i in &order {
                     deliver(&app, &events[i]).await;

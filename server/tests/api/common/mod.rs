@@ -341,6 +341,18 @@ fn browser() -> Client {
 }
 
 /// The value of our session cookie in a response's Set-Cookie, if it set one.
+/// Where a response redirects the browser (a server function that ends in
+/// `leptos_axum::redirect`, such as a checkout or the Billing Portal).
+pub fn location(response: &Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("a redirect, got {}", response.status()))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
 pub fn session_cookie(response: &Response) -> Option<String> {
     response
         .headers()
