@@ -76,3 +76,45 @@ test("screenshots of a team: settings sections, the invitation, the account page
   await visit(page, "/settings", testInfo);
   await page.screenshot({ path: `${dir}/10-settings-phone.png`, fullPage: true });
 });
+
+test("screenshots of the plan: free, checkout, active, grace banner, blocked dialer, portal", async ({ page }, testInfo) => {
+  test.skip(!dir || !jsEnabled(testInfo), "set PB_SCREENSHOTS=<dir> to take them");
+  await page.setViewportSize({ width: 1100, height: 900 });
+  await register(page, testInfo, "Ada Lovelace", uniqueEmail("plan-screens"));
+  await expect(page).toHaveURL(/\/dialer$/);
+  await buyTenDollars(page, testInfo);
+  const billing = page.locator("#billing");
+  const planIs = async (kind: string) =>
+    expect(async () => {
+      await visit(page, "/settings", testInfo);
+      await expect(billing.getByTestId("plan-state")).toHaveAttribute("data-kind", kind, { timeout: 1_000 });
+    }).toPass({ timeout: 20_000 });
+  await visit(page, "/settings", testInfo);
+  await billing.screenshot({ path: `${dir}/11-plan-free.png` });
+
+  await billing.getByLabel(/^Seats/).fill("3");
+  await billing.getByRole("button", { name: "Subscribe" }).click();
+  await expect(page).toHaveURL(/\/sandbox\/checkout\//);
+  await page.screenshot({ path: `${dir}/12-checkout-subscription.png`, fullPage: true });
+  await page.getByLabel("Card number").fill("4000 0000 0000 0341");
+  await page.getByRole("button", { name: /^Subscribe/ }).click();
+  await planIs("active");
+  await billing.screenshot({ path: `${dir}/13-plan-active.png` });
+
+  await billing.getByRole("button", { name: "Advance to the next renewal" }).click();
+  await planIs("grace");
+  await page.screenshot({ path: `${dir}/14-payment-failed-grace.png`, fullPage: true });
+  await billing.getByRole("button", { name: "Advance past the payment grace period" }).click();
+  await planIs("blocked");
+  await visit(page, "/dialer", testInfo);
+  await page.getByLabel("Number", { exact: true }).fill("+44 20 7183 8750");
+  await page.getByRole("button", { name: "Call", exact: true }).click();
+  await expect(page.getByRole("alert")).toBeVisible();
+  await page.screenshot({ path: `${dir}/15-blocked-dialer.png`, fullPage: true });
+
+  await visit(page, "/settings", testInfo);
+  await billing.getByRole("button", { name: "Update payment method" }).click();
+  await expect(page).toHaveURL(/\/sandbox\/portal\//);
+  await expect(page.getByTestId("portal-card")).toBeVisible();
+  await page.screenshot({ path: `${dir}/16-portal.png`, fullPage: true });
+});

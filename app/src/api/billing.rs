@@ -130,7 +130,7 @@ pub mod ssr {
     use crate::server::billing::{self, MAX_PAUSE_DAYS};
     use crate::server::guard::{self, OrgAdmin};
     use crate::server::subscriptions::Subscription;
-    use crate::server::{clock, dates, db, ids};
+    use crate::server::{dates, ids};
 
     async fn require_admin(org_id: &str) -> Result<(OrgAdmin, crate::server::AppState), AppError> {
         let (member, state) = guard::require_member(org_id).await?;
@@ -139,12 +139,10 @@ pub mod ssr {
 
     pub async fn load_billing(org_id: String) -> Result<BillingView, AppError> {
         let (member, state) = guard::require_member(&org_id).await?;
-        let (access, sub) = billing::load(&state, &member.org_id).await?;
+        let access = billing::load(&state, &member.org_id).await?;
+        let (billing_now, sub) = (access.billing_now, access.subscription);
+        let access = access.state;
         let seats_in_use = billing::seats_in_use(&state, &member.org_id).await?;
-        let billing_now = {
-            let mut conn = state.db.pool.acquire().await?;
-            db::billing_clock::billing_now(&mut conn, &member.org_id, clock::now()).await?
-        };
         let can_manage = member.role.can_manage_org();
         Ok(BillingView {
             org_id: member.org_id,

@@ -186,8 +186,10 @@ mod ssr {
         let threshold = Money::from_micros(wallet.low_balance_threshold);
         let available = Money::from_micros(wallet.balance - wallet.held);
         let can_manage = member.role.can_manage_org();
-        let (access, _) = crate::server::billing::load(&state, &member.org_id).await?;
-        let access_banner = crate::api::billing::ssr::banner(&access, can_manage, clock::now());
+        // The countdown runs on the organization's billing clock, as its dates do.
+        let access = crate::server::billing::load(&state, &member.org_id).await?;
+        let access_banner =
+            crate::api::billing::ssr::banner(&access.state, can_manage, access.billing_now);
         Ok(WalletStatus {
             org_id: member.org_id,
             balance,

@@ -17,7 +17,7 @@ use super::guard::OrgAdmin;
 use super::providers::payments::{
     InvoicePayment, PaymentError, SubscriptionChange, SubscriptionCheckout,
 };
-use super::subscriptions::{self, Applied, Freshness, Subscription};
+use super::subscriptions::{self, Applied, Freshness, OrgAccess, Subscription};
 use super::{clock, AppState};
 use crate::domain::access_state::AccessState;
 use crate::domain::{AuditAction, FormKey, PlanInterval};
@@ -46,7 +46,11 @@ pub async fn subscribe(
 ) -> Result<String, AppError> {
     let member = admin.member();
     let org_id = &member.org_id;
-    let (access, current) = load(state, org_id).await?;
+    let OrgAccess {
+        state: access,
+        subscription: current,
+        ..
+    } = load(state, org_id).await?;
     if access.is_subscribed() {
         return Err(AppError::conflict(
             "already_subscribed",
@@ -143,7 +147,11 @@ pub fn check_seat_count(
 pub async fn change_seats(state: &AppState, admin: &OrgAdmin, seats: u32) -> Result<(), AppError> {
     let member = admin.member();
     let org_id = &member.org_id;
-    let (access, sub) = load(state, org_id).await?;
+    let OrgAccess {
+        state: access,
+        subscription: sub,
+        ..
+    } = load(state, org_id).await?;
     let sub = live_subscription(&access, sub)?;
     if seats == sub.quantity {
         return Ok(());
@@ -236,7 +244,11 @@ pub async fn cancel_at_period_end(
     admin: &OrgAdmin,
     cancel: bool,
 ) -> Result<(), AppError> {
-    let (access, sub) = load(state, &admin.member().org_id).await?;
+    let OrgAccess {
+        state: access,
+        subscription: sub,
+        ..
+    } = load(state, &admin.member().org_id).await?;
     let sub = live_subscription(&access, sub)?;
     if sub.cancel_at_period_end == cancel {
         return Ok(());
@@ -266,7 +278,11 @@ pub async fn cancel_at_period_end(
 /// members cannot start calls meanwhile.
 pub async fn pause(state: &AppState, admin: &OrgAdmin, resumes_at: i64) -> Result<(), AppError> {
     let org_id = &admin.member().org_id;
-    let (access, sub) = load(state, org_id).await?;
+    let OrgAccess {
+        state: access,
+        subscription: sub,
+        billing_now,
+    } = load(state, org_id).await?;
     let sub = live_subscription(&access, sub)?;
     if matches!(access, AccessState::PausedUntil { .. }) {
         return Err(AppError::conflict(
@@ -274,7 +290,6 @@ pub async fn pause(state: &AppState, admin: &OrgAdmin, resumes_at: i64) -> Resul
             "the subscription is already paused",
         ));
     }
-    let billing_now = billing_now(state, org_id).await?;
     if resumes_at <= billing_now || resumes_at > billing_now + MAX_PAUSE_DAYS * 86_400 {
         return Err(AppError::validation(
             "resumes_on",
@@ -305,7 +320,11 @@ pub async fn pause(state: &AppState, admin: &OrgAdmin, resumes_at: i64) -> Resul
 
 /// Ends a pause now.
 pub async fn resume_now(state: &AppState, admin: &OrgAdmin) -> Result<(), AppError> {
-    let (access, sub) = load(state, &admin.member().org_id).await?;
+    let OrgAccess {
+        state: access,
+        subscription: sub,
+        ..
+    } = load(state, &admin.member().org_id).await?;
     let sub = live_subscription(&access, sub)?;
     if !sub.paused {
         return Ok(());
@@ -331,7 +350,11 @@ pub async fn resume_now(state: &AppState, admin: &OrgAdmin) -> Result<(), AppErr
 /// The Billing Portal (payment method, invoices) for the organization's customer.
 pub async fn portal(state: &AppState, admin: &OrgAdmin) -> Result<String, AppError> {
     let org_id = &admin.member().org_id;
-    let (_, sub) = load(state, org_id).await?;
+    let OrgAccess {
+        state: _,
+        subscription: sub,
+        ..
+    } = load(state, org_id).await?;
     let Some(customer) = sub.map(|sub| sub.customer_id) else {
         return Err(AppError::conflict(
             "not_subscribed",
@@ -350,7 +373,11 @@ pub async fn portal(state: &AppState, admin: &OrgAdmin) -> Result<String, AppErr
 /// A payment that goes through unblocks when its `invoice.paid` arrives,
 /// which the provider sends at once; the answer is read again here too.
 pub async fn retry_payment(state: &AppState, admin: &OrgAdmin) -> Result<(), AppError> {
-    let (_, sub) = load(state, &admin.member().org_id).await?;
+    let OrgAccess {
+        state: _,
+        subscription: sub,
+        ..
+    } = load(state, &admin.member().org_id).await?;
     let Some(sub) = sub.filter(|sub| !sub.overdue_invoices.is_empty()) else {
         return Err(AppError::conflict("nothing_due", "no payment is overdue"));
     };
@@ -416,10 +443,7 @@ fn stored(applied: Applied) -> Result<(), AppError> {
 }
 
 /// The organization's access state and subscription now.
-pub async fn load(
-    state: &AppState,
-    org_id: &str,
-) -> Result<(AccessState, Option<Subscription>), AppError> {
+pub async fn load(state: &AppState, org_id: &str) -> Result<OrgAccess, AppError> {
     let mut conn = state.db.pool.acquire().await?;
     Ok(subscriptions::access(
         &mut conn,
@@ -428,11 +452,6 @@ pub async fn load(
         state.subscriptions.grace_secs,
     )
     .await?)
-}
-
-async fn billing_now(state: &AppState, org_id: &str) -> Result<i64, AppError> {
-    let mut conn = state.db.pool.acquire().await?;
-    Ok(db::billing_clock::billing_now(&mut conn, org_id, clock::now()).await?)
 }
 
 /// The subscription a change applies to: one that has not ended.

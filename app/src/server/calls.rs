@@ -448,10 +448,10 @@ async fn authorize(
         return Err(CallError::InDebt { owed: debt.owed });
     }
     // What the plan allows, read from the one access state.
-    let (access, _) =
+    let access =
         super::subscriptions::access(&mut tx, request.org_id, now, settings.payment_grace_secs)
             .await?;
-    if let Some(reason) = access.call_refusal() {
+    if let Some(reason) = access.state.call_refusal() {
         return Err(CallError::RefusedByPlan(reason));
     }
     // Dial clicks of one organization serialize on its wallet: look again.

@@ -20,8 +20,9 @@ pub async fn seat_limit(
     if let Some(limit) = db::orgs::seat_limit_override(&mut *conn, org_id).await? {
         return Ok(u32::try_from(limit.max(0)).unwrap_or(u32::MAX));
     }
-    let (access, subscription) = subscriptions::access(conn, org_id, now, grace_secs).await?;
-    Ok(access.seat_limit(subscription.map_or(0, |s| s.quantity)))
+    let access = subscriptions::access(conn, org_id, now, grace_secs).await?;
+    let seats = access.subscription.map_or(0, |s| s.quantity);
+    Ok(access.state.seat_limit(seats))
 }
 
 /// Refuses one more seat (an invitation) when members plus open invitations
@@ -34,7 +35,9 @@ pub async fn check_seat_available(
     now: i64,
     grace_secs: i64,
 ) -> Result<(), AppError> {
-    let (access, _) = subscriptions::access(conn, org_id, now, grace_secs).await?;
+    let access = subscriptions::access(conn, org_id, now, grace_secs)
+        .await?
+        .state;
     if let Some(reason) = access.invitation_refusal() {
         return Err(AppError::conflict("subscription", reason));
     }

@@ -53,21 +53,31 @@ impl Subscription {
     }
 }
 
-/// The organization's access state now (its billing clock), with the
-/// subscription it was derived from.
+/// An organization's access, as of one instant of its billing clock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrgAccess {
+    pub state: AccessState,
+    /// The subscription it was derived from.
+    pub subscription: Option<Subscription>,
+    /// The instant, on the organization's billing clock (countdowns count from it).
+    pub billing_now: i64,
+}
+
+/// The organization's access state now (its billing clock).
 pub async fn access(
     conn: &mut AnyConnection,
     org_id: &str,
     now: i64,
     grace_secs: i64,
-) -> Result<(AccessState, Option<Subscription>), sqlx::Error> {
+) -> Result<OrgAccess, sqlx::Error> {
     let subscription = load(conn, org_id).await?;
     let billing_now = db::billing_clock::billing_now(conn, org_id, now).await?;
     let facts = subscription.as_ref().map(Subscription::facts);
-    Ok((
-        access_state::derive(facts.as_ref(), billing_now, grace_secs),
+    Ok(OrgAccess {
+        state: access_state::derive(facts.as_ref(), billing_now, grace_secs),
         subscription,
-    ))
+        billing_now,
+    })
 }
 
 /// The stored subscription of `org_id`, with its overdue invoices.

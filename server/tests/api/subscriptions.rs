@@ -64,10 +64,10 @@ pub(crate) fn event(kind: &str, object: Value, created: i64) -> Value {
 /// The organization's access state and seats as the product derives them now.
 pub(crate) async fn access_of(app: &TestApp, org_id: &str) -> (AccessState, Option<u32>) {
     let mut conn = app.db.pool.acquire().await.unwrap();
-    let (access, subscription) = subscriptions::access(&mut conn, org_id, clock::now(), GRACE)
+    let access = subscriptions::access(&mut conn, org_id, clock::now(), GRACE)
         .await
         .unwrap();
-    (access, subscription.map(|s| s.quantity))
+    (access.state, access.subscription.map(|s| s.quantity))
 }
 
 async fn deliver(app: &TestApp, event: &Value) {
