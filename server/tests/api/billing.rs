@@ -21,6 +21,7 @@ on_both_databases!(
     a_seat_change_the_database_cannot_keep_is_set_back_at_the_provider_and_audited,
     cancel_keeps_access_until_the_period_ends_and_resume_undoes_it,
     a_pause_refuses_calls_until_resumed_now,
+    a_pause_ends_on_its_date_by_the_job_and_owners_are_reminded_before,
     a_failed_renewal_blocks_after_grace_and_a_new_card_with_retry_unblocks,
     only_owners_and_admins_manage_the_plan,
 );
@@ -405,6 +406,47 @@ async fn a_pause_refuses_calls_until_resumed_now(app: TestApp) {
             .len(),
         1
     );
+}
+
+async fn a_pause_ends_on_its_date_by_the_job_and_owners_are_reminded_before(app: TestApp) {
+    let owner = member(&app, "owner@example.com").await;
+    let org = owner.org_id.clone();
+    subscribe(&app, &owner, 1, GOOD_CARD).await;
+    let view = call_ok(&app, &owner, "billing/load", &[("org_id", &org)]).await;
+    let resumes_on = view["pause_from"].as_str().unwrap().to_owned();
+    call_ok(
+        &app,
+        &owner,
+        "billing/pause",
+        &[("org_id", &org), ("resumes_on", &resumes_on)],
+    )
+    .await;
+
+    // The date is less than three days away: the scan reminds the owners, once.
+    let reminders = "select count(*) from outbox_email
+        where to_address = 'owner@example.com' and subject like '%resumes soon%'";
+    app.run_jobs_until_count(reminders, 1).await;
+
+    // The day comes on the billing clock, and the provider has said nothing:
+    // the scan ends the pause at the provider and stores its answer.
+    let mut conn = app.db.pool.acquire().await.unwrap();
+    app::server::db::billing_clock::advance(&mut conn, &org, 2 * 86_400, app::server::clock::now())
+        .await
+        .unwrap();
+    drop(conn);
+    app.run_jobs_until_count("select count(*) from subscription where paused = 0", 1)
+        .await;
+    assert!(matches!(
+        access_of(&app, &org).await.0,
+        AccessState::Active { .. }
+    ));
+    let resumed = audit_details(&app, &org, "subscription_resumed").await;
+    assert_eq!(resumed.len(), 1, "{resumed:?}");
+    assert!(
+        resumed[0].starts_with("The pause ended on its date"),
+        "{resumed:?}"
+    );
+    assert_eq!(app.count(reminders).await, 1);
 }
 
 async fn a_failed_renewal_blocks_after_grace_and_a_new_card_with_retry_unblocks(app: TestApp) {
