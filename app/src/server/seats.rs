@@ -6,7 +6,8 @@
 //! Free plan's one), unless an operator set `org.seat_limit` for the
 //! organization, which then wins.
 
-use super::{db, subscriptions};
+use super::db;
+use super::subscriptions::{self, OrgAccess};
 use crate::error::AppError;
 use sqlx::AnyConnection;
 
@@ -17,11 +18,20 @@ pub async fn seat_limit(
     now: i64,
     grace_secs: i64,
 ) -> Result<u32, AppError> {
+    let access = subscriptions::access(conn, org_id, now, grace_secs).await?;
+    limit_of(conn, org_id, &access).await
+}
+
+/// The operator's override, or the plan's seats.
+async fn limit_of(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    access: &OrgAccess,
+) -> Result<u32, AppError> {
     if let Some(limit) = db::orgs::seat_limit_override(&mut *conn, org_id).await? {
         return Ok(u32::try_from(limit.max(0)).unwrap_or(u32::MAX));
     }
-    let access = subscriptions::access(conn, org_id, now, grace_secs).await?;
-    let seats = access.subscription.map_or(0, |s| s.quantity);
+    let seats = access.subscription.as_ref().map_or(0, |s| s.quantity);
     Ok(access.state.seat_limit(seats))
 }
 
@@ -35,17 +45,15 @@ pub async fn check_seat_available(
     now: i64,
     grace_secs: i64,
 ) -> Result<(), AppError> {
-    let access = subscriptions::access(conn, org_id, now, grace_secs)
-        .await?
-        .state;
-    if let Some(reason) = access.invitation_refusal() {
+    let access = subscriptions::access(conn, org_id, now, grace_secs).await?;
+    if let Some(reason) = access.state.invitation_refusal() {
         return Err(AppError::conflict("subscription", reason));
     }
-    let limit = seat_limit(conn, org_id, now, grace_secs).await?;
+    let limit = limit_of(conn, org_id, &access).await?;
     let members = db::orgs::count_members(&mut *conn, org_id).await?;
     let invited = db::invitations::count_open(&mut *conn, org_id, now).await?;
     if members + invited >= i64::from(limit) {
-        let message = if limit <= 1 && !access.is_subscribed() {
+        let message = if limit <= 1 && !access.state.is_subscribed() {
             "the Free plan has one seat: subscribe to the Team plan (Settings, Billing) to \
              invite colleagues"
                 .to_owned()
