@@ -181,7 +181,10 @@ async fn process(
             let object = fetch(payments, &subscription_id).await?;
             match apply(db, event, Some(&object)).await? {
                 Processed::Done(outcome) => Ok(outcome),
-                Processed::NeedsFetch(_) => unreachable!("a fetched object is never in doubt"),
+                // A fetched object is applied as the latest: never in doubt.
+                Processed::NeedsFetch(id) => Err(ProcessError::Provider(format!(
+                    "{id} still in doubt after fetching it"
+                ))),
             }
         }
     }
