@@ -17,10 +17,12 @@ cd "$(dirname "$0")/.."
 # and rating form added 69.6 KB of WASM (602,093 bytes brotli); the team
 # pages (members and invitations, spending controls and usage, the audit
 # trail, the account page, the invitation page) added 124.3 KB more
-# (734,848 bytes in all, December 2026). The budget leaves about 2.7% for
+# (734,848 bytes in all, December 2026); the subscription pages (the plan
+# and billing section, the banner, the sandbox's subscription checkout and
+# portal) 59.1 KB more (793,985 bytes). The budget leaves about 2.7% for
 # ordinary growth. It is a ratchet, not the 250 KB goal: docs/performance.md
 # says what stands in the way.
-BUDGET=${BUNDLE_BUDGET_BYTES:-755000}
+BUDGET=${BUNDLE_BUDGET_BYTES:-815000}
 SITE=${1:-${LEPTOS_SITE_ROOT:-target/site}}
 command -v brotli >/dev/null || { echo "brotli not found: apt-get install brotli" >&2; exit 2; }
 
