@@ -267,7 +267,10 @@ pub async fn apply_subscription_object(
             ))
         }
     };
-    if db::orgs::name_of(&mut *conn, &org_id).await?.is_none() {
+    // The organization's lock before its subscription is read: two events
+    // applied at once (PostgreSQL runs them side by side) then see each
+    // other's result instead of the later commit winning blindly.
+    if !db::orgs::lock_team(&mut *conn, &org_id).await? {
         return Ok(Applied::Ignored(format!("no organization {org_id}")));
     }
     let current = store::for_org(&mut *conn, &org_id).await?;
@@ -394,6 +397,7 @@ pub async fn apply_invoice(
             }
         },
     };
+    db::orgs::lock_team(&mut *conn, &org_id).await?;
     let reference = store::InvoiceRef {
         invoice_id,
         subscription_id,

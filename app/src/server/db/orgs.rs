@@ -201,10 +201,12 @@ pub async fn members<'c>(
         .collect()
 }
 
-/// Serializes changes to one organization's team: every change to who is in
-/// it (and in what role) takes this row lock first, so counting owners or
-/// seats and acting on the count happen as one step on PostgreSQL too
-/// (SQLite's write transactions are serial already).
+/// Serializes changes to one organization's team and plan: every change to
+/// who is in it (and in what role) and to its subscription takes this row
+/// lock first, so counting owners or seats and acting on the count, or
+/// comparing an event with the stored subscription and replacing it, happen
+/// as one step on PostgreSQL too (SQLite's write transactions are serial
+/// already). False when there is no such organization.
 #[tracing::instrument(skip_all)]
 pub async fn lock_team<'c>(
     db: impl Executor<'c, Database = Any>,
