@@ -16,6 +16,8 @@
 //! It reads the `phonebooth_session` cookie (plain-http name) signed with
 //! the key derived from `SESSION_SECRET` exactly as `startup.rs` derives it.
 
+use app::api::billing::ssr::banner;
+use app::api::billing::AccessBanner;
 use app::api::call_history::CALLS_PAGE_SIZE;
 use app::domain::Money;
 use app::server::call_views::call_view;
@@ -27,7 +29,7 @@ use app::server::db::{self, Db, DbOptions};
 use app::server::page_reads::WalletRead;
 use app::server::paging::PageWindow;
 use app::server::phone::format_international;
-use app::server::{clock, purchases};
+use app::server::{clock, purchases, subscriptions};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -39,6 +41,8 @@ use std::fmt::Write;
 use tower_sessions::cookie::{Cookie, CookieJar, Key};
 
 const COOKIE: &str = "phonebooth_session";
+/// The payment grace period the product runs with by default (3 days).
+const GRACE_SECS: i64 = 3 * 86_400;
 
 #[derive(Clone)]
 struct Peer {
@@ -147,9 +151,22 @@ fn esc(out: &mut String, text: &str) {
     }
 }
 
+/// The plan banner (paused, payment failed, blocked) from the same access
+/// read the product's layout makes for every page.
+async fn access_banner(peer: &Peer, who: &SignedIn) -> Result<Option<AccessBanner>, StatusCode> {
+    let mut conn = peer.db.pool.acquire().await.map_err(internal)?;
+    let org = &who.current.org_id;
+    let access = subscriptions::access(&mut conn, org, clock::now(), GRACE_SECS)
+        .await
+        .map_err(internal)?;
+    let can_manage = who.current.role.can_manage_org();
+    Ok(banner(&access.state, can_manage, access.billing_now))
+}
+
 /// The document head, the header (navigation, organization switcher, user
-/// menu) and the low-balance banner: what the product's layout shows.
-fn layout(who: &SignedIn, wallet: &WalletRead, title: &str) -> String {
+/// menu), the plan banner and the low-balance banner: what the product's
+/// layout shows.
+fn layout(who: &SignedIn, wallet: &WalletRead, plan: Option<AccessBanner>, title: &str) -> String {
     let mut out = String::with_capacity(16 * 1024);
     out.push_str("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
     esc(&mut out, title);
@@ -178,6 +195,11 @@ fn layout(who: &SignedIn, wallet: &WalletRead, title: &str) -> String {
         "</p><p>Role: {}</p></details></header><main>",
         who.current.role
     );
+    if let Some(plan) = plan {
+        out.push_str("<div class=\"access-banner\">");
+        esc(&mut out, &plan.text);
+        out.push_str("</div>");
+    }
     let available = wallet.balance - wallet.held;
     if wallet.low_balance_threshold > 0 && available < wallet.low_balance_threshold {
         let _ = write!(
@@ -232,7 +254,8 @@ async fn calls(
         .await
         .map_err(internal)?;
     let wallet = db::wallet::status(pool, org).await.map_err(internal)?;
-    let mut out = layout(&who, &wallet, "Calls");
+    let plan = access_banner(&peer, &who).await?;
+    let mut out = layout(&who, &wallet, plan, "Calls");
     out.push_str("<form method=\"get\" action=\"/calls\"><select name=\"member\"><option value=\"\">Everyone</option>");
     for caller in &callers {
         out.push_str("<option value=\"");
@@ -307,7 +330,8 @@ async fn wallet(State(peer): State<Peer>, headers: HeaderMap) -> Page {
         .await
         .map_err(internal)?;
 
-    let mut out = layout(&who, &status, "Wallet");
+    let plan = access_banner(&peer, &who).await?;
+    let mut out = layout(&who, &status, plan, "Wallet");
     let _ = write!(
         out,
         "<section><p>{}</p><dl><dt>Available</dt><dd>{}</dd><dt>Held</dt><dd>{}</dd></dl></section>",
@@ -385,7 +409,8 @@ async fn dialer(State(peer): State<Peer>, headers: HeaderMap) -> Page {
     let recent = db::calls::recent_for_user(pool, &who.user_id, org, 8)
         .await
         .map_err(internal)?;
-    let mut out = layout(&who, &wallet, "Dialer");
+    let plan = access_banner(&peer, &who).await?;
+    let mut out = layout(&who, &wallet, plan, "Dialer");
     out.push_str("<form method=\"post\" action=\"/api/calls/start\"><select name=\"country\">");
     for (code, name) in countries {
         let calling_code = app::server::phone::calling_code(&code)

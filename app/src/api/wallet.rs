@@ -186,8 +186,13 @@ mod ssr {
         let threshold = Money::from_micros(wallet.low_balance_threshold);
         let available = Money::from_micros(wallet.balance - wallet.held);
         let can_manage = member.role.can_manage_org();
-        // The countdown runs on the organization's billing clock, as its dates do.
-        let access = crate::server::billing::load(&state, &member.org_id).await?;
+        // The countdown runs on the organization's billing clock, as its dates
+        // do. The wallet page and the banner both show it: one read per render.
+        let read = || crate::server::billing::load(&state, &member.org_id);
+        let access = match PageReads::of_this_request() {
+            Some(reads) => reads.access(&member.org_id, read).await?,
+            None => read().await?,
+        };
         let access_banner =
             crate::api::billing::ssr::banner(&access.state, can_manage, access.billing_now);
         Ok(WalletStatus {

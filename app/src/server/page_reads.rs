@@ -20,6 +20,7 @@
 
 use super::db::orgs::Membership;
 use super::db::users::User;
+use super::subscriptions::OrgAccess;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
@@ -36,8 +37,14 @@ struct Reads {
     memberships: Option<(String, Vec<Membership>)>,
     /// The wallet status of this organization (`db::wallet::status`), read
     /// once even when the page and the banner ask at the same moment.
-    wallet: Option<(String, Arc<OnceCell<WalletRead>>)>,
+    wallet: OncePerOrg<WalletRead>,
+    /// The access state of this organization (its subscription and billing
+    /// clock), which the banner and the wallet card both show on `/wallet`.
+    access: OncePerOrg<OrgAccess>,
 }
+
+/// One organization's read of one kind, shared by whoever asks during the render.
+type OncePerOrg<T> = Option<(String, Arc<OnceCell<T>>)>;
 
 /// Balance, held and alert threshold of one organization, in micro-dollars.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,18 +95,43 @@ impl PageReads {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<WalletRead, E>>,
     {
+        self.once(|reads| &mut reads.wallet, org_id, read).await
+    }
+
+    /// The access state of `org_id`, read once per render and organization.
+    pub async fn access<E, F, Fut>(&self, org_id: &str, read: F) -> Result<OrgAccess, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<OrgAccess, E>>,
+    {
+        self.once(|reads| &mut reads.access, org_id, read).await
+    }
+
+    async fn once<T, E, F, Fut>(
+        &self,
+        slot: impl FnOnce(&mut Reads) -> &mut OncePerOrg<T>,
+        org_id: &str,
+        read: F,
+    ) -> Result<T, E>
+    where
+        T: Clone,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
         let cell = {
             let mut reads = self.lock();
-            match &reads.wallet {
-                Some((id, cell)) if id == org_id => cell.clone(),
-                _ => {
-                    let cell = Arc::new(OnceCell::new());
-                    reads.wallet = Some((org_id.to_owned(), cell.clone()));
-                    cell
-                }
-            }
+            let slot = slot(&mut reads);
+            let known = slot
+                .as_ref()
+                .filter(|(id, _)| id == org_id)
+                .map(|(_, cell)| cell.clone());
+            known.unwrap_or_else(|| {
+                let cell = Arc::new(OnceCell::new());
+                *slot = Some((org_id.to_owned(), cell.clone()));
+                cell
+            })
         };
-        cell.get_or_try_init(read).await.copied()
+        cell.get_or_try_init(read).await.cloned()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Reads> {
@@ -113,6 +145,7 @@ impl PageReads {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::access_state::AccessState;
     use crate::domain::Role;
 
     fn user(id: &str) -> User {
@@ -160,6 +193,22 @@ mod tests {
                 "read once"
             );
             assert_eq!(reads.wallet("org_b", || read(9)).await, Ok(wallet(9)));
+
+            let access = |billing_now| async move {
+                Ok::<_, ()>(OrgAccess {
+                    state: AccessState::Free,
+                    subscription: None,
+                    billing_now,
+                })
+            };
+            let at = |read: Result<OrgAccess, ()>| read.unwrap().billing_now;
+            assert_eq!(at(reads.access("org_a", || access(5)).await), 5);
+            assert_eq!(
+                at(reads.access("org_a", || access(7)).await),
+                5,
+                "read once"
+            );
+            assert_eq!(at(reads.access("org_b", || access(9)).await), 9);
         });
         // Clones share one set of reads: the gate's copy and the render's.
         assert!(matches!(reads.clone().user("usr_gone"), Some(None)));
