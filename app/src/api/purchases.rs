@@ -117,6 +117,7 @@ mod ssr {
     use crate::domain::{FormKey, Money};
     use crate::server::db::{ledger, notices, purchases};
     use crate::server::guard;
+    use crate::server::page_reads::PageReads;
     use crate::server::providers::payments::{CardSetup, CreditCheckout};
     use crate::server::purchases::{auto_recharge, checkout_once, CheckoutPurpose};
     use crate::server::{clock, ids};
@@ -196,6 +197,11 @@ mod ssr {
         Ok(match credited {
             None => PurchaseStatus::Pending,
             Some(entry) => {
+                // The wallet card reads the balance after this answer: not a
+                // copy the banner may have read before the credit landed.
+                if let Some(reads) = PageReads::of_this_request() {
+                    reads.forget_wallet(&member.org_id);
+                }
                 let amount = Money::from_micros(entry.amount);
                 PurchaseStatus::Credited {
                     credits: amount.credits(),

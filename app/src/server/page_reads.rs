@@ -98,6 +98,18 @@ impl PageReads {
         self.once(|reads| &mut reads.wallet, org_id, read).await
     }
 
+    /// Drops the wallet status read for `org_id`, so whoever asks next reads
+    /// it afresh. For a change seen during the render: the layout's banner
+    /// may have read the wallet before a returning purchase was credited,
+    /// and the wallet card, which waits for that purchase, must not show
+    /// the balance from before it.
+    pub fn forget_wallet(&self, org_id: &str) {
+        let mut reads = self.lock();
+        if reads.wallet.as_ref().is_some_and(|(id, _)| id == org_id) {
+            reads.wallet = None;
+        }
+    }
+
     /// The access state of `org_id`, read once per render and organization.
     pub async fn access<E, F, Fut>(&self, org_id: &str, read: F) -> Result<OrgAccess, E>
     where
@@ -193,6 +205,18 @@ mod tests {
                 "read once"
             );
             assert_eq!(reads.wallet("org_b", || read(9)).await, Ok(wallet(9)));
+            reads.forget_wallet("org_a");
+            assert_eq!(
+                reads.wallet("org_b", || read(11)).await,
+                Ok(wallet(9)),
+                "only the organization forgotten is read again"
+            );
+            reads.forget_wallet("org_b");
+            assert_eq!(
+                reads.wallet("org_b", || read(11)).await,
+                Ok(wallet(11)),
+                "read afresh after a change"
+            );
 
             let access = |billing_now| async move {
                 Ok::<_, ()>(OrgAccess {
