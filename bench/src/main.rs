@@ -18,7 +18,7 @@
 
 use app::api::billing::ssr::banner;
 use app::api::billing::AccessBanner;
-use app::api::call_history::CALLS_PAGE_SIZE;
+use app::api::call_history::{CALLS_COUNTED_UP_TO, CALLS_PAGE_SIZE};
 use app::domain::Money;
 use app::server::call_views::call_view;
 use app::server::dates::{date_of, display_time, iso_date};
@@ -244,13 +244,13 @@ async fn calls(
     let (filter, callers) = calls_db::checked_filter(pool, org, &raw)
         .await
         .map_err(|_| StatusCode::UNPROCESSABLE_ENTITY)?;
-    let total = calls_db::count_calls(pool, org, &filter)
+    let position = calls_db::Position::parse(query.get("page").map(String::as_str))
+        .map_err(|_| StatusCode::UNPROCESSABLE_ENTITY)?;
+    let counted = calls_db::count_calls(pool, org, &filter, CALLS_COUNTED_UP_TO + 1)
         .await
         .map_err(internal)?;
-    let page = query.get("page").and_then(|p| p.parse().ok());
-    let window = PageWindow::of(total, CALLS_PAGE_SIZE, page);
-    let rows = calls_db::PageRows::of(total, window.offset, i64::from(CALLS_PAGE_SIZE));
-    let rows = calls_db::calls_page(pool, org, &filter, rows)
+    let total = counted.min(CALLS_COUNTED_UP_TO);
+    let page = calls_db::calls_at(pool, org, &filter, &position, i64::from(CALLS_PAGE_SIZE))
         .await
         .map_err(internal)?;
     let wallet = db::wallet::status(pool, org).await.map_err(internal)?;
@@ -264,8 +264,12 @@ async fn calls(
         esc(&mut out, &caller.name);
         out.push_str("</option>");
     }
-    let _ = write!(out, "</select></form><p>{total} calls</p><table><tbody>");
-    for row in rows {
+    let more = if counted > total { "More than " } else { "" };
+    let _ = write!(out, "</select></form><p>{more}{total} calls</p><table><tbody>");
+    let (newer, older) = (page.newer, page.older);
+    let first = page.calls.first().map(|row| calls_db::HistoryKey::of(&row.call));
+    let last = page.calls.last().map(|row| calls_db::HistoryKey::of(&row.call));
+    for row in page.calls {
         let call = row.call;
         let _ = write!(
             out,
@@ -290,11 +294,20 @@ async fn calls(
             call.to_number.replace('+', "%2B"),
         );
     }
-    let _ = write!(
-        out,
-        "</tbody></table><nav>Page {} of {}</nav>",
-        window.page, window.pages
-    );
+    out.push_str("</tbody></table><nav>");
+    let links = [
+        (newer, Some(calls_db::Position::Newest), "Newest"),
+        (newer, first.map(calls_db::Position::NewerThan), "Newer"),
+        (older, last.map(calls_db::Position::OlderThan), "Older"),
+        (older, Some(calls_db::Position::Oldest), "Oldest"),
+    ];
+    for (shown, position, text) in links {
+        if let (true, Some(position)) = (shown, position) {
+            let param = position.param().unwrap_or_default();
+            let _ = write!(out, "<a href=\"/calls?page={param}\">{text}</a>");
+        }
+    }
+    out.push_str("</nav>");
     Ok(finish(out))
 }
 

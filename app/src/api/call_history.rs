@@ -18,6 +18,10 @@ use serde::{Deserialize, Serialize};
 /// Calls per history page.
 pub const CALLS_PAGE_SIZE: u32 = 25;
 
+/// A history counts its matching calls this far and no further ("more than
+/// 10,000 calls"): an exact count of 100,000 calls read them all on every page.
+pub const CALLS_COUNTED_UP_TO: i64 = 10_000;
+
 /// The status filter's choices, `(value, label)` in the order the form lists
 /// them: answered calls first (what people look for most), then the endings,
 /// then calls still under way.
@@ -70,15 +74,32 @@ pub struct CallMember {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallHistoryPage {
     pub rows: Vec<CallRow>,
-    /// 1-based, clamped to the last page.
-    pub page: u32,
-    /// At least 1, even when nothing matches.
-    pub pages: u32,
+    /// How many calls match, counted up to [`CALLS_COUNTED_UP_TO`].
     pub total: i64,
-    /// Older calls are on later pages.
-    pub has_more: bool,
+    /// More calls match than `total`: counting stopped there.
+    pub more_than_total: bool,
+    /// Where the page links go.
+    pub links: PageLinks,
     /// For the member filter.
     pub members: Vec<CallMember>,
+}
+
+/// The `page` parameter of each link from this page, None where there is
+/// nothing that way; `Some("")` is the newest page, which needs none. The
+/// server writes them: pages are found by the call they continue from, not
+/// by number (`server::db::call_history::Position`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageLinks {
+    pub newest: Option<String>,
+    pub newer: Option<String>,
+    pub older: Option<String>,
+    pub oldest: Option<String>,
+}
+
+impl PageLinks {
+    pub fn any(&self) -> bool {
+        self.newer.is_some() || self.older.is_some()
+    }
 }
 
 /// Everything about one call, and why it cost what it did.
@@ -132,7 +153,8 @@ pub struct CallExplanation {
 
 /// Newest first. `from` and `to` (YYYY-MM-DD, UTC, inclusive), `status` (a
 /// carrier status or `answered`), `member` (a user id) and `number` (digits,
-/// formatted any way) are optional filters; empty means any.
+/// formatted any way) are optional filters; empty means any. `page` is a
+/// page link's parameter ([`PageLinks`]); none is the newest page.
 #[allow(clippy::too_many_arguments)]
 #[server(endpoint = "calls/history")]
 pub async fn call_history(
@@ -142,7 +164,7 @@ pub async fn call_history(
     status: Option<String>,
     member: Option<String>,
     number: Option<String>,
-    page: Option<u32>,
+    page: Option<String>,
 ) -> Result<CallHistoryPage, AppError> {
     let raw = RawFilter {
         from,
@@ -169,37 +191,40 @@ mod ssr {
     use crate::domain::cost_breakdown::cost_breakdown;
     use crate::domain::{CallStatus, EndReason};
     use crate::server::dates::display_time;
-    use crate::server::db::call_history::{self as queries, HistoryCall, PageRows};
+    use crate::server::db::call_history::{
+        self as queries, CallsPage, HistoryCall, HistoryKey, Position,
+    };
     use crate::server::guard;
-    use crate::server::paging::PageWindow;
     use crate::server::phone::format_international;
     use std::collections::HashMap;
 
     pub async fn call_history(
         org_id: String,
         raw: RawFilter,
-        page: Option<u32>,
+        page: Option<String>,
     ) -> Result<CallHistoryPage, AppError> {
         let (member, state) = guard::require_member(&org_id).await?;
         let pool = &state.db.pool;
         let (filter, callers) = queries::checked_filter(pool, &member.org_id, &raw).await?;
-        let total = queries::count_calls(pool, &member.org_id, &filter).await?;
-        let window = PageWindow::of(total, CALLS_PAGE_SIZE, page);
+        let position = Position::parse(page.as_deref())
+            .map_err(|e| AppError::validation(e.field, e.message))?;
+        let counted = queries::count_calls(pool, &member.org_id, &filter, CALLS_COUNTED_UP_TO + 1)
+            .await?;
         let size = i64::from(CALLS_PAGE_SIZE);
-        let rows = PageRows::of(total, window.offset, size);
+        let page = queries::calls_at(pool, &member.org_id, &filter, &position, size).await?;
+        let links = page_links(&page);
         // A page often lists one number many times: format each number once.
         let mut numbers = HashMap::new();
-        let rows = queries::calls_page(pool, &member.org_id, &filter, rows)
-            .await?
+        let rows = page
+            .calls
             .into_iter()
             .map(|record| call_row(record, &mut numbers))
             .collect();
         Ok(CallHistoryPage {
             rows,
-            page: window.page,
-            pages: window.pages,
-            total,
-            has_more: window.page < window.pages,
+            total: counted.min(CALLS_COUNTED_UP_TO),
+            more_than_total: counted > CALLS_COUNTED_UP_TO,
+            links,
             members: callers
                 .into_iter()
                 .map(|c| CallMember {
@@ -209,6 +234,20 @@ mod ssr {
                 })
                 .collect(),
         })
+    }
+
+    /// Newer continues from the page's first call, older from its last.
+    fn page_links(page: &CallsPage) -> PageLinks {
+        let param = |position: Position| Some(position.param().unwrap_or_default());
+        let (first, last) = (page.calls.first(), page.calls.last());
+        let newer = first.filter(|_| page.newer);
+        let older = last.filter(|_| page.older);
+        PageLinks {
+            newest: page.newer.then(|| param(Position::Newest)).flatten(),
+            newer: newer.and_then(|c| param(Position::NewerThan(HistoryKey::of(&c.call)))),
+            older: older.and_then(|c| param(Position::OlderThan(HistoryKey::of(&c.call)))),
+            oldest: page.older.then(|| param(Position::Oldest)).flatten(),
+        }
     }
 
     pub async fn call_detail(org_id: String, call_id: String) -> Result<CallExplanation, AppError> {

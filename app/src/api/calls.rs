@@ -225,11 +225,10 @@ mod ssr {
             .collect();
         let default_country = db::orgs::country_of(&state.db.pool, &member.org_id).await?;
         // The layout's banner reads the same wallet: once per page render.
-        let read = || db::wallet::status(&state.db.pool, &member.org_id);
-        let wallet = match PageReads::of_this_request() {
-            Some(reads) => reads.wallet(&member.org_id, read).await?,
-            None => read().await?,
-        };
+        let wallet = PageReads::wallet_for_this_request(&member.org_id, || {
+            db::wallet::status(&state.db.pool, &member.org_id)
+        })
+        .await?;
         let available = Money::from_micros(wallet.balance - wallet.held);
         let recent: Vec<CallView> = db::calls::recent_for_user(
             &state.db.pool,

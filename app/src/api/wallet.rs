@@ -176,11 +176,10 @@ mod ssr {
     pub async fn wallet_overview(org_id: String) -> Result<WalletStatus, AppError> {
         let (member, state) = guard::require_member(&org_id).await?;
         // The wallet page and the layout's banner both show it: one read per page render.
-        let read = || queries::status(&state.db.pool, &member.org_id);
-        let wallet = match PageReads::of_this_request() {
-            Some(reads) => reads.wallet(&member.org_id, read).await?,
-            None => read().await?,
-        };
+        let wallet = PageReads::wallet_for_this_request(&member.org_id, || {
+            queries::status(&state.db.pool, &member.org_id)
+        })
+        .await?;
         let balance = Money::from_micros(wallet.balance);
         let held = Money::from_micros(wallet.held);
         let threshold = Money::from_micros(wallet.low_balance_threshold);
@@ -188,11 +187,10 @@ mod ssr {
         let can_manage = member.role.can_manage_org();
         // The countdown runs on the organization's billing clock, as its dates
         // do. The wallet page and the banner both show it: one read per render.
-        let read = || crate::server::billing::load(&state, &member.org_id);
-        let access = match PageReads::of_this_request() {
-            Some(reads) => reads.access(&member.org_id, read).await?,
-            None => read().await?,
-        };
+        let access = PageReads::access_for_this_request(&member.org_id, || {
+            crate::server::billing::load(&state, &member.org_id)
+        })
+        .await?;
         let access_banner =
             crate::api::billing::ssr::banner(&access.state, can_manage, access.billing_now);
         Ok(WalletStatus {

@@ -12,7 +12,8 @@ pub(crate) fn credits_text(amount: Money) -> String {
     format!("{} {unit}", group_thousands(credits))
 }
 
-fn group_thousands(n: i64) -> String {
+/// `12,345`: digits grouped in thousands, as every count and sum is shown.
+pub(crate) fn group_thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut grouped = String::new();
     for (i, c) in digits.chars().enumerate() {

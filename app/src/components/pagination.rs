@@ -1,25 +1,30 @@
 //! The paged parts of a history (the wallet's transactions, the calls): how
 //! many rows the filters match with the link to the CSV export of the same
-//! view (`HistorySummary`), and the page links under the table
-//! (`Pagination`). Both are plain links, so they work without JavaScript; the
+//! view (`HistorySummary`), and the numbered page links under the wallet's
+//! table (`Pagination`; the calls page by key, `pages/calls`). Both are plain links, so they work without JavaScript; the
 //! page builds each page's address with its filters (`filters::query_string`).
 
+use crate::components::money::group_thousands;
 use leptos::prelude::*;
 
 /// How many rows a history's filters match (`noun`: singular, plural), and
-/// the link to the CSV export of the same view.
+/// the link to the CSV export of the same view. `more_than`: the count
+/// stopped at `total` and more match.
 #[component]
 pub(crate) fn HistorySummary(
     total: i64,
+    #[prop(optional)] more_than: bool,
     noun: (&'static str, &'static str),
     csv_href: String,
     csv_text: &'static str,
     testid: &'static str,
 ) -> impl IntoView {
-    let summary = if total == 1 {
+    let summary = if more_than {
+        format!("More than {} {}", group_thousands(total), noun.1)
+    } else if total == 1 {
         format!("1 {}", noun.0)
     } else {
-        format!("{total} {}", noun.1)
+        format!("{} {}", group_thousands(total), noun.1)
     };
     view! {
         <div class="history-summary">

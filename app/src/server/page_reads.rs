@@ -62,6 +62,33 @@ impl PageReads {
             .and_then(|parts| parts.extensions.get::<PageReads>().cloned())
     }
 
+    /// The wallet status of `org_id`: shared with the rest of the page when
+    /// this request renders one ([`PageReads::wallet`]), read by `read`
+    /// otherwise (a POSTed server function).
+    pub async fn wallet_for_this_request<E, F, Fut>(org_id: &str, read: F) -> Result<WalletRead, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<WalletRead, E>>,
+    {
+        match Self::of_this_request() {
+            Some(reads) => reads.wallet(org_id, read).await,
+            None => read().await,
+        }
+    }
+
+    /// The access state of `org_id`, shared like
+    /// [`PageReads::wallet_for_this_request`].
+    pub async fn access_for_this_request<E, F, Fut>(org_id: &str, read: F) -> Result<OrgAccess, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<OrgAccess, E>>,
+    {
+        match Self::of_this_request() {
+            Some(reads) => reads.access(org_id, read).await,
+            None => read().await,
+        }
+    }
+
     pub fn user(&self, user_id: &str) -> Option<Option<User>> {
         let reads = self.lock();
         reads

@@ -18,7 +18,8 @@ use super::csv::{
 use crate::session_member;
 use app::error::AppError;
 use app::server::dates::rfc3339_time;
-use app::server::db::call_history::{self as queries, HistoryCall, RawCallFilter};
+use app::server::db::call_history::{self as queries, HistoryCall, HistoryKey, RawCallFilter};
+use app::server::paging::EXPORT_MAX_ROWS;
 use app::server::AppState;
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -64,7 +65,8 @@ async fn export(
         .days
         .check_export_span()
         .map_err(|e| AppError::validation(e.field, e.message))?;
-    let rows = queries::count_calls(&state.db.pool, &org_id, &filter).await?;
+    // Counting one past the limit is enough to refuse.
+    let rows = queries::count_calls(&state.db.pool, &org_id, &filter, EXPORT_MAX_ROWS + 1).await?;
     check_row_count(rows)?;
     tracing::info!(%org_id, rows, "call history exported");
     let pool = state.db.pool.clone();
@@ -74,7 +76,13 @@ async fn export(
         move |after| {
             let (pool, owner, filter) = (pool.clone(), owner.clone(), filter.clone());
             Box::pin(
-                async move { queries::calls_after(&pool, &owner, &filter, after, PAGE_ROWS).await },
+                async move {
+                    let after = after.map(|(created_at, call_id)| HistoryKey {
+                        created_at,
+                        call_id,
+                    });
+                    queries::calls_after(&pool, &owner, &filter, after.as_ref(), PAGE_ROWS).await
+                },
             )
         },
         |record| (record.call.created_at, record.call.call_id.clone()),

@@ -12,7 +12,7 @@ use app::domain::rating::billed_seconds;
 use app::domain::{Money, Role};
 use app::server::db::ledger::{EntryKind, NewEntry};
 use reqwest::Client;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 on_both_databases!(
     calls_are_newest_first_with_ties_in_a_stable_order_twenty_five_a_page,
@@ -25,6 +25,7 @@ on_both_databases!(
     a_calls_csv_export_longer_than_366_days_is_refused_and_is_streamed_otherwise,
     the_pages_show_the_history_and_the_explanation_and_need_a_login,
     every_page_of_a_history_read_from_either_end_is_in_order_with_ties_filters_and_tenants,
+    a_history_is_counted_to_ten_thousand_and_both_ends_are_a_link_away,
 );
 
 async fn a_calls_csv_export_longer_than_366_days_is_refused_and_is_streamed_otherwise(
@@ -273,12 +274,14 @@ async fn calls_are_newest_first_with_ties_in_a_stable_order_twenty_five_a_page(a
     let (status, first) = history(&app, &alice, &[("org_id", &org)]).await;
     assert_eq!(status, 200, "{first}");
     assert_eq!(first["total"], 30);
-    assert_eq!(
-        (first["page"].as_u64(), first["pages"].as_u64()),
-        (Some(1), Some(2))
-    );
-    assert_eq!(first["has_more"], true);
+    assert_eq!(first["more_than_total"], false);
     assert_eq!(ids(&first), expected[..25]);
+    // The newest page links only older: to the calls after its last one, and to the oldest.
+    let last_key = format!("older.{}.{}", first["rows"][24]["created_at"], expected[24]);
+    assert_eq!(
+        first["links"],
+        json!({"newest": null, "newer": null, "older": last_key, "oldest": "oldest"})
+    );
     let row = &first["rows"][2];
     assert_eq!(row["time"], "2024-03-01 00:27 UTC");
     assert_eq!(row["number"], "+442071838750");
@@ -292,17 +295,35 @@ async fn calls_are_newest_first_with_ties_in_a_stable_order_twenty_five_a_page(a
     assert_eq!(row["cost"], 26_000);
     assert_eq!(first["members"][0]["name"], "Alice");
 
-    let (_, second) = history(&app, &alice, &[("org_id", &org), ("page", "2")]).await;
-    assert_eq!(
-        (second["page"].as_u64(), second["has_more"].as_bool()),
-        (Some(2), Some(false))
-    );
+    let (_, second) = history(&app, &alice, &[("org_id", &org), ("page", &last_key)]).await;
     assert_eq!(ids(&second), expected[25..]);
-    // Asking again gives the same answer; past the end is the last page.
+    let first_key = format!("newer.{}.{}", second["rows"][0]["created_at"], expected[25]);
+    assert_eq!(
+        second["links"],
+        json!({"newest": "", "newer": first_key, "older": null, "oldest": null})
+    );
+    // Back the other way: the 25 calls newer than the second page's first.
+    let (_, back) = history(&app, &alice, &[("org_id", &org), ("page", &first_key)]).await;
+    assert_eq!(ids(&back), expected[..25]);
+    assert_eq!(back["links"]["newer"], Value::Null);
+    assert_eq!(back["links"]["older"], last_key.as_str());
+    // The oldest page is the 25 oldest calls; from it, newer leads to the rest.
+    let (_, oldest) = history(&app, &alice, &[("org_id", &org), ("page", "oldest")]).await;
+    assert_eq!(ids(&oldest), expected[5..]);
+    assert_eq!(oldest["links"]["older"], Value::Null);
+    let newer = oldest["links"]["newer"].as_str().unwrap().to_owned();
+    let (_, newest) = history(&app, &alice, &[("org_id", &org), ("page", &newer)]).await;
+    assert_eq!(ids(&newest), expected[..5]);
+    assert_eq!(newest["links"]["newer"], Value::Null);
+    // Asking again gives the same answer.
     let (_, again) = history(&app, &alice, &[("org_id", &org)]).await;
     assert_eq!(again, first);
-    let (_, beyond) = history(&app, &alice, &[("org_id", &org), ("page", "99")]).await;
-    assert_eq!(ids(&beyond), ids(&second));
+    // A link that names no place in the history is refused, changing nothing.
+    for bad in ["2", "older.1709251200", "older.soon.call_1", "older.1.call_1'"] {
+        let (status, body) = history(&app, &alice, &[("org_id", &org), ("page", bad)]).await;
+        assert_eq!(status, 422, "{bad:?}: {body}");
+        assert_eq!(body["Validation"]["field"], "page", "{bad:?}: {body}");
+    }
 }
 
 async fn calls_filter_by_whole_utc_days_status_member_and_number_digits(app: TestApp) {
@@ -899,12 +920,26 @@ async fn the_pages_show_the_history_and_the_explanation_and_need_a_login(app: Te
         &format!("href=\"/calls/{call_id}\""),
         "href=\"/dialer?number=%2B442071838750\"",
         &format!("/calls.csv?org_id={org}"),
-        "Page 1 of 2",
-        "href=\"/calls?page=2\"",
+        "href=\"/calls?page=older.",
+        "href=\"/calls?page=oldest\"",
+        "Older →",
     ] {
         assert!(html.contains(expected), "{expected}");
     }
     assert_eq!(html.matches("data-testid=\"call-row\"").count(), 25);
+    assert!(!html.contains("← Newer"), "the newest page has nothing newer");
+    // The oldest page: the 25 oldest, and links back.
+    let (_, oldest) = get_text(&alice, app.url("/calls?page=oldest")).await;
+    assert_eq!(oldest.matches("data-testid=\"call-row\"").count(), 25);
+    for expected in ["href=\"/calls?page=newer.", "← Newer", "« Newest"] {
+        assert!(oldest.contains(expected), "{expected}");
+    }
+    assert!(!oldest.contains("Older →"));
+    // A mistyped link explains itself and offers the way back.
+    let (status, broken) = get_text(&alice, app.url("/calls?page=older.yesterday.x")).await;
+    assert_eq!(status, 200);
+    assert!(broken.contains("this page link is incomplete or mistyped"), "{broken}");
+    assert_eq!(broken.matches("data-testid=\"call-row\"").count(), 0);
 
     // The filters stay in the form and in the page links.
     let (_, filtered) = get_text(
@@ -919,10 +954,9 @@ async fn the_pages_show_the_history_and_the_explanation_and_need_a_login(app: Te
         "{filtered}"
     );
     assert!(
-        filtered.contains(
-            "href=\"/calls?from=2024-02-01&amp;status=answered&amp;number=7183&amp;page=2\""
-        ) || filtered
-            .contains("href=\"/calls?from=2024-02-01&status=answered&number=7183&page=2\"")
+        filtered.contains("href=\"/calls?from=2024-02-01&amp;status=answered&amp;number=7183&amp;page=older.")
+            || filtered.contains("href=\"/calls?from=2024-02-01&status=answered&number=7183&page=older."),
+        "{filtered}"
     );
     let (_, nothing) = get_text(&alice, app.url("/calls?number=999999")).await;
     assert!(nothing.contains("No calls match these filters."));
@@ -958,11 +992,11 @@ async fn the_pages_show_the_history_and_the_explanation_and_need_a_login(app: Te
     }
 }
 
-/// Later pages are read oldest first and reversed (`PageRows`): walking
-/// every page, with three calls in each second, with and without combined
-/// filters, must give exactly the history's order, each call once, the last
-/// page again past the end, and never another organization's calls made at
-/// the same moments.
+/// Pages continue from the call a link names (`Position`): walking older
+/// from the newest page and newer from the oldest, with three calls in each
+/// second, with and without combined filters, must each give exactly the
+/// history's order, each call once, and never another organization's calls
+/// made at the same moments.
 async fn every_page_of_a_history_read_from_either_end_is_in_order_with_ties_filters_and_tenants(
     app: TestApp,
 ) {
@@ -995,45 +1029,46 @@ async fn every_page_of_a_history_read_from_either_end_is_in_order_with_ties_filt
     // The history's order: newest first, ties by id descending.
     mine.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
 
-    let walk = |pairs: Vec<(&'static str, String)>| {
+    // Every call from one end to the other by one kind of link, in history
+    // order, and how many pages that took.
+    let walk = |pairs: Vec<(&'static str, String)>, start: &'static str, link: &'static str| {
         let (app, alice, org) = (&app, &alice, &org);
         async move {
-            let mut seen = Vec::new();
+            let mut seen: Vec<String> = Vec::new();
             let mut pages = 0;
-            for page in 1.. {
-                let page_text = page.to_string();
-                let mut form = vec![("org_id", org.as_str()), ("page", page_text.as_str())];
+            let mut page = start.to_owned();
+            loop {
+                let mut form = vec![("org_id", org.as_str()), ("page", page.as_str())];
                 form.extend(pairs.iter().map(|(k, v)| (*k, v.as_str())));
                 let (status, body) = history(app, alice, &form).await;
                 assert_eq!(status, 200, "{body}");
-                assert_eq!(body["page"], page, "{form:?}");
-                seen.extend(ids(&body));
-                pages = body["pages"].as_u64().unwrap();
-                if page as u64 >= pages {
-                    // Past the end is the last page again.
-                    let beyond = vec![("org_id", org.as_str()), ("page", "999")];
-                    let mut beyond = beyond;
-                    beyond.extend(pairs.iter().map(|(k, v)| (*k, v.as_str())));
-                    let (_, last_again) = history(app, alice, &beyond).await;
-                    assert_eq!(last_again["page"].as_u64(), Some(pages));
-                    assert_eq!(
-                        ids(&last_again),
-                        seen[seen.len() - ids(&last_again).len()..]
-                    );
-                    break;
+                pages += 1;
+                let rows = ids(&body);
+                assert!(rows.len() <= 25 && !rows.is_empty(), "{form:?}");
+                if link == "older" {
+                    seen.extend(rows);
+                } else {
+                    seen.splice(0..0, rows);
                 }
+                match body["links"][link].as_str() {
+                    Some(next) => page = next.to_owned(),
+                    None => break,
+                }
+                assert!(pages < 20, "the walk never ends");
             }
             (seen, pages)
         }
     };
 
     let every: Vec<String> = mine.iter().map(|(_, id, _)| id.clone()).collect();
-    let (seen, pages) = walk(Vec::new()).await;
-    assert_eq!(pages, 4);
-    assert_eq!(
-        seen, every,
-        "pages 1-4 are the whole history in order, each call once"
-    );
+    for (start, link) in [("", "older"), ("oldest", "newer")] {
+        let (seen, pages) = walk(Vec::new(), start, link).await;
+        assert_eq!(pages, 4, "{link}");
+        assert_eq!(
+            seen, every,
+            "walking {link}: the whole history in order, each call once"
+        );
+    }
 
     let filtered: Vec<String> = mine
         .iter()
@@ -1045,19 +1080,68 @@ async fn every_page_of_a_history_read_from_either_end_is_in_order_with_ties_filt
         "the filter keeps {} calls: more than a page",
         filtered.len()
     );
-    let (seen, _) = walk(vec![
+    let combined = vec![
         ("from", "2024-03-01".to_owned()),
         ("to", "2024-03-01".to_owned()),
         ("status", "answered".to_owned()),
         ("member", alice_id.clone()),
         ("number", "44 20 7183".to_owned()),
-    ])
-    .await;
-    assert_eq!(
-        seen, filtered,
-        "the combined filters, in order, on every page"
-    );
+    ];
+    for (start, link) in [("", "older"), ("oldest", "newer")] {
+        let (seen, _) = walk(combined.clone(), start, link).await;
+        assert_eq!(
+            seen, filtered,
+            "walking {link}: the combined filters, in order, on every page"
+        );
+    }
     for id in &theirs {
         assert!(!every.contains(id));
     }
+}
+
+/// Counting stops at 10,000: past that the page says "more than", so it
+/// never reads a whole long history to number it, and both ends are still
+/// one link away. A filter that keeps fewer is counted exactly.
+async fn a_history_is_counted_to_ten_thousand_and_both_ends_are_a_link_away(app: TestApp) {
+    let (alice, org, alice_id) = person(&app, "Alice", "alice@example.com").await;
+    // 10,001 busy calls a minute apart, written in one statement.
+    sqlx::query(&format!(
+        "insert into call (call_id, org_id, user_id, client_key, to_number, rate_prefix,
+             country_code, country_name, description, price_per_minute, connection_fee,
+             initial_increment, subsequent_increment, max_duration_secs, carrier, status,
+             end_reason, created_at, ended_at, duration_secs, billed_seconds, cost, updated_at_ms)
+         with recursive n(i) as (select 1 union all select i + 1 from n where i < 10001)
+         select 'call_bulk' || substr(cast(100000 + i as text), 2), $1, $2, 'bulk_' || i,
+                '+442071838750', '44', 'GB', 'United Kingdom', 'Landline', 13000, 0, 60, 60,
+                3600, 'twilio', 'busy', 'busy', {MARCH_1} + i * 60, {MARCH_1} + i * 60 + 20,
+                0, 0, 0, 0
+           from n"
+    ))
+    .bind(&org)
+    .bind(&alice_id)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    let answered = insert_call(&app, &org, &alice_id, &Call::default()).await;
+
+    let (status, first) = history(&app, &alice, &[("org_id", &org)]).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!((first["total"].as_i64(), first["more_than_total"].as_bool()), (Some(10_000), Some(true)));
+    assert_eq!(ids(&first)[0], "call_bulk10001");
+    let (_, oldest) = history(&app, &alice, &[("org_id", &org), ("page", "oldest")]).await;
+    let oldest_ids = ids(&oldest);
+    assert_eq!(oldest_ids.len(), 25);
+    // The oldest busy call, then the answered one at MARCH_1, oldest of all.
+    assert_eq!(oldest_ids[23..], ["call_bulk00001".to_owned(), answered.clone()]);
+    assert_eq!(oldest["links"]["older"], Value::Null);
+
+    let (_, html) = get_text(&alice, app.url("/calls")).await;
+    assert!(html.contains("More than 10,000 calls"), "{html}");
+    let (_, only_answered) =
+        history(&app, &alice, &[("org_id", &org), ("status", "answered")]).await;
+    assert_eq!(
+        (only_answered["total"].as_i64(), only_answered["more_than_total"].as_bool()),
+        (Some(1), Some(false))
+    );
+    assert_eq!(ids(&only_answered), [answered]);
 }

@@ -13,13 +13,13 @@ mod detail;
 pub use detail::CallDetailPage;
 
 use crate::api::call_history::{
-    call_history, CallHistoryPage, CallMember, CallRow, STATUS_CHOICES,
+    call_history, CallHistoryPage, CallMember, CallRow, PageLinks, STATUS_CHOICES,
 };
 use crate::components::current_org::{current_org_id, for_current_org, loaded_org_id};
 use crate::components::filters::{query_string, DateRangeFields, FilterActions, FilterErrorNotice};
 use crate::components::form::ErrorNotice;
 use crate::components::layout::MeResource;
-use crate::components::pagination::{HistorySummary, Pagination};
+use crate::components::pagination::HistorySummary;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -33,7 +33,8 @@ struct Filters {
     status: String,
     member: String,
     number: String,
-    page: Option<u32>,
+    /// A page link's parameter (`PageLinks`); empty is the newest page.
+    page: String,
 }
 
 impl Filters {
@@ -52,11 +53,14 @@ impl Filters {
         ]
     }
 
-    fn page_href(&self, page: u32) -> String {
-        let page = page.to_string();
+    /// This view's page with `page` as its parameter ("" is the newest).
+    fn page_href(&self, page: &str) -> String {
         let mut pairs = self.pairs().to_vec();
-        pairs.push(("page", &page));
-        format!("/calls?{}", query_string(&pairs))
+        pairs.push(("page", page));
+        match query_string(&pairs) {
+            query if query.is_empty() => "/calls".to_owned(),
+            query => format!("/calls?{query}"),
+        }
     }
 
     fn csv_href(&self, org_id: &str) -> String {
@@ -84,8 +88,7 @@ pub fn CallsPage() -> impl IntoView {
             status: text("status"),
             member: text("member"),
             number: text("number"),
-            // Not a number: the first page (nothing to explain there).
-            page: query.get("page").and_then(|p| p.trim().parse().ok()),
+            page: text("page"),
         }
     });
     let history = Resource::new(
@@ -99,7 +102,7 @@ pub fn CallsPage() -> impl IntoView {
                     Some(filters.status),
                     Some(filters.member),
                     Some(filters.number),
-                    filters.page,
+                    Some(filters.page),
                 )
             })
         },
@@ -201,9 +204,10 @@ fn CallsTable(page: CallHistoryPage, filters: Filters, org_id: String) -> impl I
         };
     }
     let csv_href = filters.csv_href(&org_id);
+    let rows_empty = page.rows.is_empty();
     view! {
-        <HistorySummary total=page.total noun=("call", "calls") csv_href csv_text="Export CSV"
-            testid="calls-csv"/>
+        <HistorySummary total=page.total more_than=page.more_than_total noun=("call", "calls")
+            csv_href csv_text="Export CSV" testid="calls-csv"/>
         <div class="table-scroll">
             <table class="table history-table calls-table">
                 <thead>
@@ -223,7 +227,33 @@ fn CallsTable(page: CallHistoryPage, filters: Filters, org_id: String) -> impl I
                 </tbody>
             </table>
         </div>
-        <Pagination page=page.page pages=page.pages href=move |n| filters.page_href(n) label="Call history pages"/>
+        {rows_empty.then(|| view! {
+            <p class="empty-state" data-testid="calls-empty">"No calls on this page: the calls it continued from are gone."</p>
+        })}
+        <PageNav links=page.links filters/>
+    }
+    .into_any()
+}
+
+/// Links through the history: its newest page, the newer and older pages
+/// next to this one, its oldest page; each only where there is something
+/// that way. Pages have no numbers: each link names the call it continues
+/// from, so any page is as quick to find as the first.
+#[component]
+fn PageNav(links: PageLinks, filters: Filters) -> impl IntoView {
+    if !links.any() {
+        return ().into_any();
+    }
+    let link = |param: Option<String>, text: &'static str, rel: Option<&'static str>| {
+        param.map(|param| view! { <a href=filters.page_href(&param) rel=rel>{text}</a> })
+    };
+    view! {
+        <nav class="pagination" aria-label="Call history pages">
+            {link(links.newest, "« Newest", None)}
+            {link(links.newer, "← Newer", Some("prev"))}
+            {link(links.older, "Older →", Some("next"))}
+            {link(links.oldest, "Oldest »", None)}
+        </nav>
     }
     .into_any()
 }
@@ -269,9 +299,10 @@ mod tests {
         assert!(filters.is_any());
         assert!(!Filters::default().is_any());
         assert_eq!(
-            filters.page_href(3),
-            "/calls?from=2024-03-01&status=no-answer&number=%2B44%2020&page=3"
+            filters.page_href("older.1709251200.call_0a"),
+            "/calls?from=2024-03-01&status=no-answer&number=%2B44%2020&page=older.1709251200.call_0a"
         );
+        assert_eq!(Filters::default().page_href(""), "/calls");
         assert_eq!(
             filters.csv_href("org_1"),
             "/calls.csv?org_id=org_1&from=2024-03-01&status=no-answer&number=%2B44%2020"
