@@ -55,15 +55,17 @@ def free_port():
 
 
 def built_binary():
-    """$PHONEBOOTH_BINARY if set; else target/release/phonebooth if built and at
-    least as new as the debug one, else target/debug/phonebooth."""
+    """$PHONEBOOTH_BINARY if set; else target/release/phonebooth if built, else
+    target/debug/phonebooth. Release first even when the debug build is newer
+    (running the tests rebuilds it): the line `describe_binary` prints says
+    which build and when, so a stale release build shows."""
     if os.environ.get("PHONEBOOTH_BINARY"):
         return os.path.abspath(os.environ["PHONEBOOTH_BINARY"])
     found = [os.path.join(ROOT, "target", p, "phonebooth") for p in ("release", "debug")]
     found = [path for path in found if os.path.exists(path)]
     if not found:
         sys.exit("build first: source scripts/env.sh && cargo build --release -p server --bin phonebooth")
-    return max(found, key=lambda path: (os.path.getmtime(path), "release" in path))
+    return found[0]
 
 
 _snapshot = {}
@@ -89,7 +91,8 @@ def describe_binary():
     binary()
     source = _snapshot["source"]
     built = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(source)))
-    note = "" if "release" in source else "  (debug build: take published figures from a release build)"
+    debug = os.sep + "debug" + os.sep in source
+    note = "  (debug build: take published figures from a release build)" if debug else ""
     shown = os.path.relpath(source, ROOT) if source.startswith(ROOT + os.sep) else source
     return f"binary: {shown} (built {built}){note}"
 

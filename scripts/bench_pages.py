@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Signed-in pages against their floor: /calls, /wallet and /dialer as
 Phonebooth serves them, side by side with a bare axum + sqlx server running
-the same queries (server/examples/bare_pages.rs), on SQLite and PostgreSQL.
+the same queries (bench/, the bare_pages binary), on SQLite and PostgreSQL.
 
 Per database it starts the built `phonebooth`, registers an account through
 the API, seeds its organization straight into the database (a grant, CALLS
@@ -22,7 +22,7 @@ weaker client: the ratios still hold, the absolute figures are lower).
 Figures worth publishing come from release builds of both:
 
     source scripts/env.sh
-    cargo build --release -p server --bin phonebooth -p bench
+    cargo build --release -p server --bin phonebooth && cargo build --release -p bench
 
 Prints per page and database: requests/s and mean latency of each, and the
 ratio product / peer (the goal is at least 0.5). Exits non-zero if a check

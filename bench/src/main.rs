@@ -265,10 +265,19 @@ async fn calls(
         out.push_str("</option>");
     }
     let more = if counted > total { "More than " } else { "" };
-    let _ = write!(out, "</select></form><p>{more}{total} calls</p><table><tbody>");
+    let _ = write!(
+        out,
+        "</select></form><p>{more}{total} calls</p><table><tbody>"
+    );
     let (newer, older) = (page.newer, page.older);
-    let first = page.calls.first().map(|row| calls_db::HistoryKey::of(&row.call));
-    let last = page.calls.last().map(|row| calls_db::HistoryKey::of(&row.call));
+    let first = page
+        .calls
+        .first()
+        .map(|row| calls_db::HistoryKey::of(&row.call));
+    let last = page
+        .calls
+        .last()
+        .map(|row| calls_db::HistoryKey::of(&row.call));
     for row in page.calls {
         let call = row.call;
         let _ = write!(

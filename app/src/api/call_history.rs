@@ -208,8 +208,8 @@ mod ssr {
         let (filter, callers) = queries::checked_filter(pool, &member.org_id, &raw).await?;
         let position = Position::parse(page.as_deref())
             .map_err(|e| AppError::validation(e.field, e.message))?;
-        let counted = queries::count_calls(pool, &member.org_id, &filter, CALLS_COUNTED_UP_TO + 1)
-            .await?;
+        let counted =
+            queries::count_calls(pool, &member.org_id, &filter, CALLS_COUNTED_UP_TO + 1).await?;
         let size = i64::from(CALLS_PAGE_SIZE);
         let page = queries::calls_at(pool, &member.org_id, &filter, &position, size).await?;
         let links = page_links(&page);

@@ -75,15 +75,13 @@ async fn export(
         header_record(HEADER),
         move |after| {
             let (pool, owner, filter) = (pool.clone(), owner.clone(), filter.clone());
-            Box::pin(
-                async move {
-                    let after = after.map(|(created_at, call_id)| HistoryKey {
-                        created_at,
-                        call_id,
-                    });
-                    queries::calls_after(&pool, &owner, &filter, after.as_ref(), PAGE_ROWS).await
-                },
-            )
+            Box::pin(async move {
+                let after = after.map(|(created_at, call_id)| HistoryKey {
+                    created_at,
+                    call_id,
+                });
+                queries::calls_after(&pool, &owner, &filter, after.as_ref(), PAGE_ROWS).await
+            })
         },
         |record| (record.call.created_at, record.call.call_id.clone()),
         |call| record(row(call)),

@@ -319,7 +319,12 @@ async fn calls_are_newest_first_with_ties_in_a_stable_order_twenty_five_a_page(a
     let (_, again) = history(&app, &alice, &[("org_id", &org)]).await;
     assert_eq!(again, first);
     // A link that names no place in the history is refused, changing nothing.
-    for bad in ["2", "older.1709251200", "older.soon.call_1", "older.1.call_1'"] {
+    for bad in [
+        "2",
+        "older.1709251200",
+        "older.soon.call_1",
+        "older.1.call_1'",
+    ] {
         let (status, body) = history(&app, &alice, &[("org_id", &org), ("page", bad)]).await;
         assert_eq!(status, 422, "{bad:?}: {body}");
         assert_eq!(body["Validation"]["field"], "page", "{bad:?}: {body}");
@@ -927,7 +932,10 @@ async fn the_pages_show_the_history_and_the_explanation_and_need_a_login(app: Te
         assert!(html.contains(expected), "{expected}");
     }
     assert_eq!(html.matches("data-testid=\"call-row\"").count(), 25);
-    assert!(!html.contains("← Newer"), "the newest page has nothing newer");
+    assert!(
+        !html.contains("← Newer"),
+        "the newest page has nothing newer"
+    );
     // The oldest page: the 25 oldest, and links back.
     let (_, oldest) = get_text(&alice, app.url("/calls?page=oldest")).await;
     assert_eq!(oldest.matches("data-testid=\"call-row\"").count(), 25);
@@ -938,7 +946,10 @@ async fn the_pages_show_the_history_and_the_explanation_and_need_a_login(app: Te
     // A mistyped link explains itself and offers the way back.
     let (status, broken) = get_text(&alice, app.url("/calls?page=older.yesterday.x")).await;
     assert_eq!(status, 200);
-    assert!(broken.contains("this page link is incomplete or mistyped"), "{broken}");
+    assert!(
+        broken.contains("this page link is incomplete or mistyped"),
+        "{broken}"
+    );
     assert_eq!(broken.matches("data-testid=\"call-row\"").count(), 0);
 
     // The filters stay in the form and in the page links.
@@ -954,8 +965,10 @@ async fn the_pages_show_the_history_and_the_explanation_and_need_a_login(app: Te
         "{filtered}"
     );
     assert!(
-        filtered.contains("href=\"/calls?from=2024-02-01&amp;status=answered&amp;number=7183&amp;page=older.")
-            || filtered.contains("href=\"/calls?from=2024-02-01&status=answered&number=7183&page=older."),
+        filtered.contains(
+            "href=\"/calls?from=2024-02-01&amp;status=answered&amp;number=7183&amp;page=older."
+        ) || filtered
+            .contains("href=\"/calls?from=2024-02-01&status=answered&number=7183&page=older."),
         "{filtered}"
     );
     let (_, nothing) = get_text(&alice, app.url("/calls?number=999999")).await;
@@ -1126,13 +1139,19 @@ async fn a_history_is_counted_to_ten_thousand_and_both_ends_are_a_link_away(app:
 
     let (status, first) = history(&app, &alice, &[("org_id", &org)]).await;
     assert_eq!(status, 200, "{first}");
-    assert_eq!((first["total"].as_i64(), first["more_than_total"].as_bool()), (Some(10_000), Some(true)));
+    assert_eq!(
+        (first["total"].as_i64(), first["more_than_total"].as_bool()),
+        (Some(10_000), Some(true))
+    );
     assert_eq!(ids(&first)[0], "call_bulk10001");
     let (_, oldest) = history(&app, &alice, &[("org_id", &org), ("page", "oldest")]).await;
     let oldest_ids = ids(&oldest);
     assert_eq!(oldest_ids.len(), 25);
     // The oldest busy call, then the answered one at MARCH_1, oldest of all.
-    assert_eq!(oldest_ids[23..], ["call_bulk00001".to_owned(), answered.clone()]);
+    assert_eq!(
+        oldest_ids[23..],
+        ["call_bulk00001".to_owned(), answered.clone()]
+    );
     assert_eq!(oldest["links"]["older"], Value::Null);
 
     let (_, html) = get_text(&alice, app.url("/calls")).await;
@@ -1140,7 +1159,10 @@ async fn a_history_is_counted_to_ten_thousand_and_both_ends_are_a_link_away(app:
     let (_, only_answered) =
         history(&app, &alice, &[("org_id", &org), ("status", "answered")]).await;
     assert_eq!(
-        (only_answered["total"].as_i64(), only_answered["more_than_total"].as_bool()),
+        (
+            only_answered["total"].as_i64(),
+            only_answered["more_than_total"].as_bool()
+        ),
         (Some(1), Some(false))
     );
     assert_eq!(ids(&only_answered), [answered]);

@@ -359,7 +359,11 @@ impl Position {
             return Err(broken_link());
         };
         let created_at = time.parse::<i64>().map_err(|_| broken_link())?;
-        if call_id.is_empty() || !call_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        if call_id.is_empty()
+            || !call_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
             return Err(broken_link());
         }
         let key = HistoryKey {
@@ -702,7 +706,11 @@ mod tests {
             "older.1709251200.call_1'--",
             "newest",
         ] {
-            assert_eq!(Position::parse(Some(bad)).unwrap_err().field, "page", "{bad:?}");
+            assert_eq!(
+                Position::parse(Some(bad)).unwrap_err().field,
+                "page",
+                "{bad:?}"
+            );
         }
     }
 
@@ -735,7 +743,10 @@ mod tests {
             call_id: "call_1".into(),
         };
         let (sql, binds) = filtered_past("page", "org_1", &every, Some((&key, "<")));
-        assert!(sql.ends_with(" and (page.created_at, page.call_id) < ($8, $9)"), "{sql}");
+        assert!(
+            sql.ends_with(" and (page.created_at, page.call_id) < ($8, $9)"),
+            "{sql}"
+        );
         assert!(matches!(binds[2], Bind::Int(1_709_251_261)));
         let (_, binds) = filtered_past("page", "org_1", &every, Some((&key, ">=")));
         assert!(matches!(binds[1], Bind::Int(1_709_251_260)));
