@@ -20,8 +20,9 @@
 set -euo pipefail
 SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$SELF")/.."
-# The same LEPTOS_OUTPUT_NAME (and no RUSTFLAGS of our own) as every other
-# build, so this shares target/ with `cargo test`, clippy and the server build.
+# The same LEPTOS_OUTPUT_NAME and RUSTFLAGS as every other build, so this
+# shares target/ with `cargo test`, clippy and the server build, and its
+# erased component types match the server's (docs/building.md).
 source scripts/env.sh
 
 NAME=phonebooth                       # [[workspace.metadata.leptos]] name
