@@ -6,7 +6,7 @@
 //! way billing leaves them (rate copied, billed seconds, cost, ledger charge),
 //! so these tests read exactly what the call service will have written.
 
-use crate::common::TestApp;
+use crate::common::{without_hydration_markers, TestApp};
 use crate::on_both_databases;
 use app::domain::rating::billed_seconds;
 use app::domain::{Money, Role};
@@ -242,9 +242,14 @@ async fn listed(app: &TestApp, browser: &Client, org: &str, pairs: &[(&str, &str
     ids(&page)
 }
 
+/// The status and text of a page or a CSV (a page without its hydration markers).
 async fn get_text(browser: &Client, url: String) -> (u16, String) {
     let response = browser.get(url).send().await.unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
+    let status = response.status().as_u16();
+    (
+        status,
+        without_hydration_markers(&response.text().await.unwrap()),
+    )
 }
 
 async fn calls_are_newest_first_with_ties_in_a_stable_order_twenty_five_a_page(app: TestApp) {

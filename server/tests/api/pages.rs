@@ -1,6 +1,6 @@
 //! Page requests: server-side redirects that work without JavaScript.
 
-use crate::common::TestApp;
+use crate::common::{without_hydration_markers, TestApp};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -72,7 +72,7 @@ async fn the_app_pages_render_for_a_logged_in_person(app: TestApp) {
         ] {
             let response = browser.get(app.url(path)).send().await.unwrap();
             assert_eq!(response.status(), 200, "{path}");
-            let html = response.text().await.unwrap();
+            let html = without_hydration_markers(&response.text().await.unwrap());
             assert!(html.contains(&format!("<h1>{heading}</h1>")), "{path}");
             assert!(
                 html.contains("Ada's organization"),

@@ -343,6 +343,13 @@ fn browser() -> Client {
 /// The value of our session cookie in a response's Set-Cookie, if it set one.
 /// Where a response redirects the browser (a server function that ends in
 /// `leptos_axum::redirect`, such as a checkout or the Billing Portal).
+/// A page's HTML without the empty comments (`<!>`) Leptos writes after
+/// text nodes for hydration when component types are erased (`<h1>Calls<!></h1>`):
+/// the markup as a reader of it sees it, for asserting on a heading or a sentence.
+pub fn without_hydration_markers(html: &str) -> String {
+    html.replace("<!>", "")
+}
+
 pub fn location(response: &Response) -> String {
     response
         .headers()
