@@ -269,15 +269,7 @@ async fn calls(
         out,
         "</select></form><p>{more}{total} calls</p><table><tbody>"
     );
-    let (newer, older) = (page.newer, page.older);
-    let first = page
-        .calls
-        .first()
-        .map(|row| calls_db::HistoryKey::of(&row.call));
-    let last = page
-        .calls
-        .last()
-        .map(|row| calls_db::HistoryKey::of(&row.call));
+    let next = page.neighbours();
     for row in page.calls {
         let call = row.call;
         let _ = write!(
@@ -305,13 +297,13 @@ async fn calls(
     }
     out.push_str("</tbody></table><nav>");
     let links = [
-        (newer, Some(calls_db::Position::Newest), "Newest"),
-        (newer, first.map(calls_db::Position::NewerThan), "Newer"),
-        (older, last.map(calls_db::Position::OlderThan), "Older"),
-        (older, Some(calls_db::Position::Oldest), "Oldest"),
+        (next.newest, "Newest"),
+        (next.newer, "Newer"),
+        (next.older, "Older"),
+        (next.oldest, "Oldest"),
     ];
-    for (shown, position, text) in links {
-        if let (true, Some(position)) = (shown, position) {
+    for (position, text) in links {
+        if let Some(position) = position {
             let param = position.param().unwrap_or_default();
             let _ = write!(out, "<a href=\"/calls?page={param}\">{text}</a>");
         }

@@ -191,9 +191,7 @@ mod ssr {
     use crate::domain::cost_breakdown::cost_breakdown;
     use crate::domain::{CallStatus, EndReason};
     use crate::server::dates::display_time;
-    use crate::server::db::call_history::{
-        self as queries, CallsPage, HistoryCall, HistoryKey, Position,
-    };
+    use crate::server::db::call_history::{self as queries, CallsPage, HistoryCall, Position};
     use crate::server::guard;
     use crate::server::phone::format_international;
     use std::collections::HashMap;
@@ -236,17 +234,15 @@ mod ssr {
         })
     }
 
-    /// Newer continues from the page's first call, older from its last.
+    /// Each link's `page` parameter ("" for the newest page, which needs none).
     fn page_links(page: &CallsPage) -> PageLinks {
-        let param = |position: Position| Some(position.param().unwrap_or_default());
-        let (first, last) = (page.calls.first(), page.calls.last());
-        let newer = first.filter(|_| page.newer);
-        let older = last.filter(|_| page.older);
+        let next = page.neighbours();
+        let param = |position: Option<Position>| position.map(|p| p.param().unwrap_or_default());
         PageLinks {
-            newest: page.newer.then(|| param(Position::Newest)).flatten(),
-            newer: newer.and_then(|c| param(Position::NewerThan(HistoryKey::of(&c.call)))),
-            older: older.and_then(|c| param(Position::OlderThan(HistoryKey::of(&c.call)))),
-            oldest: page.older.then(|| param(Position::Oldest)).flatten(),
+            newest: param(next.newest),
+            newer: param(next.newer),
+            older: param(next.older),
+            oldest: param(next.oldest),
         }
     }
 

@@ -405,6 +405,31 @@ pub struct CallsPage {
     pub older: bool,
 }
 
+/// Where the links from one page lead, None where there is nothing that way.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageNeighbours {
+    pub newest: Option<Position>,
+    pub newer: Option<Position>,
+    pub older: Option<Position>,
+    pub oldest: Option<Position>,
+}
+
+impl CallsPage {
+    /// Newer continues from the page's first call, older from its last; the
+    /// ends are offered wherever there is something that way.
+    pub fn neighbours(&self) -> PageNeighbours {
+        let key = |call: &HistoryCall| HistoryKey::of(&call.call);
+        let first = self.calls.first().filter(|_| self.newer).map(key);
+        let last = self.calls.last().filter(|_| self.older).map(key);
+        PageNeighbours {
+            newest: self.newer.then_some(Position::Newest),
+            newer: first.map(Position::NewerThan),
+            older: last.map(Position::OlderThan),
+            oldest: self.older.then_some(Position::Oldest),
+        }
+    }
+}
+
 /// Which way a page is read from where it starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Walk {
