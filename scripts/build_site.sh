@@ -2,7 +2,13 @@
 # Builds the site the server serves from target/site, without cargo-leptos:
 #
 #   target/site/pkg/phonebooth.js     wasm-bindgen's JS glue (--target web)
-#   target/site/pkg/phonebooth.wasm   the hydrate build of `frontend`
+#   target/site/pkg/phonebooth.wasm   the hydrate build of `frontend`: the framework,
+#                                     the router and the layout
+#   target/site/pkg/split_*.wasm,     each lazy route's page and the code pages
+#     chunk_*.wasm                    share, fetched when a page needs them
+#   target/site/pkg/__wasm_split.*.js the loader of those modules, and
+#     __wasm_split_manifest.json      which of them each route needs (the server
+#                                     preloads them in the page's head)
 #   target/site/pkg/phonebooth.css    style/main.css
 #   target/site/pkg/twilio.min.js     Twilio's Voice SDK (npm, web/), loaded by
 #                                     /phone.js on the dialer in Twilio mode only
@@ -34,7 +40,7 @@ release=false
 case "${1:-}" in
   "") ;;
   --release) release=true ;;
-  -h|--help) sed -n '2,19p' "$SELF" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,25p' "$SELF" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "usage: scripts/build_site.sh [--release]" >&2; exit 2 ;;
 esac
 
@@ -42,6 +48,8 @@ say() { printf '\033[1m[site]\033[0m %s\n' "$*"; }
 die() { printf '\033[1m[site]\033[0m error: %s\n' "$*" >&2; exit 1; }
 
 command -v wasm-bindgen >/dev/null || die "wasm-bindgen not found: run scripts/setup.sh"
+SPLIT_WASM="$PWD/.tools/bin/split-wasm"     # tools/split-wasm, installed by setup.sh
+[ -x "$SPLIT_WASM" ] || die "split-wasm not found in .tools/bin: run scripts/setup.sh"
 if $release; then
   # npm binaryen only (setup.sh puts it in .tools/); Debian's wasm-opt breaks hydration.
   WASM_OPT="$PWD/.tools/node_modules/.bin/wasm-opt"
@@ -56,13 +64,18 @@ flock 9
 start=$SECONDS
 
 # 1. The hydrate build of `frontend` (and `app` with `hydrate` only, through it).
+#    The linker keeps its relocations (--emit-relocs) for split-wasm to follow
+#    every reference when it cuts the module apart. The flag reaches only the
+#    wasm32 artifacts: build scripts, macros and the server are built as before.
 if $release; then
   profile=wasm-release
-  cargo build -p frontend --lib --target "$WASM_TARGET" --profile wasm-release
+  set -- --profile wasm-release
 else
   profile=debug
-  cargo build -p frontend --lib --target "$WASM_TARGET"
+  set --
 fi
+RUSTFLAGS="$RUSTFLAGS -Clink-args=--emit-relocs" \
+  cargo build -p frontend --lib --target "$WASM_TARGET" "$@"
 wasm_in="$TARGET_DIR/$WASM_TARGET/$profile/frontend.wasm"
 [ -f "$wasm_in" ] || die "cargo did not produce $wasm_in"
 
@@ -73,9 +86,9 @@ mkdir -p "$staging/pkg"
 
 # JS and WASM are kept per profile in target/site-cache/<profile>/ with a stamp
 # of what they were made from; when that still holds, they are reused instead
-# of running wasm-bindgen and wasm-opt again (wasm-opt takes a minute on 2 cores).
+# of running split-wasm, wasm-bindgen and wasm-opt again (minutes on 2 cores).
 cache="$TARGET_DIR/site-cache/$profile"
-stamp="$(sha256sum < "$wasm_in") $(sha256sum < "$SELF") $(wasm-bindgen --version)"
+stamp="$(sha256sum < "$wasm_in") $(sha256sum < "$SELF") $(wasm-bindgen --version) $("$SPLIT_WASM" --version)"
 $release && stamp="$stamp $("$WASM_OPT" --version)"
 
 if [ -f "$cache/stamp" ] && [ "$(cat "$cache/stamp")" = "$stamp" ] \
@@ -83,20 +96,37 @@ if [ -f "$cache/stamp" ] && [ "$(cat "$cache/stamp")" = "$stamp" ] \
   say "JS and WASM unchanged since the last $profile build, reusing them"
   cp -a "$cache/pkg/." "$staging/pkg/"
 else
-  # 2. JS glue and WASM. HydrationScripts (leptos 0.8) loads /pkg/<name>.js and,
-  #    because LEPTOS_OUTPUT_NAME was set at compile time, /pkg/<name>.wasm
-  #    without wasm-bindgen's `_bg` suffix: rename it as cargo-leptos does.
+  # 2. Split at the lazy routes (app::pages): the main module for wasm-bindgen,
+  #    the routes' modules, their loader and the manifest straight into pkg/.
+  say "split-wasm ($profile)"
+  "$SPLIT_WASM" "$wasm_in" "$staging/pkg" "$staging/$NAME.main.wasm" "$NAME"
+
+  # 3. JS glue and the main module. HydrationScripts (leptos 0.8) loads
+  #    /pkg/<name>.js and, because LEPTOS_OUTPUT_NAME was set at compile time,
+  #    /pkg/<name>.wasm without wasm-bindgen's `_bg` suffix: rename it as
+  #    cargo-leptos does. The split modules call the main module's functions by
+  #    their linker names, so wasm-bindgen keeps those exports as they are.
   say "wasm-bindgen ($profile)"
-  wasm-bindgen --target web --no-typescript \
-    --out-dir "$staging/pkg" --out-name "$NAME" "$wasm_in"
+  wasm-bindgen --target web --no-typescript --keep-lld-exports --no-demangle \
+    --out-dir "$staging/pkg" --out-name "$NAME" "$staging/$NAME.main.wasm"
+  rm "$staging/$NAME.main.wasm"
   mv "$staging/pkg/${NAME}_bg.wasm" "$staging/pkg/$NAME.wasm"
 
-  # 3. Release: shrink with wasm-opt, with cargo-leptos's arguments.
+  # 4. Release: shrink every module with wasm-opt, with cargo-leptos's
+  #    arguments, one process per core (the main module takes the longest).
+  #    The producers and target-features sections are dropped too: a few
+  #    hundred bytes that every one of the many small modules would carry.
+  #    wasm-opt warns once per module about the name subsection split-wasm
+  #    writes; names never ship (wasm-opt drops them), so that line is filtered.
   if $release; then
-    say "wasm-opt -Oz"
-    "$WASM_OPT" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-      "$staging/pkg/$NAME.wasm" -o "$staging/pkg/$NAME.opt.wasm"
-    mv "$staging/pkg/$NAME.opt.wasm" "$staging/pkg/$NAME.wasm"
+    say "wasm-opt -Oz ($(ls "$staging"/pkg/*.wasm | wc -l) modules)"
+    # shellcheck disable=SC2016 # expanded by the inner sh
+    ls -S "$staging"/pkg/*.wasm | xargs -P "$(nproc)" -I{} sh -c '
+      "$0" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+        --strip-producers --strip-target-features "$1" -o "$1.opt" 2>"$1.log" \
+        || { cat "$1.log" >&2; exit 1; }
+      grep -v "unknown name subsection" "$1.log" >&2
+      rm "$1.log"; mv "$1.opt" "$1"' "$WASM_OPT" {}
   fi
 
   # Refresh the cache: a complete copy first, its stamp last.
@@ -108,18 +138,18 @@ else
   mv "$cache_new" "$cache"
 fi
 
-# 4. The stylesheet, where app::shell links it (/pkg/phonebooth.css). Plain CSS,
+# 5. The stylesheet, where app::shell links it (/pkg/phonebooth.css). Plain CSS,
 #    served as written (cargo-leptos would minify it; it is small and compressed anyway).
 cp style/main.css "$staging/pkg/$NAME.css"
 
-# 5. Twilio's Voice SDK from npm (scripts/setup.sh installs it into web/): the
+# 6. Twilio's Voice SDK from npm (scripts/setup.sh installs it into web/): the
 #    minified browser bundle, never committed. public/phone.js loads it only on
 #    the dialer and only in Twilio mode.
 SDK="web/node_modules/@twilio/voice-sdk/dist/twilio.min.js"
 [ -f "$SDK" ] || die "$SDK not found: run scripts/setup.sh"
 cp "$SDK" "$staging/pkg/twilio.min.js"
 
-# 6. Static assets (assets-dir = "public") at the site root.
+# 7. Static assets (assets-dir = "public") at the site root.
 if [ -d public ]; then
   cp -a public/. "$staging/"
 fi

@@ -3,7 +3,7 @@
 # version is missing, so a second run costs seconds. Called by scripts/run.sh
 # and scripts/test.sh; safe to run by hand.
 #
-#   scripts/setup.sh          build tools (wasm target, wasm-bindgen, wasm-opt) and
+#   scripts/setup.sh          build tools (wasm target, wasm-bindgen, split-wasm, wasm-opt) and
 #                             the site's npm packages (Twilio's Voice SDK, web/)
 #   scripts/setup.sh --test   also Chromium, brotli, Playwright, PostgreSQL being up,
 #                             and aiosmtpd (the SMTP server the mail tests deliver to)
@@ -31,6 +31,16 @@ if ! wasm-bindgen --version 2>/dev/null | grep -qw "$WASM_BINDGEN_VERSION"; then
   # No --locked: its lockfile pins a crate version the registry mirror lacks.
   say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes on 2 cores, once)"
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+# split-wasm (tools/split-wasm): cuts the hydrate build's WASM at its lazy routes.
+# Its own crate and lockfile; reinstalled only when its version changes.
+SPLIT_WASM_VERSION=$(awk -F'"' '/^version = /{print $2; exit}' tools/split-wasm/Cargo.toml)
+if ! "$TOOLS/bin/split-wasm" --version 2>/dev/null | grep -qx "split-wasm $SPLIT_WASM_VERSION"; then
+  say "building split-wasm $SPLIT_WASM_VERSION into .tools/ (about 2 minutes on 2 cores, once)"
+  cargo install --locked --force --path tools/split-wasm --root "$TOOLS" \
+    --target-dir "$TOOLS/split-wasm-build"
+  rm -rf "$TOOLS/split-wasm-build"
 fi
 
 # wasm-opt from npm binaryen; never Debian's binaryen (its output fails to hydrate).

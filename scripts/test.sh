@@ -108,9 +108,9 @@ browser_tests sqlite
 step "browser tests in Chromium (PostgreSQL)"
 browser_tests postgres
 
-# Budget and what the bundle is made of: scripts/check_bundle_size.sh,
-# docs/performance.md.
-step "hydrate bundle size (release WASM + JS, brotli)"
-bash scripts/check_bundle_size.sh target/site
+# Each page's first load (the main module and its route's split modules) and
+# its budget: scripts/check_bundle_size.py, docs/performance.md.
+step "hydrate bundle size (release WASM + JS per page, brotli)"
+python3 scripts/check_bundle_size.py target/site
 
 step "all checks passed"

@@ -16,7 +16,7 @@ pub mod server;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::{path, Lazy, SsrMode};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -73,25 +73,25 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=pages::not_found::NotFound>
                 <Route path=path!("/") view=|| view! { <Redirect path="/dialer"/> }/>
-                <Route path=path!("/login") view=pages::auth::LoginPage/>
-                <Route path=path!("/register") view=pages::auth::RegisterPage/>
-                <Route path=path!("/forgot-password") view=pages::auth::ForgotPasswordPage/>
-                <Route path=path!("/reset-password") view=pages::auth::ResetPasswordPage/>
-                <Route path=path!("/invite/:token") view=pages::invite::InvitePage ssr=SsrMode::Async/>
+                <Route path=path!("/login") view={Lazy::<pages::Login>::new()}/>
+                <Route path=path!("/register") view={Lazy::<pages::Register>::new()}/>
+                <Route path=path!("/forgot-password") view={Lazy::<pages::ForgotPassword>::new()}/>
+                <Route path=path!("/reset-password") view={Lazy::<pages::ResetPassword>::new()}/>
+                <Route path=path!("/invite/:token") view={Lazy::<pages::Invite>::new()} ssr=SsrMode::Async/>
                 // The sandbox's stand-in for Stripe's hosted checkout (no login, like Stripe).
-                <Route path=path!("/sandbox/checkout/:session_id") view=pages::sandbox_checkout::SandboxCheckoutPage ssr=SsrMode::Async/>
+                <Route path=path!("/sandbox/checkout/:session_id") view={Lazy::<pages::SandboxCheckout>::new()} ssr=SsrMode::Async/>
                 // Its stand-in for Stripe's customer portal (no login either: the session id is the capability).
-                <Route path=path!("/sandbox/portal/:portal_session_id") view=pages::sandbox_portal::SandboxPortalPage ssr=SsrMode::Async/>
+                <Route path=path!("/sandbox/portal/:portal_session_id") view={Lazy::<pages::SandboxPortal>::new()} ssr=SsrMode::Async/>
                 // Async: the server waits for the page's data and sends it whole, so
                 // the signed-in pages are complete without JavaScript (no streamed fallbacks).
                 <ParentRoute path=path!("") view=components::layout::AppLayout ssr=SsrMode::Async>
-                    <Route path=path!("/dialer") view=pages::dialer::DialerPage/>
-                    <Route path=path!("/wallet") view=pages::wallet::WalletPage/>
-                    <Route path=path!("/wallet/receipts/:entry_id") view=pages::wallet::ReceiptPage/>
-                    <Route path=path!("/calls") view=pages::calls::CallsPage/>
-                    <Route path=path!("/calls/:call_id") view=pages::calls::CallDetailPage/>
-                    <Route path=path!("/settings") view=pages::settings::SettingsPage/>
-                    <Route path=path!("/account") view=pages::account::AccountPage/>
+                    <Route path=path!("/dialer") view={Lazy::<pages::Dialer>::new()}/>
+                    <Route path=path!("/wallet") view={Lazy::<pages::Wallet>::new()}/>
+                    <Route path=path!("/wallet/receipts/:entry_id") view={Lazy::<pages::Receipt>::new()}/>
+                    <Route path=path!("/calls") view={Lazy::<pages::Calls>::new()}/>
+                    <Route path=path!("/calls/:call_id") view={Lazy::<pages::CallDetail>::new()}/>
+                    <Route path=path!("/settings") view={Lazy::<pages::Settings>::new()}/>
+                    <Route path=path!("/account") view={Lazy::<pages::Account>::new()}/>
                 </ParentRoute>
             </Routes>
         </Router>
