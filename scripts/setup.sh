@@ -37,7 +37,7 @@ fi
 # Its own crate and lockfile; reinstalled only when its version changes.
 SPLIT_WASM_VERSION=$(awk -F'"' '/^version = /{print $2; exit}' tools/split-wasm/Cargo.toml)
 if ! "$TOOLS/bin/split-wasm" --version 2>/dev/null | grep -qx "split-wasm $SPLIT_WASM_VERSION"; then
-  say "building split-wasm $SPLIT_WASM_VERSION into .tools/ (about 2 minutes on 2 cores, once)"
+  say "building split-wasm $SPLIT_WASM_VERSION into .tools/ (about a minute on 2 cores, once)"
   cargo install --locked --force --path tools/split-wasm --root "$TOOLS" \
     --target-dir "$TOOLS/split-wasm-build"
   rm -rf "$TOOLS/split-wasm-build"
