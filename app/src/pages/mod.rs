@@ -20,8 +20,7 @@ pub mod wallet;
 /// loads its own data through its Resources, which hydrate from the server's
 /// render; docs/performance.md measures what this takes off the first page.
 macro_rules! lazy_pages {
-    ($($(#[$doc:meta])* $route:ident => $page:path;)*) => {$(
-        $(#[$doc])*
+    ($($route:ident => $page:path;)*) => {$(
         pub struct $route;
 
         #[leptos_router::lazy_route]
