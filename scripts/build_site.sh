@@ -16,6 +16,7 @@
 #
 #   scripts/build_site.sh             debug WASM (tests, development)
 #   scripts/build_site.sh --release   `wasm-release` profile, then wasm-opt -Oz
+#                                     (binaryen.js, scripts/wasm_opt_all.mjs)
 #
 # The tools come from scripts/setup.sh. The site is assembled in a temporary
 # directory beside target/site (LEPTOS_SITE_ROOT, as for the server) and moved
@@ -52,8 +53,9 @@ SPLIT_WASM="$PWD/.tools/bin/split-wasm"     # tools/split-wasm, installed by set
 [ -x "$SPLIT_WASM" ] || die "split-wasm not found in .tools/bin: run scripts/setup.sh"
 if $release; then
   # npm binaryen only (setup.sh puts it in .tools/); Debian's wasm-opt breaks hydration.
-  WASM_OPT="$PWD/.tools/node_modules/.bin/wasm-opt"
-  [ -x "$WASM_OPT" ] || die "wasm-opt (npm binaryen) not found in .tools/: run scripts/setup.sh"
+  BINARYEN="$PWD/.tools/node_modules/binaryen"
+  [ -f "$BINARYEN/index.js" ] || die "binaryen (npm) not found in .tools/: run scripts/setup.sh"
+  command -v node >/dev/null || die "node not found (binaryen runs on Node.js)"
 fi
 
 mkdir -p "$TARGET_DIR" "$(dirname "$SITE")"
@@ -89,7 +91,7 @@ mkdir -p "$staging/pkg"
 # of running split-wasm, wasm-bindgen and wasm-opt again (minutes on 2 cores).
 cache="$TARGET_DIR/site-cache/$profile"
 stamp="$(sha256sum < "$wasm_in") $(sha256sum < "$SELF") $(wasm-bindgen --version) $("$SPLIT_WASM" --version)"
-$release && stamp="$stamp $("$WASM_OPT" --version)"
+$release && stamp="$stamp $(sha256sum < scripts/wasm_opt_all.mjs) $(node -p "require('$BINARYEN/package.json').version")"
 
 if [ -f "$cache/stamp" ] && [ "$(cat "$cache/stamp")" = "$stamp" ] \
    && [ -f "$cache/pkg/$NAME.js" ] && [ -f "$cache/pkg/$NAME.wasm" ]; then
@@ -112,21 +114,20 @@ else
   rm "$staging/$NAME.main.wasm"
   mv "$staging/pkg/${NAME}_bg.wasm" "$staging/pkg/$NAME.wasm"
 
-  # 4. Release: shrink every module with wasm-opt, with cargo-leptos's
-  #    arguments, one process per core (the main module takes the longest).
-  #    The producers and target-features sections are dropped too: a few
-  #    hundred bytes that every one of the many small modules would carry.
-  #    wasm-opt warns once per module about the name subsection split-wasm
-  #    writes; names never ship (wasm-opt drops them), so that line is filtered.
+  # 4. Release: shrink every module as `wasm-opt -Oz` with cargo-leptos's
+  #    arguments would, and drop the producers and target-features sections
+  #    (a few hundred bytes that each of the many small modules would carry).
+  #    scripts/wasm_opt_all.mjs does it through binaryen's JavaScript API in
+  #    one Node.js worker per core: npm's wasm-opt command is a Node.js program
+  #    that takes about a second to start, once per module (docs/building.md).
+  #    binaryen warns once per module about the name subsection split-wasm
+  #    writes; names never ship (they are dropped), so that line is filtered.
   if $release; then
-    say "wasm-opt -Oz ($(ls "$staging"/pkg/*.wasm | wc -l) modules)"
-    # shellcheck disable=SC2016 # expanded by the inner sh
-    ls -S "$staging"/pkg/*.wasm | xargs -P "$(nproc)" -I{} sh -c '
-      "$0" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-        --strip-producers --strip-target-features "$1" -o "$1.opt" 2>"$1.log" \
-        || { cat "$1.log" >&2; exit 1; }
-      grep -v "unknown name subsection" "$1.log" >&2
-      rm "$1.log"; mv "$1.opt" "$1"' "$WASM_OPT" {}
+    say "wasm-opt -Oz ($(ls "$staging"/pkg/*.wasm | wc -l) modules, binaryen.js)"
+    node scripts/wasm_opt_all.mjs "$BINARYEN" "$staging"/pkg/*.wasm 2>"$staging/wasm-opt.log" \
+      || { grep -v "unknown name subsection" "$staging/wasm-opt.log" >&2; exit 1; }
+    grep -v "unknown name subsection" "$staging/wasm-opt.log" >&2 || true
+    rm "$staging/wasm-opt.log"
   fi
 
   # Refresh the cache: a complete copy first, its stamp last.

@@ -9,4 +9,4 @@ export LEPTOS_OUTPUT_NAME=phonebooth
 # agree, or hydration finds markup it does not expect and panics, so it is
 # set for every build, the server's and its tests' too.
 export RUSTFLAGS="--cfg erase_components"
-export PATH="$HOME/.cargo/bin:$PWD/.tools/node_modules/.bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PWD/.tools/node_modules/.bin:$PATH"

@@ -3,7 +3,7 @@
 # version is missing, so a second run costs seconds. Called by scripts/run.sh
 # and scripts/test.sh; safe to run by hand.
 #
-#   scripts/setup.sh          build tools (wasm target, wasm-bindgen, split-wasm, wasm-opt) and
+#   scripts/setup.sh          build tools (wasm target, wasm-bindgen, split-wasm, binaryen) and
 #                             the site's npm packages (Twilio's Voice SDK, web/)
 #   scripts/setup.sh --test   also Chromium, brotli, Playwright, PostgreSQL being up,
 #                             and aiosmtpd (the SMTP server the mail tests deliver to)
@@ -20,7 +20,8 @@ WASM_BINDGEN_VERSION=${WASM_BINDGEN_VERSION:-0.2.130}
 TOOLS="$PWD/.tools"
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
-export PATH="$HOME/.cargo/bin:$TOOLS/node_modules/.bin:$PATH"
+# cargo install puts wasm-bindgen in $CARGO_HOME/bin (~/.cargo/bin unless set).
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$TOOLS/node_modules/.bin:$PATH"
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32-unknown-unknown target"
@@ -43,9 +44,10 @@ if ! "$TOOLS/bin/split-wasm" --version 2>/dev/null | grep -qx "split-wasm $SPLIT
   rm -rf "$TOOLS/split-wasm-build"
 fi
 
-# wasm-opt from npm binaryen; never Debian's binaryen (its output fails to hydrate).
-if ! "$TOOLS/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "version ${BINARYEN_VERSION%%.*}\b"; then
-  say "installing wasm-opt (npm binaryen@$BINARYEN_VERSION) into .tools/"
+# binaryen from npm, whose JavaScript API shrinks the release site's modules
+# (scripts/wasm_opt_all.mjs); never Debian's binaryen (its output fails to hydrate).
+if [ "$(node -p "require('$TOOLS/node_modules/binaryen/package.json').version" 2>/dev/null)" != "$BINARYEN_VERSION" ]; then
+  say "installing binaryen $BINARYEN_VERSION (npm) into .tools/"
   mkdir -p "$TOOLS"
   [ -f "$TOOLS/package.json" ] || echo '{"private":true}' > "$TOOLS/package.json"
   npm install --prefix "$TOOLS" --no-audit --no-fund --silent "binaryen@$BINARYEN_VERSION"
