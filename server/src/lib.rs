@@ -1,6 +1,7 @@
 //! The Phonebooth server: configuration, startup, routing and web security
 //! around the `app` crate. `main.rs` is the command line; start at `startup.rs`.
 
+pub mod allocator;
 pub mod cache_control;
 pub mod call_events;
 pub mod config;

@@ -10,10 +10,15 @@ use server::config::Config;
 use server::startup::Application;
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc's malloc (`server::allocator` says why).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "usage: phonebooth [serve | migrate | admin grant <email> | admin revoke <email> | admin reset-link <email> | rates import <file.csv>]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    server::allocator::tune();
     let _ = dotenvy::dotenv();
     let config = match Config::from_env() {
         Ok(config) => config,
