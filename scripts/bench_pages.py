@@ -25,7 +25,10 @@ Figures worth publishing come from release builds of both:
     cargo build --release -p server --bin phonebooth && cargo build --release -p bench
 
 Prints per page and database: requests/s and mean latency of each, and the
-ratio product / peer (the goal is at least 0.5). Exits non-zero if a check
+ratio product / peer (the goal is at least 0.5); then what one request cost
+each server, CPU milliseconds (user + system, all threads, from /proc) and
+context switches (thread hand-offs, of the threads alive at the end), which
+hold still when the machine is busy and the req/s do not. Exits non-zero if a check
 fails. Standard library only, plus psql; helpers in scripts/bench_lib.py.
 """
 import http.client, os, re, shutil, subprocess, sys, threading, time
@@ -110,8 +113,38 @@ def check_page(name, port, path, cookie, must_contain):
 
 
 class Result:
-    def __init__(self, per_second, mean_ms, errors):
-        self.per_second, self.mean_ms, self.errors = per_second, mean_ms, errors
+    def __init__(self, per_second, mean_ms, errors, count):
+        self.per_second, self.mean_ms, self.errors, self.count = per_second, mean_ms, errors, count
+        self.cpu_ms = self.switches = None   # per request, from the server's counters
+
+
+def server_counters(pid):
+    """CPU seconds (user + system, every thread) and context switches (the
+    threads alive now) of process `pid` so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    switches = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/status") as status:
+                switches += sum(int(line.split()[1]) for line in status if "ctxt_switches" in line)
+        except OSError:
+            pass   # the thread ended meanwhile
+    return cpu, switches
+
+
+def measured_load(pid, port, path, cookie, seconds, concurrency):
+    """`load`, plus what each request cost the server: CPU milliseconds and
+    context switches (thread hand-offs), the figures that do not depend on
+    how busy the machine is."""
+    cpu_before, switches_before = server_counters(pid)
+    result = load(port, path, cookie, seconds, concurrency)
+    cpu_after, switches_after = server_counters(pid)
+    if result.count:
+        result.cpu_ms = 1000 * (cpu_after - cpu_before) / result.count
+        result.switches = (switches_after - switches_before) / result.count
+    return result
 
 
 def load(port, path, cookie, seconds, concurrency):
@@ -125,7 +158,8 @@ def load(port, path, cookie, seconds, concurrency):
         mean_ms = float(latency.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[latency.group(2)]
         bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
         errors = re.search(r"Socket errors:.*", out)
-        return Result(rate, mean_ms, (int(bad.group(1)) if bad else 0) + (1 if errors else 0))
+        count = int(re.search(r"(\d+) requests in", out).group(1))
+        return Result(rate, mean_ms, (int(bad.group(1)) if bad else 0) + (1 if errors else 0), count)
     return python_load(port, path, cookie, seconds, concurrency)
 
 
@@ -150,7 +184,8 @@ def python_load(port, path, cookie, seconds, concurrency):
     for t in threads: t.start()
     for t in threads: t.join()
     elapsed = time.perf_counter() - began
-    return Result(len(latencies) / elapsed, 1000 * sum(latencies) / max(1, len(latencies)), errors[0])
+    return Result(len(latencies) / elapsed, 1000 * sum(latencies) / max(1, len(latencies)), errors[0],
+                  len(latencies))
 
 
 class MemorySampler(threading.Thread):
@@ -212,12 +247,13 @@ def bench(backend, args):
             rss_idle = status_kb(server.proc.pid, "VmRSS")
             for path in PAGES:
                 results = {}
-                for name, port in (("product", server.port), ("peer", peer_port)):
+                for name, port, pid in (("product", server.port, server.proc.pid), ("peer", peer_port, peer.pid)):
                     load(port, path, account.cookie, 1, args.concurrency)  # warm-up, not counted
                     sampler = MemorySampler(server.proc.pid) if name == "product" and path == "/calls" else None
                     if sampler:
                         sampler.start()
-                    results[name] = result = load(port, path, account.cookie, args.seconds, args.concurrency)
+                    results[name] = result = measured_load(pid, port, path, account.cookie, args.seconds,
+                                                           args.concurrency)
                     if sampler:
                         sampler.running = False; sampler.join()
                         rss_load = sampler.peak_kb
@@ -229,6 +265,9 @@ def bench(backend, args):
                                  f"product {product.per_second:7.0f} req/s {product.mean_ms:6.1f} ms | "
                                  f"bare peer {bare.per_second:7.0f} req/s {bare.mean_ms:6.1f} ms | "
                                  f"ratio {ratio:4.2f}")
+                bench_lib.report(backend, f"{path} per request",
+                                 f"product {product.cpu_ms:5.2f} CPU ms {product.switches:5.1f} switches | "
+                                 f"bare peer {bare.cpu_ms:5.2f} CPU ms {bare.switches:5.1f} switches")
             hwm = status_kb(server.proc.pid, "VmHWM")
             bench_lib.report(backend, "product RSS",
                              f"idle {rss_idle / 1024:.0f} MB, under /calls load {rss_load / 1024:.0f} MB, "
