@@ -5,7 +5,7 @@
 //! small objects (the view tree, the reactive graph, rows) on whichever
 //! worker thread runs it. With glibc's malloc, `malloc` and `free` were about
 //! a quarter of a render's CPU time; with mimalloc the same pages are served
-//! 25–60% faster (docs/performance.md, "The allocator").
+//! 17–57% faster (docs/performance.md, "The allocator").
 
 use libmimalloc_sys::{mi_option_set, mi_option_t};
 use std::os::raw::c_long;
