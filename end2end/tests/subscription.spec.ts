@@ -30,11 +30,13 @@ async function dialRefusal(page: Page, testInfo: TestInfo): Promise<string | nul
   await page.getByLabel("Number", { exact: true }).fill("+44 20 7183 8750");
   await page.getByRole("button", { name: "Call", exact: true }).click();
   const alert = page.getByRole("alert");
-  const panel = page.locator(".live-call");
-  await expect(alert.or(panel).first()).toBeVisible({ timeout: 10_000 });
-  if (await alert.isVisible()) return alert.innerText();
   // "Cancel call" while it connects (the page without JavaScript shows it as rendered).
-  await page.getByRole("button", { name: /Cancel call|End call/ }).click();
+  // Waiting for the button, not the live panel: the panel can be on the page
+  // before the refusal arrives, and answering on it raced the alert.
+  const cancel = page.getByRole("button", { name: /Cancel call|End call/ });
+  await expect(alert.or(cancel).first()).toBeVisible({ timeout: 10_000 });
+  if (await alert.isVisible()) return alert.innerText();
+  await cancel.click();
   return null;
 }
 
