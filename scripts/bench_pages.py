@@ -249,7 +249,7 @@ def bench(backend, args):
                 results = {}
                 for name, port, pid in (("product", server.port, server.proc.pid), ("peer", peer_port, peer.pid)):
                     load(port, path, account.cookie, 1, args.concurrency)  # warm-up, not counted
-                    sampler = MemorySampler(server.proc.pid) if name == "product" and path == "/calls" else None
+                    sampler = MemorySampler(pid) if name == "product" and path == "/calls" else None
                     if sampler:
                         sampler.start()
                     results[name] = result = measured_load(pid, port, path, account.cookie, args.seconds,

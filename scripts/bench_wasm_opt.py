@@ -77,8 +77,9 @@ def main():
             sys.exit(f"{path} missing: run {hint}")
     with tempfile.TemporaryDirectory() as work:
         raw = unoptimised_modules(work)
-        count = len(glob.glob(os.path.join(raw, "*.wasm")))
-        print(f"{count} modules, {sum(map(os.path.getsize, glob.glob(os.path.join(raw, '*.wasm')))):,} B "
+        raw_files = glob.glob(os.path.join(raw, "*.wasm"))
+        names = sorted(os.path.basename(p) for p in raw_files)
+        print(f"{len(names)} modules, {sum(map(os.path.getsize, raw_files)):,} B "
               f"unoptimised; {os.cpu_count()} cores")
         cli_times, api_times = [], []
         for _ in range(args.repeat):
@@ -86,7 +87,6 @@ def main():
             cli_times.append(seconds)
             seconds, api_dir = timed("api", one_process, raw, work)
             api_times.append(seconds)
-        names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(raw, "*.wasm")))
         _, mismatch, errors = filecmp.cmpfiles(cli_dir, api_dir, names, shallow=False)
         optimised = sum(os.path.getsize(os.path.join(api_dir, n)) for n in names)
         cli, api = min(cli_times), min(api_times)
