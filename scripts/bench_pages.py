@@ -14,7 +14,7 @@ page can never be measured by mistake. While /calls is under load the
 product's resident memory is sampled (VmRSS, and VmHWM at the end).
 
     python3 scripts/bench_pages.py [--seconds 10] [--concurrency 8] [--calls 200]
-        [--backends sqlite,postgres] [--keep]
+        [--backends sqlite,postgres] [--pages /calls,/wallet,/dialer] [--keep]
 
 The load comes from `wrk` (Debian's package: `apt-get install wrk`), one
 thread and C keep-alive connections; without it, from Python threads (a
@@ -244,8 +244,8 @@ def bench(backend, args):
                     bench_lib.report(backend, "CHECK FAILED", problem)
                 server.failed = True
                 return False
-            rss_idle = status_kb(server.proc.pid, "VmRSS")
-            for path in PAGES:
+            rss_idle, rss_load = status_kb(server.proc.pid, "VmRSS"), None
+            for path in args.pages:
                 results = {}
                 for name, port, pid in (("product", server.port, server.proc.pid), ("peer", peer_port, peer.pid)):
                     load(port, path, account.cookie, 1, args.concurrency)  # warm-up, not counted
@@ -269,9 +269,9 @@ def bench(backend, args):
                                  f"product {product.cpu_ms:5.2f} CPU ms {product.switches:5.1f} switches | "
                                  f"bare peer {bare.cpu_ms:5.2f} CPU ms {bare.switches:5.1f} switches")
             hwm = status_kb(server.proc.pid, "VmHWM")
+            under_load = f"under /calls load {rss_load / 1024:.0f} MB" if rss_load else "/calls not loaded"
             bench_lib.report(backend, "product RSS",
-                             f"idle {rss_idle / 1024:.0f} MB, under /calls load {rss_load / 1024:.0f} MB, "
-                             f"peak {hwm / 1024:.0f} MB")
+                             f"idle {rss_idle / 1024:.0f} MB, {under_load}, peak {hwm / 1024:.0f} MB")
         finally:
             peer.terminate(); peer.wait()
         for problem in problems:
@@ -284,7 +284,12 @@ def main():
     parser = bench_lib.arg_parser(__doc__)
     parser.add_argument("--seconds", type=float, default=10, help="load per page and server")
     parser.add_argument("--calls", type=int, default=200, help="calls seeded into the organization")
+    parser.add_argument("--pages", default=",".join(PAGES), help="comma-separated, of " + ", ".join(PAGES))
     args = parser.parse_args()
+    args.pages = [page for page in args.pages.split(",") if page]
+    unknown = [page for page in args.pages if page not in PAGES]
+    if unknown or not args.pages:
+        parser.error(f"--pages: {', '.join(unknown) or 'none given'}; choose from {', '.join(PAGES)}")
     if not shutil.which("wrk"):
         print("wrk not found (apt-get install wrk): using the Python client", flush=True)
     bench_lib.run_backends(args, bench)

@@ -83,6 +83,15 @@ async fn the_app_pages_render_for_a_logged_in_person(app: TestApp) {
     }
     let missing = browser.get(app.url("/no-such-page")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
+    // Pages name their icon, which the site ships: without it browsers ask
+    // for /favicon.ico on every visit, and each ask renders the 404 page.
+    let html = missing.text().await.unwrap();
+    assert!(
+        html.contains(r#"<link rel="icon" href="/favicon.svg" type="image/svg+xml""#),
+        "the head names the icon"
+    );
+    let icon = concat!(env!("CARGO_MANIFEST_DIR"), "/../public/favicon.svg");
+    assert!(std::fs::read_to_string(icon).unwrap().starts_with("<svg"));
 }
 
 async fn a_no_javascript_login_form_redirects_back_with_its_error_or_on_to_next(app: TestApp) {

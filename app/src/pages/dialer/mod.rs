@@ -112,7 +112,7 @@ impl DialerState {
 }
 
 #[component]
-fn Dialer(setup: DialerSetup, org_id: String) -> impl IntoView {
+fn Dialer(mut setup: DialerSetup, org_id: String) -> impl IntoView {
     let query = use_query_map();
     let initial_number = query.read_untracked().get("number").unwrap_or_default();
     let live_call = setup
@@ -222,14 +222,13 @@ fn Dialer(setup: DialerSetup, org_id: String) -> impl IntoView {
         }
     });
 
-    let countries = setup
-        .countries
-        .clone()
+    // Taken, not cloned: about 200 countries, three strings each, per render.
+    let countries = std::mem::take(&mut setup.countries)
         .into_iter()
         .map(|c| {
             let selected = c.code == setup.default_country;
             view! {
-                <option value=c.code.clone() selected=selected>
+                <option value=c.code selected=selected>
                     {format!("{} (+{})", c.name, c.calling_code)}
                 </option>
             }
