@@ -115,13 +115,10 @@ impl Db {
                 Backend::Sqlite => 8,
                 Backend::Postgres => 16,
             })
-            .acquire_timeout(Duration::from_millis(db_options.acquire_timeout_ms))
-            // Pinging a connection before lending it out catches a PostgreSQL
-            // server that restarted or a connection the network dropped. A
-            // SQLite connection is a file and a thread in this process, which
-            // neither can: there the ping was one more hand-off to that
-            // thread per statement, a tenth of a signed-in page's CPU time.
-            .test_before_acquire(backend == Backend::Postgres);
+            // sqlx pings a connection before lending it out. On SQLite that is
+            // a hand-off to the connection's thread per statement, but turning
+            // it off made /calls slower, not faster (docs/performance.md).
+            .acquire_timeout(Duration::from_millis(db_options.acquire_timeout_ms));
         let pool = match backend {
             Backend::Sqlite => {
                 pool_options
