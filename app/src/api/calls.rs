@@ -60,19 +60,11 @@ impl CallView {
     }
 }
 
-/// A destination the dialer can choose for national numbers.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Country {
-    /// ISO 3166-1 alpha-2
-    pub code: String,
-    pub name: String,
-    /// "44"
-    pub calling_code: String,
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DialerSetup {
-    pub countries: Vec<Country>,
+    /// The country picker's `<option>`s as HTML, escaped, the organization's
+    /// country selected (`ssr::country_options`).
+    pub country_options: String,
     /// The organization's country: the picker's default.
     pub default_country: String,
     pub available: Money,
@@ -197,6 +189,7 @@ mod ssr {
     use crate::server::calls::{self as service, CallError, CallbackUrls, StartCall};
     use crate::server::db;
     use crate::server::guard;
+    use crate::server::html;
     use crate::server::page_reads::PageReads;
     use crate::server::phone::{calling_code, is_region};
     use crate::server::AppState;
@@ -209,21 +202,34 @@ mod ssr {
         )
     }
 
+    /// The dialer's country picker: an `<option>` per country of the deck
+    /// that has a calling code, by name, `selected` on the organization's.
+    /// Written as one string rather than a view node per country, so neither
+    /// the server's render nor the browser's hydration builds about 200 nodes
+    /// that never change (docs/performance.md, "The dialer's countries").
+    fn country_options(countries: Vec<(String, String)>, selected: &str) -> String {
+        use std::fmt::Write;
+        let mut options = String::with_capacity(countries.len() * 48);
+        for (code, name) in countries {
+            let Some(calling_code) = calling_code(&code) else {
+                continue;
+            };
+            let selected = if code == selected { " selected" } else { "" };
+            let _ = write!(
+                options,
+                r#"<option value="{}"{selected}>{} (+{calling_code})</option>"#,
+                html::escape(&code),
+                html::escape(&name),
+            );
+        }
+        options
+    }
+
     pub async fn load_dialer(org_id: String) -> Result<DialerSetup, AppError> {
         let (member, state) = guard::require_member(&org_id).await?;
-        let countries = db::rates::countries(&state.db.pool)
-            .await?
-            .into_iter()
-            .filter_map(|(code, name)| {
-                let calling_code = calling_code(&code)?.to_string();
-                Some(Country {
-                    code,
-                    name,
-                    calling_code,
-                })
-            })
-            .collect();
         let default_country = db::orgs::country_of(&state.db.pool, &member.org_id).await?;
+        let countries = db::rates::countries(&state.db.pool).await?;
+        let country_options = country_options(countries, &default_country);
         // The layout's banner reads the same wallet: once per page render.
         let wallet = PageReads::wallet_for_this_request(&member.org_id, || {
             db::wallet::status(&state.db.pool, &member.org_id)
@@ -241,7 +247,7 @@ mod ssr {
         .map(call_view)
         .collect();
         Ok(DialerSetup {
-            countries,
+            country_options,
             default_country,
             available,
             confirm_above_per_minute: state.calling.confirm_above_per_minute,
@@ -456,6 +462,28 @@ mod ssr {
             CallError::NotYours => AppError::Forbidden,
             CallError::Ledger(error) => error.into(),
             CallError::Db(error) => error.into(),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn country_options_are_escaped_and_select_the_organizations_country() {
+            let countries = [
+                ("GB", "United Kingdom"),
+                ("TT", "Trinidad & Tobago"),
+                ("ZZ", "<no calling code>"),
+            ];
+            let countries = countries
+                .map(|(c, n)| (c.to_owned(), n.to_owned()))
+                .to_vec();
+            assert_eq!(
+                super::country_options(countries, "TT"),
+                concat!(
+                    r#"<option value="GB">United Kingdom (+44)</option>"#,
+                    r#"<option value="TT" selected>Trinidad &amp; Tobago (+1)</option>"#,
+                )
+            );
         }
     }
 }

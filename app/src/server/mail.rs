@@ -2,6 +2,8 @@
 //! body, and every link in it is built from `PUBLIC_URL`
 //! (`AppState::public_url`). Queued with `db::outbox::queue`.
 
+use super::html;
+
 /// A message ready to queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Composed {
@@ -46,8 +48,8 @@ pub fn password_reset(name: &str, link: &str, valid_minutes: i64) -> Composed {
          you out everywhere.</p>\
          <p>If you did not ask for this, ignore this mail: your password stays as it is.</p>\
          </body></html>",
-        name = escape_html(name),
-        href = escape_html(link),
+        name = html::escape(name),
+        href = html::escape(link),
     );
     Composed {
         subject: "Reset your Phonebooth password".to_owned(),
@@ -80,32 +82,16 @@ pub fn invitation(
          <p>The link works once, for {valid_days} days. You can create an account on the way.</p>\
          <p>If you did not expect this, ignore this mail.</p>\
          </body></html>",
-        inviter = escape_html(inviter),
-        org_name = escape_html(org_name),
-        role = escape_html(role),
-        href = escape_html(link),
+        inviter = html::escape(inviter),
+        org_name = html::escape(org_name),
+        role = html::escape(role),
+        href = html::escape(link),
     );
     Composed {
         subject: format!("{inviter} invites you to {org_name} on Phonebooth"),
         text,
         html,
     }
-}
-
-/// Text made safe to place in HTML, inside elements or quoted attributes.
-pub fn escape_html(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@
 //! - `db/`: all SQL, one module per aggregate; `db/ledger.rs` is the only
 //!   code that moves money.
 //! - Helpers: `call_views.rs`, `dates.rs`, `paging.rs`, `phone.rs`, `ids.rs`,
-//!   `clock.rs`, `page_reads.rs` (reads shared by one page render), the session store, the login throttle and the client address
+//!   `clock.rs`, `html.rs` (escaping for HTML written by hand),
+//!   `page_reads.rs` (reads shared by one page render), the session store, the login throttle and the client address
 //!   it counts (`client_addr.rs`), password hashing.
 //! - Mail: `mail.rs` writes messages (queued in `db/outbox.rs`, sent by the
 //!   server's job runner); `password_reset.rs` is the reset-by-email flow.
@@ -31,6 +32,7 @@ pub mod clock;
 pub mod dates;
 pub mod db;
 pub mod guard;
+pub mod html;
 pub mod ids;
 pub mod mail;
 pub mod page_reads;

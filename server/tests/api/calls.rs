@@ -1269,13 +1269,14 @@ async fn the_organization_country_reads_national_numbers_and_only_admins_set_it(
     };
     let setup = dialer(&owner).await;
     assert_eq!(setup["default_country"], "US");
-    let countries = setup["countries"].as_array().unwrap();
-    assert!(countries.len() >= 50);
-    let canada = countries.iter().find(|c| c["code"] == "CA").unwrap();
-    assert_eq!(
-        canada["calling_code"], "1",
-        "the country code, not a NANP area code from the deck"
+    let options = setup["country_options"].as_str().unwrap();
+    assert!(options.matches("<option ").count() >= 50);
+    assert!(
+        options.contains(r#"<option value="CA">Canada (+1)</option>"#),
+        "the country code, not a NANP area code from the deck: {options}"
     );
+    assert!(options.contains(r#"<option value="US" selected>"#));
+    assert_eq!(options.matches(" selected").count(), 1);
     let set = |country: &'static str| {
         let (app, owner) = (&app, &owner);
         async move {
@@ -1296,7 +1297,16 @@ async fn the_organization_country_reads_national_numbers_and_only_admins_set_it(
         "a refused value changes nothing"
     );
     assert_eq!(set("gb").await, 200);
-    assert_eq!(dialer(&owner).await["default_country"], "GB");
+    let setup = dialer(&owner).await;
+    assert_eq!(setup["default_country"], "GB");
+    let options = setup["country_options"].as_str().unwrap();
+    assert!(options.contains(r#"<option value="GB" selected>United Kingdom (+44)</option>"#));
+    assert_eq!(options.matches(" selected").count(), 1);
+    // The page itself carries them (no JavaScript needed to pick a country).
+    let page = owner.client.get(app.url("/dialer")).send().await.unwrap();
+    let page = page.text().await.unwrap();
+    let select = format!(r#"name="country">{options}</select>"#);
+    assert!(page.contains(&select), "{page}");
 
     // A member who is not an admin cannot change it.
     let colleague = member(&app, "colleague@example.com").await;

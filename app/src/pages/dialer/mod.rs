@@ -112,7 +112,7 @@ impl DialerState {
 }
 
 #[component]
-fn Dialer(mut setup: DialerSetup, org_id: String) -> impl IntoView {
+fn Dialer(setup: DialerSetup, org_id: String) -> impl IntoView {
     let query = use_query_map();
     let initial_number = query.read_untracked().get("number").unwrap_or_default();
     let live_call = setup
@@ -222,18 +222,6 @@ fn Dialer(mut setup: DialerSetup, org_id: String) -> impl IntoView {
         }
     });
 
-    // Taken, not cloned: about 200 countries, three strings each, per render.
-    let countries = std::mem::take(&mut setup.countries)
-        .into_iter()
-        .map(|c| {
-            let selected = c.code == setup.default_country;
-            view! {
-                <option value=c.code selected=selected>
-                    {format!("{} (+{})", c.name, c.calling_code)}
-                </option>
-            }
-        })
-        .collect_view();
     let keys = KEYPAD
         .into_iter()
         .map(|key| {
@@ -255,9 +243,10 @@ fn Dialer(mut setup: DialerSetup, org_id: String) -> impl IntoView {
                     <input type="hidden" name="org_id" value=state.org_id.get_value()/>
                     <input type="hidden" name="client_key" value=client_key/>
                     <label for="dial-country">"Country for national numbers"</label>
-                    <select id="dial-country" name="country"
+                    // Options written by the server (`DialerSetup::country_options`):
+                    // hydration keeps them as they are; a client-side visit sets them.
+                    <select id="dial-country" name="country" inner_html=setup.country_options
                         on:change=move |ev| country.set(event_target_value(&ev))>
-                        {countries}
                     </select>
                     <label for="dial-number">"Number"</label>
                     <div class="row">

@@ -134,15 +134,13 @@ pub(super) fn CallingSettings(org_id: String, data: CallingData) -> impl IntoVie
                     match setup.await {
                         Ok(None) => ().into_any(),
                         Ok(Some(setup)) => {
-                            let options = setup.countries.into_iter().map(|c| {
-                                let selected = c.code == setup.default_country;
-                                view! { <option value=c.code.clone() selected=selected>{format!("{} (+{})", c.name, c.calling_code)}</option> }
-                            }).collect_view();
                             view! {
                                 <ActionForm action=save>
                                     <input type="hidden" name="org_id" value=org.get_value()/>
                                     <label for="org-country">"Country for national numbers"</label>
-                                    <select id="org-country" name="country" aria-describedby="country-error">{options}</select>
+                                    // The dialer's options, the organization's country selected.
+                                    <select id="org-country" name="country" aria-describedby="country-error"
+                                        inner_html=setup.country_options></select>
                                     <FieldError error field="country"/>
                                     <p class="hint">"Numbers typed without + and a country code are read as this country's; the dialer starts on it."</p>
                                     <button type="submit" disabled=move || save.pending().get()>"Save country"</button>
