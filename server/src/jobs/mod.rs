@@ -34,11 +34,23 @@ use futures::FutureExt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+/// How often a busy runner looks for due jobs.
 const POLL_EVERY: Duration = Duration::from_millis(100);
+/// How long the runner stays busy after it claimed a job or this process
+/// added one: the adding transaction may commit a moment after its signal,
+/// and one job's outcome often brings the next.
+const BUSY_FOR: Duration = Duration::from_secs(2);
+/// The longest an idle runner sleeps before looking again. Bounds how late
+/// it sees a job it was not told of: one added by another instance that
+/// could not run it, or written into the table by hand.
+const IDLE_AT_MOST: Duration = Duration::from_secs(2);
+/// The shortest wait, so a job due this instant that another worker just
+/// took cannot make the runner spin.
+const WAIT_AT_LEAST: Duration = Duration::from_millis(10);
 /// Jobs one instance runs at once.
 const CONCURRENT_JOBS: usize = 16;
 /// A job running longer than this is presumed dead and run again elsewhere.
@@ -92,7 +104,10 @@ pub fn spawn(context: JobContext, shutdown: CancellationToken) {
         subscriptions::scan_forever(context.clone()),
     ));
     let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_JOBS));
+    let mut added = jobs::added();
     tokio::spawn(async move {
+        // Busy at start: take at once whatever an earlier run left due.
+        let mut busy_until = Instant::now() + BUSY_FOR;
         loop {
             let slot = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -115,6 +130,7 @@ pub fn spawn(context: JobContext, shutdown: CancellationToken) {
             .await;
             match claimed {
                 Ok(Ok(Some(job))) => {
+                    busy_until = Instant::now() + BUSY_FOR;
                     let context = context.clone();
                     tokio::spawn(async move {
                         if let Err(error) = run(&context, job).await {
@@ -132,13 +148,33 @@ pub fn spawn(context: JobContext, shutdown: CancellationToken) {
                 ),
             }
             drop(slot);
+            let wait = if Instant::now() < busy_until {
+                POLL_EVERY
+            } else {
+                match jobs::next_claimable_ms(&context.app.db.pool).await {
+                    Ok(next) => idle_wait(next, clock::now_ms()),
+                    // Claiming has logged the outage; look again soon.
+                    Err(_) => POLL_EVERY,
+                }
+            };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep(POLL_EVERY) => {}
+                _ = tokio::time::sleep(wait) => {}
+                Ok(()) = added.changed() => busy_until = Instant::now() + BUSY_FOR,
             }
         }
         tracing::info!(%worker, "job runner stopped claiming work: shutting down");
     });
+}
+
+/// How long an idle runner sleeps: until the next job can be claimed
+/// (`jobs::next_claimable_ms`), within `WAIT_AT_LEAST..=IDLE_AT_MOST`.
+fn idle_wait(next_claimable_ms: Option<i64>, now_ms: i64) -> Duration {
+    let Some(at) = next_claimable_ms else {
+        return IDLE_AT_MOST;
+    };
+    let until = u64::try_from(at.saturating_sub(now_ms)).unwrap_or(0);
+    Duration::from_millis(until).clamp(WAIT_AT_LEAST, IDLE_AT_MOST)
 }
 
 /// Runs a periodic loop until shutdown begins.
@@ -320,6 +356,21 @@ async fn dispatch(
 
 #[cfg(test)]
 mod tests {
+    use super::{idle_wait, IDLE_AT_MOST, WAIT_AT_LEAST};
+    use std::time::Duration;
+
+    #[test]
+    fn an_idle_runner_sleeps_until_the_next_job_within_bounds() {
+        let now = 1_000_000;
+        assert_eq!(idle_wait(None, now), IDLE_AT_MOST, "nothing waits");
+        assert_eq!(idle_wait(Some(now + 750), now), Duration::from_millis(750));
+        assert_eq!(idle_wait(Some(now + 60_000), now), IDLE_AT_MOST);
+        assert_eq!(idle_wait(Some(now), now), WAIT_AT_LEAST, "due now");
+        assert_eq!(idle_wait(Some(now - 5_000), now), WAIT_AT_LEAST, "overdue");
+        assert_eq!(idle_wait(Some(i64::MIN), now), WAIT_AT_LEAST);
+        assert_eq!(idle_wait(Some(i64::MAX), now), IDLE_AT_MOST);
+    }
+
     #[test]
     fn retries_back_off_exponentially_up_to_five_minutes() {
         assert_eq!(super::backoff_ms(1), 1000);

@@ -6,6 +6,19 @@
 
 use crate::server::ids::new_id;
 use sqlx::{Any, Executor, FromRow};
+use std::sync::LazyLock;
+use tokio::sync::watch;
+
+/// Counts the jobs this process added, so its runner looks at once instead
+/// of at the next job's time (`server/src/jobs/`). The adding transaction
+/// may commit a moment after the count moves: the runner keeps looking for
+/// a while after it does.
+static ADDED: LazyLock<watch::Sender<u64>> = LazyLock::new(|| watch::channel(0).0);
+
+/// Changes whenever this process adds a job (`enqueue`).
+pub fn added() -> watch::Receiver<u64> {
+    ADDED.subscribe()
+}
 
 /// A job to add. `dedupe_key` keeps at most one unfinished job per cause.
 #[derive(Clone, Debug)]
@@ -45,7 +58,11 @@ pub async fn enqueue<'c>(
     .bind(now)
     .execute(db)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let added = done.rows_affected() == 1;
+    if added {
+        ADDED.send_modify(|count| *count = count.wrapping_add(1));
+    }
+    Ok(added)
 }
 
 /// Takes the most overdue job whose time has come and that nobody holds,
@@ -74,6 +91,22 @@ pub async fn claim_due<'c>(
     .bind(lease_until_ms)
     .bind(now_ms)
     .fetch_optional(db)
+    .await
+}
+
+/// When the next unfinished job can be claimed, unix ms: when it is due, or
+/// just after its lease runs out while a worker holds it (the same test as
+/// `claim_due`). None when no job waits.
+#[tracing::instrument(skip_all)]
+pub async fn next_claimable_ms<'c>(
+    db: impl Executor<'c, Database = Any>,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select min(case when locked_until_ms is not null and locked_until_ms >= run_at_ms
+                         then locked_until_ms + 1 else run_at_ms end)
+         from job where finished_at is null",
+    )
+    .fetch_one(db)
     .await
 }
 

@@ -30,7 +30,8 @@ pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(20);
 /// Longest `run_until_count` waits, time-based waits included (a simulated
 /// answer after ~3.5 s plus a call's paid time).
 pub const UNTIL_TIMEOUT: Duration = Duration::from_secs(30);
-/// How often the queue is looked at. The runner itself polls every 100 ms.
+/// How often the queue is looked at. The runner looks every 100 ms while
+/// busy and, idle, sleeps until the next job's time (at most 2 s).
 const LOOK_EVERY: Duration = Duration::from_millis(20);
 
 /// An unfinished row of the `job` table.
