@@ -138,6 +138,14 @@ pub async fn load_dialer(org_id: String) -> Result<DialerSetup, AppError> {
     ssr::load_dialer(org_id).await
 }
 
+/// The country picker alone (the organization's settings): the same
+/// options as `DialerSetup::country_options`, without the rest of the
+/// dialer's setup (the wallet, recent calls) that the settings never show.
+#[server(endpoint = "calls/countries")]
+pub async fn load_country_options(org_id: String) -> Result<String, AppError> {
+    ssr::load_country_options(org_id).await
+}
+
 #[server(endpoint = "calls/quote")]
 pub async fn quote_number(
     org_id: String,
@@ -225,11 +233,22 @@ mod ssr {
         options
     }
 
+    /// The organization's country and the picker's options with it selected.
+    async fn org_countries(state: &AppState, org_id: &str) -> Result<(String, String), AppError> {
+        let default_country = db::orgs::country_of(&state.db.pool, org_id).await?;
+        let countries = db::rates::countries(&state.db.pool).await?;
+        let options = country_options(countries, &default_country);
+        Ok((default_country, options))
+    }
+
+    pub async fn load_country_options(org_id: String) -> Result<String, AppError> {
+        let (member, state) = guard::require_member(&org_id).await?;
+        Ok(org_countries(&state, &member.org_id).await?.1)
+    }
+
     pub async fn load_dialer(org_id: String) -> Result<DialerSetup, AppError> {
         let (member, state) = guard::require_member(&org_id).await?;
-        let default_country = db::orgs::country_of(&state.db.pool, &member.org_id).await?;
-        let countries = db::rates::countries(&state.db.pool).await?;
-        let country_options = country_options(countries, &default_country);
+        let (default_country, country_options) = org_countries(&state, &member.org_id).await?;
         // The layout's banner reads the same wallet: once per page render.
         let wallet = PageReads::wallet_for_this_request(&member.org_id, || {
             db::wallet::status(&state.db.pool, &member.org_id)

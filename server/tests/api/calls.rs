@@ -1307,6 +1307,33 @@ async fn the_organization_country_reads_national_numbers_and_only_admins_set_it(
     let page = page.text().await.unwrap();
     let select = format!(r#"name="country">{options}</select>"#);
     assert!(page.contains(&select), "{page}");
+    // The settings' picker asks for the same options alone, not the dialer's whole setup.
+    let countries = |client: reqwest::Client| {
+        let (app, org_id) = (&app, owner.org_id.clone());
+        async move {
+            app.call(&client, "calls/countries", &[("org_id", &org_id)])
+                .await
+        }
+    };
+    let alone = countries(owner.client.clone()).await;
+    assert_eq!(alone.status(), 200);
+    assert_eq!(alone.json::<Value>().await.unwrap(), Value::from(options));
+    let settings = owner.client.get(app.url("/settings")).send().await.unwrap();
+    let settings = settings.text().await.unwrap();
+    assert!(settings.contains(&format!(
+        r#"aria-describedby="country-error">{options}</select>"#
+    )));
+    assert_eq!(
+        countries(app.new_browser()).await.status(),
+        401,
+        "signed out"
+    );
+    let stranger = member(&app, "stranger@example.com").await;
+    assert_eq!(
+        countries(stranger.client.clone()).await.status(),
+        404,
+        "another organization"
+    );
 
     // A member who is not an admin cannot change it.
     let colleague = member(&app, "colleague@example.com").await;

@@ -2,7 +2,7 @@
 //! admins), creating another organization, and the platform
 //! card operators see.
 
-use crate::api::calls::{load_dialer, DialerSetup, SetOrgCountry};
+use crate::api::calls::{load_country_options, SetOrgCountry};
 use crate::api::org::{CreateOrg, OrgSettings, RenameOrg};
 use crate::api::platform::load_platform_mode;
 use crate::components::current_org::{current_org_id, for_current_org};
@@ -105,24 +105,24 @@ pub(super) fn CreateOrgForm(create: ServerAction<CreateOrg>) -> impl IntoView {
 #[derive(Clone, Copy)]
 pub(super) struct CallingData {
     save: ServerAction<SetOrgCountry>,
-    setup: Resource<Result<Option<DialerSetup>, AppError>>,
+    options: Resource<Result<Option<String>, AppError>>,
 }
 
 impl CallingData {
     pub(super) fn new(me: Resource<Result<Option<crate::api::auth::Me>, AppError>>) -> Self {
         let save = ServerAction::<SetOrgCountry>::new();
-        let setup = Resource::new(
+        let options = Resource::new(
             move || (current_org_id(me), save.version().get()),
-            move |_| for_current_org(me, load_dialer),
+            move |_| for_current_org(me, load_country_options),
         );
-        Self { save, setup }
+        Self { save, options }
     }
 }
 
 /// Owners and admins: the country national numbers are dialed in (the dialer's default).
 #[component]
 pub(super) fn CallingSettings(org_id: String, data: CallingData) -> impl IntoView {
-    let CallingData { save, setup } = data;
+    let CallingData { save, options } = data;
     let error = action_error(save);
     let org = StoredValue::new(org_id);
     let saved = move || save.value().get().is_some_and(|r| r.is_ok());
@@ -131,16 +131,16 @@ pub(super) fn CallingSettings(org_id: String, data: CallingData) -> impl IntoVie
             <h2>"Calling"</h2>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    match setup.await {
+                    match options.await {
                         Ok(None) => ().into_any(),
-                        Ok(Some(setup)) => {
+                        Ok(Some(options)) => {
                             view! {
                                 <ActionForm action=save>
                                     <input type="hidden" name="org_id" value=org.get_value()/>
                                     <label for="org-country">"Country for national numbers"</label>
                                     // The dialer's options, the organization's country selected.
                                     <select id="org-country" name="country" aria-describedby="country-error"
-                                        inner_html=setup.country_options></select>
+                                        inner_html=options></select>
                                     <FieldError error field="country"/>
                                     <p class="hint">"Numbers typed without + and a country code are read as this country's; the dialer starts on it."</p>
                                     <button type="submit" disabled=move || save.pending().get()>"Save country"</button>
