@@ -4,9 +4,10 @@ Standard library only, plus the `psql` CLI for PostgreSQL:
 - `binary()`: the built `phonebooth` to run (release if present and newer, else
   debug; $PHONEBOOTH_BINARY overrides),
   hard-linked once per run so a concurrent rebuild cannot swap it;
-- `Server`: runs it on a free port with its own SQLite folder or a fresh
-  PostgreSQL database, and removes both afterwards unless a check failed
-  (then the data folder, with server.log, and the database are kept);
+- `Server`: runs it (or another build: `binary_path`) on a free port with
+  its own SQLite folder or a fresh PostgreSQL database, and removes both
+  afterwards unless a check failed (then the data folder, with server.log,
+  and the database are kept);
 - `Database`: reads and writes that database (sqlite3 module or psql);
 - `Session`: an account registered through the API, calling server functions;
 - `run_load`: sends requests from concurrent keep-alive connections and
@@ -69,13 +70,23 @@ def built_binary():
 
 
 _snapshot = {}
+_snapshots = {}
 
 
 def binary():
-    """A private hard link (or copy) of the built binary, made once per run, so
-    a rebuild meanwhile (target/ may be shared) cannot swap it under the benchmark."""
+    """A private snapshot (`snapshot_of`) of the built binary, made once per run."""
     if "path" not in _snapshot:
-        source = _snapshot["source"] = built_binary()
+        _snapshot["source"] = built_binary()
+        _snapshot["path"] = snapshot_of(_snapshot["source"])
+    return _snapshot["path"]
+
+
+def snapshot_of(source):
+    """A private hard link (or copy) of the binary at `source`, made once per
+    run, so a rebuild meanwhile (target/ may be shared) cannot swap it under
+    the benchmark."""
+    source = os.path.abspath(source)
+    if source not in _snapshots:
         folder = tempfile.mkdtemp(prefix="pb_bench_bin_", dir=os.path.dirname(os.path.dirname(source)))
         atexit.register(shutil.rmtree, folder, True)
         path = os.path.join(folder, "phonebooth")
@@ -83,8 +94,8 @@ def binary():
             os.link(source, path)
         except OSError:
             shutil.copy2(source, path)
-        _snapshot["path"] = path
-    return _snapshot["path"]
+        _snapshots[source] = path
+    return _snapshots[source]
 
 
 def describe_binary():
@@ -101,10 +112,12 @@ class Server:
     """The built binary on a free port, with its own database; a context manager.
 
     Set `failed = True` before leaving to keep the data folder (server.log) and
-    the PostgreSQL database for a look afterwards."""
+    the PostgreSQL database for a look afterwards. `binary_path` runs another
+    build than `binary()` (snapshotted the same way)."""
 
-    def __init__(self, backend, env=None, keep=False):
+    def __init__(self, backend, env=None, keep=False, binary_path=None):
         self.backend, self.extra_env, self.keep, self.failed = backend, env or {}, keep, False
+        self.binary_path = snapshot_of(binary_path) if binary_path else None
         self.proc = self.db_name = None
 
     def __enter__(self):
@@ -125,7 +138,7 @@ class Server:
         self.database_url = env["DATABASE_URL"]
         self.log_path = os.path.join(self.data_dir, "server.log")
         with open(self.log_path, "w") as log:
-            self.proc = subprocess.Popen([binary()], env=env, stdout=log, stderr=log, cwd=ROOT)
+            self.proc = subprocess.Popen([self.binary_path or binary()], env=env, stdout=log, stderr=log, cwd=ROOT)
         for _ in range(600):
             try:
                 urllib.request.urlopen(f"{self.base}/readyz", timeout=1)
