@@ -7,10 +7,11 @@ account registered through the API, then bench_pages.py's seed: a grant and
 CALLS charged calls), and every page is checked first (200, the account and
 the seeded rows present). Then, round after round, each page gets a short
 burst of load on each server in turn, who goes first rotating from round to
-round, so whatever else the machine is doing falls on every build alike. Measuring
-the builds one after the other (two bench_pages.py runs) cannot promise that:
-on a shared 2-core machine the same build's figures move by a third from one
-minute to the next.
+round, so whatever else the machine is doing falls on every build alike.
+Measuring the builds one after the other (two bench_pages.py runs) cannot
+promise that: on a shared 2-core machine the same build's figures move by a
+third from one minute to the next. Name one build twice (a copy of the
+binary) to see what the method cannot tell apart: up to 10% on a busy run.
 
     python3 scripts/bench_builds.py [NAME=]BINARY [NAME=]BINARY ... [--rounds 10]
         [--seconds 2] [--concurrency 8] [--calls 200] [--backends sqlite]
