@@ -44,9 +44,7 @@ def bench(backend, args):
         servers = []
         for name, path in args.builds:
             server = stack.enter_context(bench_lib.Server(backend, keep=args.keep, binary_path=path))
-            account = bench_lib.Session(server.port, name="Bench Person")
-            user_id = server.db.value("select user_id from app_user where email = 'bench@example.com'")
-            bench_pages.seed(server.db, account.org_id, user_id, args.calls)
+            account = bench_pages.seeded_account(server, args.calls)
             for page in args.pages:
                 problem = bench_pages.check_page(name, server.port, page, account.cookie,
                                                  bench_pages.expected_content(page, args.calls))

@@ -53,6 +53,15 @@ def peer_binary():
     return path
 
 
+def seeded_account(server, calls):
+    """The benchmark's account ("Bench Person"), registered through the API on
+    `server`, its organization seeded with `calls` calls (`seed`)."""
+    account = bench_lib.Session(server.port, name="Bench Person")
+    user_id = server.db.value("select user_id from app_user where email = 'bench@example.com'")
+    seed(server.db, account.org_id, user_id, calls)
+    return account
+
+
 def seed(db, org_id, user_id, calls):
     """`calls` ended calls (60/60 at $0.013, some busy, pairs in the same
     second), each charged in the ledger, and a $1,000 grant before them."""
@@ -237,9 +246,7 @@ def status_kb(pid, field):
 def bench(backend, args):
     problems = []
     with bench_lib.Server(backend, keep=args.keep) as server:
-        account = bench_lib.Session(server.port, name="Bench Person")
-        user_id = server.db.value(f"select user_id from app_user where email = 'bench@example.com'")
-        seed(server.db, account.org_id, user_id, args.calls)
+        account = seeded_account(server, args.calls)
         peer_port = bench_lib.free_port()
         env = dict(os.environ, DATABASE_URL=server.database_url, SESSION_SECRET=bench_lib.SESSION_SECRET,
                    BIND_ADDR=f"127.0.0.1:{peer_port}")
